@@ -1,0 +1,43 @@
+# Phantom-DB build, test and dev targets. `make dev` runs everything in one
+# process on its embedded defaults; `make test` is what CI runs.
+GO      ?= go
+BIN     := bin/phantom
+PKGS    := ./...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/phantom-db/phantom/internal/buildinfo.Version=$(VERSION)
+
+.PHONY: all build dev test fmt-check vet unit e2e proto clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/phantom
+
+dev: build
+	./$(BIN) dev
+
+test: fmt-check vet unit e2e
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /test/e2e)
+
+e2e: build
+	PHANTOM_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -v ./test/e2e/...
+
+proto:
+	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	cd internal/wirepb && PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative phantom.proto
+
+clean:
+	rm -rf bin
