@@ -41,7 +41,12 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("objstore: open %q: %w", rawURL, err)
+		// url.Error repeats the URL, which may hold a secret key.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("objstore: open: parse %s URL: %w", scheme, err)
 	}
 	switch strings.ToLower(scheme) {
 	case "file":

@@ -235,10 +235,11 @@ func (s *S3) Bucket() string { return s.cfg.Bucket }
 // object answers the bucket object name of a key.
 func (s *S3) object(key string) string { return s.prefix + key }
 
-// Put uploads exactly size bytes read from r to key. A body that minio-go
-// cannot rewind (see rewindable) and is at most BufferSize bytes is first read into memory so
-// that minio-go can replay it on a retry; larger bodies go up as a multipart
-// upload. It fails if r ends before size bytes. A negative size is an error.
+// Put uploads exactly size bytes read from r to key. A body minio-go cannot
+// rewind (see rewindable) of at most BufferSize bytes is first read into
+// memory so that minio-go can replay it on a retry; larger ones go up as a
+// multipart upload with each part buffered. It fails if r ends before size
+// bytes. A negative size is an error.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error {
 	if err := ValidateKey(key); err != nil {
 		return err
