@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/phantom-db/phantom/compute/httpapi"
+	"github.com/phantom-db/phantom/compute/sql"
+	"github.com/phantom-db/phantom/compute/storage"
+	"github.com/phantom-db/phantom/internal/natsbus"
+	"github.com/phantom-db/phantom/internal/wirepb"
+	"github.com/phantom-db/phantom/logservice/logclient"
+)
+
+// computeFlags configures a `phantom compute` process.
+type computeFlags struct {
+	nodeID           string
+	httpAddr         string
+	logAddr          string
+	pageserverAddr   string
+	controlPlane     string
+	tenant           string
+	database         string
+	natsURL          string
+	maxBodyBytes     int64
+	statementTimeout time.Duration
+	maxConcurrent    int
+	maxResultRows    int
+	logs             logFlags
+}
+
+func (f *computeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.nodeID, "node-id", "compute-1", "unique id of this compute node")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8432", "HTTP SQL API listen address")
+	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated")
+	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address")
+	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL (resolves the database id)")
+	fs.StringVar(&f.tenant, "tenant", "default", "tenant of the database served")
+	fs.StringVar(&f.database, "database", "phantom", "database served")
+	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
+	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", 1<<20, "largest accepted HTTP request body, in bytes")
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
+	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
+	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
+	f.logs.register(fs)
+}
+
+func computeCommand() *ffcli.Command {
+	var f computeFlags
+	fs := flag.NewFlagSet("phantom compute", flag.ContinueOnError)
+	f.register(fs)
+	return &ffcli.Command{
+		Name:       "compute",
+		ShortUsage: "phantom compute [flags]",
+		ShortHelp:  "run a stateless compute node (SQL over HTTP)",
+		FlagSet:    fs,
+		Options:    envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(f.logs.level, f.logs.format)
+			if err != nil {
+				return err
+			}
+			n, err := startCompute(ctx, f, log)
+			if err != nil {
+				return err
+			}
+			log.Info("compute ready", "http", n.http.Addr())
+			<-ctx.Done()
+			return n.Close()
+		},
+	}
+}
+
+// computeNode is a running compute node.
+type computeNode struct {
+	logc   *logclient.Client
+	pages  *grpc.ClientConn
+	http   *httpServer
+	stopHB func()
+	log    *slog.Logger
+}
+
+// resolveDatabase asks the control plane for the id of tenant/database,
+// retrying until ctx is done or 30 s pass (the control plane may still be
+// starting).
+func resolveDatabase(ctx context.Context, base, tenant, database string) (uint64, error) {
+	u := fmt.Sprintf("%s/v1/tenants/%s/databases/%s", base, url.PathEscape(tenant), url.PathEscape(database))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return 0, fmt.Errorf("resolve database: %w", err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			var body struct {
+				ID uint64 `json:"id"`
+			}
+			derr := json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode == http.StatusOK && derr == nil && body.ID != 0:
+				return body.ID, nil
+			case resp.StatusCode == http.StatusNotFound:
+				return 0, fmt.Errorf("resolve database: %s/%s is not registered in the control plane", tenant, database)
+			default:
+				last = fmt.Errorf("control plane answered %s", resp.Status)
+			}
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("resolve database %s/%s at %s: %w", tenant, database, base, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*computeNode, error) {
+	log = log.With("service", "compute", "node", f.nodeID)
+	dbID, err := resolveDatabase(ctx, f.controlPlane, f.tenant, f.database)
+	if err != nil {
+		return nil, err
+	}
+	n := &computeNode{log: log, stopHB: func() {}}
+	if n.logc, err = logclient.Dial(ctx, f.logAddr); err != nil {
+		return nil, err
+	}
+	if n.pages, err = grpc.NewClient(f.pageserverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20))); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("dial page server %s: %w", f.pageserverAddr, err)
+	}
+	kv := storage.NewRemote(n.logc, wirepb.NewPageServerClient(n.pages), memory.DefaultAllocator)
+	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows})
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Executor:         engine,
+		Database:         f.database,
+		MaxBodyBytes:     f.maxBodyBytes,
+		StatementTimeout: f.statementTimeout,
+		MaxConcurrent:    f.maxConcurrent,
+		Logger:           log,
+	})
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	if n.http, err = startHTTP(f.httpAddr, api, log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), log); err != nil {
+		n.stopHB = func() {}
+		n.Close()
+		return nil, err
+	}
+	log.Info("serving database", "tenant", f.tenant, "database", f.database, "id", dbID)
+	return n, nil
+}
+
+// Close drains HTTP requests and closes the storage connections.
+func (n *computeNode) Close() error {
+	n.stopHB()
+	if n.http != nil {
+		n.http.Close()
+	}
+	if n.pages != nil {
+		n.pages.Close()
+	}
+	if n.logc != nil {
+		n.logc.Close()
+	}
+	n.log.Info("compute stopped")
+	return nil
+}

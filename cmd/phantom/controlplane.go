@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	controlplane "github.com/phantom-db/phantom/control-plane"
+	"github.com/phantom-db/phantom/internal/natsbus"
+)
+
+// controlPlaneFlags configures a `phantom control-plane` process.
+type controlPlaneFlags struct {
+	nodeID           string
+	dataDir          string
+	httpAddr         string
+	natsURL          string
+	heartbeatTimeout time.Duration
+	logs             logFlags
+}
+
+func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.nodeID, "node-id", "cp-1", "unique id of this control plane node")
+	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data/control-plane", "directory of the control plane state")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8433", "REST API listen address")
+	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for membership heartbeats (empty: no membership)")
+	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
+	f.logs.register(fs)
+}
+
+func controlPlaneCommand() *ffcli.Command {
+	var f controlPlaneFlags
+	fs := flag.NewFlagSet("phantom control-plane", flag.ContinueOnError)
+	f.register(fs)
+	return &ffcli.Command{
+		Name:       "control-plane",
+		ShortUsage: "phantom control-plane [flags]",
+		ShortHelp:  "run the control plane (tenants, databases, membership)",
+		FlagSet:    fs,
+		Options:    envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(f.logs.level, f.logs.format)
+			if err != nil {
+				return err
+			}
+			n, err := startControlPlane(ctx, f, log)
+			if err != nil {
+				return err
+			}
+			log.Info("control plane ready", "http", n.http.Addr())
+			<-ctx.Done()
+			return n.Close()
+		},
+	}
+}
+
+// controlPlaneNode is a running control plane.
+type controlPlaneNode struct {
+	svc     *controlplane.Service
+	members *natsbus.Membership
+	nc      *nats.Conn
+	http    *httpServer
+	stopHB  func()
+	log     *slog.Logger
+}
+
+// membersView adapts natsbus.Membership to the control plane's view.
+type membersView struct{ m *natsbus.Membership }
+
+func (v membersView) Nodes() any { return v.m.Nodes() }
+
+func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logger) (*controlPlaneNode, error) {
+	log = log.With("service", "control-plane", "node", f.nodeID)
+	n := &controlPlaneNode{log: log, stopHB: func() {}}
+	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log}
+	if f.natsURL != "" {
+		nc, err := nats.Connect(f.natsURL, nats.Name("phantom-control-plane-"+f.nodeID), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, fmt.Errorf("connect nats %s: %w", f.natsURL, err)
+		}
+		n.nc = nc
+		m, err := natsbus.StartMembership(nc, natsbus.MembershipConfig{Timeout: f.heartbeatTimeout, Logger: log})
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		n.members = m
+		cfg.Members = membersView{m}
+	}
+	svc, err := controlplane.New(cfg)
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.svc = svc
+	if n.http, err = startHTTP(f.httpAddr, svc.Handler(), log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleControlPlane, n.http.Addr(), log); err != nil {
+		n.stopHB = func() {}
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close stops the API and membership tracking.
+func (n *controlPlaneNode) Close() error {
+	n.stopHB()
+	if n.http != nil {
+		n.http.Close()
+	}
+	if n.members != nil {
+		n.members.Close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.log.Info("control plane stopped")
+	return nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/phantom-db/phantom/internal/natsbus"
+)
+
+// devFlags configures `phantom dev`: every service in one process, each on
+// its own loopback port and talking to the others through its network API.
+type devFlags struct {
+	dataDir            string
+	host               string
+	portBase           int
+	objectStore        string
+	checkpointInterval time.Duration
+	logs               logFlags
+}
+
+func (f *devFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data", "directory holding every service's data")
+	fs.StringVar(&f.host, "host", "127.0.0.1", "address every service listens on")
+	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 7 ports (0: free ports)")
+	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
+	f.logs.register(fs)
+}
+
+// Offsets of each service's port from --port-base.
+const (
+	offSQL = iota
+	offControlPlane
+	offLogGRPC
+	offLogRaft
+	offLogHTTP
+	offPageGRPC
+	offPageHTTP
+	offNATS
+)
+
+func (f *devFlags) addr(off int) string {
+	if f.portBase == 0 {
+		return net.JoinHostPort(f.host, "0")
+	}
+	return net.JoinHostPort(f.host, strconv.Itoa(f.portBase+off))
+}
+
+func devCommand() *ffcli.Command {
+	var f devFlags
+	fs := flag.NewFlagSet("phantom dev", flag.ContinueOnError)
+	f.register(fs)
+	return &ffcli.Command{
+		Name:       "dev",
+		ShortUsage: "phantom dev [flags]",
+		ShortHelp:  "run every service in one process on loopback (the embedded default)",
+		LongHelp: "Starts an embedded NATS server, a log service (one Raft voter), a page server\n" +
+			"(Pebble plus a local-directory object store), a control plane and a compute\n" +
+			"node serving the HTTP SQL API, all under one data directory.",
+		FlagSet: fs,
+		Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(f.logs.level, f.logs.format)
+			if err != nil {
+				return err
+			}
+			return runDev(ctx, f, log)
+		},
+	}
+}
+
+// devInfo is written to <data-dir>/dev.json once every service is ready, so
+// tools and tests can find the ports.
+type devInfo struct {
+	PID          int    `json:"pid"`
+	SQLURL       string `json:"sql_url"`
+	ControlPlane string `json:"control_plane_url"`
+	LogService   string `json:"logservice_addr"`
+	PageServer   string `json:"pageserver_addr"`
+	NATS         string `json:"nats_url"`
+}
+
+func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	objects := f.objectStore
+	if objects == "" {
+		objects = filepath.Join(dataDir, "objects")
+	}
+	// Services stop in the reverse order of their start.
+	var closers []func() error
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if cerr := closers[i](); cerr != nil {
+				log.Error("shutdown", "err", cerr)
+				if err == nil {
+					err = cerr
+				}
+			}
+		}
+	}()
+
+	natsHost, natsPort, _ := net.SplitHostPort(f.addr(offNATS))
+	port, _ := strconv.Atoi(natsPort)
+	ns, err := natsbus.StartEmbedded(natsbus.ServerConfig{Host: natsHost, Port: port, Logger: log})
+	if err != nil {
+		return err
+	}
+	closers = append(closers, func() error { ns.Shutdown(); return nil })
+	natsURL := ns.ClientURL()
+
+	ls, err := startLogservice(ctx, logserviceFlags{
+		nodeID: "log-1", dataDir: filepath.Join(dataDir, "logservice"),
+		grpcAddr: f.addr(offLogGRPC), raftAddr: f.addr(offLogRaft), httpAddr: f.addr(offLogHTTP),
+		natsURL: natsURL, bootstrap: true,
+	}, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, ls.Close)
+
+	cp, err := startControlPlane(ctx, controlPlaneFlags{
+		nodeID: "cp-1", dataDir: filepath.Join(dataDir, "control-plane"), httpAddr: f.addr(offControlPlane),
+		natsURL: natsURL, heartbeatTimeout: 10 * time.Second,
+	}, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, cp.Close)
+
+	ps, err := startPageserver(ctx, pageserverFlags{
+		nodeID: "page-1", dataDir: filepath.Join(dataDir, "pageserver"),
+		grpcAddr: f.addr(offPageGRPC), httpAddr: f.addr(offPageHTTP), logAddr: ls.grpc.Addr(),
+		objectStore: objects, objectPrefix: "shards/0/", checkpointInterval: f.checkpointInterval,
+		natsURL: natsURL,
+	}, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, ps.Close)
+
+	cn, err := startCompute(ctx, computeFlags{
+		nodeID: "compute-1", httpAddr: f.addr(offSQL), logAddr: ls.grpc.Addr(),
+		pageserverAddr: ps.grpc.Addr(), controlPlane: "http://" + cp.http.Addr(),
+		tenant: "default", database: "phantom", natsURL: natsURL,
+		maxBodyBytes: 1 << 20, statementTimeout: 30 * time.Second, maxConcurrent: 64, maxResultRows: 1_000_000,
+	}, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, cn.Close)
+
+	info := devInfo{
+		PID:          os.Getpid(),
+		SQLURL:       "http://" + cn.http.Addr(),
+		ControlPlane: "http://" + cp.http.Addr(),
+		LogService:   ls.grpc.Addr(),
+		PageServer:   ps.grpc.Addr(),
+		NATS:         natsURL,
+	}
+	b, _ := json.MarshalIndent(info, "", "  ")
+	if err := os.WriteFile(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write dev.json: %w", err)
+	}
+	fmt.Printf(`
+Phantom-DB dev is ready (data in %s)
+
+  SQL over HTTP   POST %s/v1/sql
+  control plane   %s
+  log service     %s (gRPC)
+  page server     %s (gRPC)
+  NATS            %s
+
+  curl -s %s/v1/sql -d '{"query": "SELECT 1"}'
+
+Press Ctrl-C to stop.
+`, dataDir, info.SQLURL, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}

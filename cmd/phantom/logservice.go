@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/phantom-db/phantom/internal/natsbus"
+	"github.com/phantom-db/phantom/logservice"
+)
+
+// logserviceFlags configures a `phantom logservice` process.
+type logserviceFlags struct {
+	nodeID    string
+	dataDir   string
+	grpcAddr  string
+	raftAddr  string
+	httpAddr  string
+	natsURL   string
+	bootstrap bool
+	peers     string
+	logs      logFlags
+}
+
+func (f *logserviceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.nodeID, "node-id", "log-1", "unique id of this log replica")
+	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data/logservice", "directory of the Raft log, stable store and snapshots")
+	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:8434", "gRPC API listen address (compute and page servers connect here)")
+	fs.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:8435", "Raft peer transport listen address")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8436", "admin HTTP address (/healthz, /metrics)")
+	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
+	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
+	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr,... (empty: this node alone)")
+	f.logs.register(fs)
+}
+
+func logserviceCommand() *ffcli.Command {
+	var f logserviceFlags
+	fs := flag.NewFlagSet("phantom logservice", flag.ContinueOnError)
+	f.register(fs)
+	return &ffcli.Command{
+		Name:       "logservice",
+		ShortUsage: "phantom logservice [flags]",
+		ShortHelp:  "run a log service replica (the Raft-replicated WAL)",
+		FlagSet:    fs,
+		Options:    envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(f.logs.level, f.logs.format)
+			if err != nil {
+				return err
+			}
+			n, err := startLogservice(ctx, f, log)
+			if err != nil {
+				return err
+			}
+			log.Info("log service ready", "grpc", n.grpc.Addr(), "raft", n.svc.RaftAddr(), "http", n.http.Addr())
+			<-ctx.Done()
+			return n.Close()
+		},
+	}
+}
+
+// logserviceNode is a running log service replica.
+type logserviceNode struct {
+	svc    *logservice.Service
+	grpc   *grpcServer
+	http   *httpServer
+	stopHB func()
+	log    *slog.Logger
+}
+
+func parsePeers(s string) ([]logservice.Peer, error) {
+	var peers []logservice.Peer
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(p, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("bad --peers entry %q: want id=raftaddr", p)
+		}
+		peers = append(peers, logservice.Peer{ID: id, RaftAddr: addr})
+	}
+	return peers, nil
+}
+
+func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (*logserviceNode, error) {
+	log = log.With("service", "logservice", "node", f.nodeID)
+	peers, err := parsePeers(f.peers)
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("logservice data dir: %w", err)
+	}
+	svc, err := logservice.New(ctx, logservice.Config{
+		NodeID:    f.nodeID,
+		DataDir:   dataDir,
+		RaftAddr:  f.raftAddr,
+		Bootstrap: f.bootstrap,
+		Peers:     peers,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	g, err := listenGRPC(f.grpcAddr)
+	if err != nil {
+		svc.Close()
+		return nil, err
+	}
+	svc.Register(g.srv)
+	g.serve(log)
+	h, err := startHTTP(f.httpAddr, adminHandler(), log)
+	if err != nil {
+		g.Close()
+		svc.Close()
+		return nil, err
+	}
+	stop, err := heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleLogService, g.Addr(), log)
+	if err != nil {
+		h.Close()
+		g.Close()
+		svc.Close()
+		return nil, err
+	}
+	return &logserviceNode{svc: svc, grpc: g, http: h, stopHB: stop, log: log}, nil
+}
+
+// Close stops serving and shuts the replica down cleanly.
+func (n *logserviceNode) Close() error {
+	n.stopHB()
+	n.http.Close()
+	n.grpc.Close()
+	if err := n.svc.Close(); err != nil {
+		return fmt.Errorf("close log service: %w", err)
+	}
+	n.log.Info("log service stopped")
+	return nil
+}

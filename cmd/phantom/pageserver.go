@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/phantom-db/phantom/internal/natsbus"
+	"github.com/phantom-db/phantom/internal/objstore"
+	"github.com/phantom-db/phantom/logservice/logclient"
+	"github.com/phantom-db/phantom/pageserver"
+)
+
+// pageserverFlags configures a `phantom pageserver` process.
+type pageserverFlags struct {
+	nodeID             string
+	dataDir            string
+	grpcAddr           string
+	httpAddr           string
+	logAddr            string
+	objectStore        string
+	objectPrefix       string
+	checkpointInterval time.Duration
+	natsURL            string
+	logs               logFlags
+}
+
+func (f *pageserverFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.nodeID, "node-id", "page-1", "unique id of this page server")
+	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data/pageserver", "local directory of the Pebble cache")
+	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:8437", "gRPC API listen address (compute connects here)")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8438", "admin HTTP address (/healthz, /metrics)")
+	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es) to pull the log from, comma-separated")
+	fs.StringVar(&f.objectStore, "object-store", "./phantom-data/objects", "object store: a directory, file:///dir, or s3://bucket/prefix?endpoint=host:port")
+	fs.StringVar(&f.objectPrefix, "object-prefix", "shards/0/", "key prefix of this shard's objects")
+	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "how often to checkpoint to the object store (0: only on shutdown)")
+	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
+	f.logs.register(fs)
+}
+
+func pageserverCommand() *ffcli.Command {
+	var f pageserverFlags
+	fs := flag.NewFlagSet("phantom pageserver", flag.ContinueOnError)
+	f.register(fs)
+	return &ffcli.Command{
+		Name:       "pageserver",
+		ShortUsage: "phantom pageserver [flags]",
+		ShortHelp:  "run a page server (applies the log into Pebble, checkpoints to object storage)",
+		FlagSet:    fs,
+		Options:    envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(f.logs.level, f.logs.format)
+			if err != nil {
+				return err
+			}
+			n, err := startPageserver(ctx, f, log)
+			if err != nil {
+				return err
+			}
+			log.Info("page server ready", "grpc", n.grpc.Addr(), "http", n.http.Addr())
+			<-ctx.Done()
+			return n.Close()
+		},
+	}
+}
+
+// pageserverNode is a running page server.
+type pageserverNode struct {
+	srv    *pageserver.Server
+	logc   *logclient.Client
+	grpc   *grpcServer
+	http   *httpServer
+	stopHB func()
+	log    *slog.Logger
+}
+
+func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (*pageserverNode, error) {
+	log = log.With("service", "pageserver", "node", f.nodeID)
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("pageserver data dir: %w", err)
+	}
+	store, err := objstore.Open(ctx, f.objectStore)
+	if err != nil {
+		return nil, err
+	}
+	logc, err := logclient.Dial(ctx, f.logAddr)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := pageserver.New(ctx, pageserver.Config{
+		DataDir:            dataDir,
+		Log:                logc,
+		Store:              store,
+		Prefix:             f.objectPrefix,
+		CheckpointInterval: f.checkpointInterval,
+		Logger:             log,
+	})
+	if err != nil {
+		logc.Close()
+		return nil, err
+	}
+	n := &pageserverNode{srv: srv, logc: logc, log: log, stopHB: func() {}}
+	if n.grpc, err = listenGRPC(f.grpcAddr); err != nil {
+		n.Close()
+		return nil, err
+	}
+	srv.Register(n.grpc.srv)
+	n.grpc.serve(log)
+	if n.http, err = startHTTP(f.httpAddr, adminHandler(), log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RolePageServer, n.grpc.Addr(), log); err != nil {
+		n.stopHB = func() {}
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// Close stops serving, takes a final checkpoint and closes Pebble.
+func (n *pageserverNode) Close() error {
+	n.stopHB()
+	if n.http != nil {
+		n.http.Close()
+	}
+	if n.grpc != nil {
+		n.grpc.Close()
+	}
+	err := n.srv.Close()
+	n.logc.Close()
+	if err != nil {
+		return fmt.Errorf("close page server: %w", err)
+	}
+	n.log.Info("page server stopped")
+	return nil
+}

@@ -1,0 +1,139 @@
+// Package controlplane owns Phantom-DB's metadata: tenants and the databases
+// they hold. Compute nodes ask it which database id a name maps to. Later
+// issues add branches, endpoints, API keys, the shard map and autoscaling.
+//
+// Invariants: database ids are unique and never reused; the state file is
+// replaced atomically (write temp, fsync, rename, fsync dir), so a crash leaves
+// either the old or the new state, never a torn one.
+package controlplane
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+)
+
+// Sentinel errors of the control plane.
+var (
+	// ErrNotFound is wrapped when a tenant or database does not exist.
+	ErrNotFound = errors.New("controlplane: not found")
+	// ErrExists is wrapped when creating something whose name is taken.
+	ErrExists = errors.New("controlplane: already exists")
+	// ErrInvalid is wrapped when a request is malformed.
+	ErrInvalid = errors.New("controlplane: invalid request")
+)
+
+// Tenant is an isolated owner of databases.
+type Tenant struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Database is a named SQL database of a tenant. ID is the number that
+// prefixes every key of the database (/db/<id>/...).
+type Database struct {
+	ID        uint64    `json:"id"`
+	Name      string    `json:"name"`
+	Tenant    string    `json:"tenant"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// state is what the control plane persists.
+type state struct {
+	Tenants   []Tenant   `json:"tenants"`
+	Databases []Database `json:"databases"`
+	NextDBID  uint64     `json:"next_db_id"`
+}
+
+var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,62}$`)
+
+func validName(kind, name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w: %s name %q must match %s", ErrInvalid, kind, name, nameRE)
+	}
+	return nil
+}
+
+func loadState(path string) (*state, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &state{NextDBID: 1}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("controlplane: read state: %w", err)
+	}
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("controlplane: decode state %s: %w", path, err)
+	}
+	if s.NextDBID == 0 {
+		s.NextDBID = 1
+	}
+	return &s, nil
+}
+
+// save replaces the state file atomically and durably.
+func (s *state) save(path string) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("controlplane: encode state: %w", err)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".state-*.tmp")
+	if err != nil {
+		return fmt.Errorf("controlplane: save state: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("controlplane: save state: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("controlplane: sync state: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("controlplane: save state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("controlplane: save state: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("controlplane: sync state dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("controlplane: sync state dir: %w", err)
+	}
+	return nil
+}
+
+func (s *state) tenant(name string) (Tenant, bool) {
+	for _, t := range s.Tenants {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Tenant{}, false
+}
+
+func (s *state) database(tenant, name string) (Database, bool) {
+	for _, d := range s.Databases {
+		if d.Tenant == tenant && d.Name == name {
+			return d, true
+		}
+	}
+	return Database{}, false
+}
+
+func (s *state) sortAll() {
+	sort.Slice(s.Tenants, func(i, j int) bool { return s.Tenants[i].Name < s.Tenants[j].Name })
+	sort.Slice(s.Databases, func(i, j int) bool { return s.Databases[i].ID < s.Databases[j].ID })
+}
