@@ -347,7 +347,7 @@ func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
 		lastProcessedTS: hdr[3], hwm: hdr[4], appliedIndex: hdr[5],
 	}
 	nAborted, nWrites := hdr[6], hdr[7]
-	st.aborted = make([]uint64, 0, min(nAborted, 1<<20))
+	st.aborted = make([]uint64, 0, min(nAborted, 1<<16))
 	for range nAborted {
 		v, err := binary.ReadUvarint(r)
 		if err != nil {
@@ -355,8 +355,8 @@ func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
 		}
 		st.aborted = append(st.aborted, v)
 	}
-	st.lastWrite = make(map[string]uint64, min(nWrites, 1<<20))
-	st.queue = make([]writeRef, 0, min(nWrites, 1<<20))
+	st.lastWrite = make(map[string]uint64, min(nWrites, 1<<16))
+	st.queue = make([]writeRef, 0, min(nWrites, 1<<16))
 	for range nWrites {
 		ts, err := binary.ReadUvarint(r)
 		if err != nil {
@@ -366,9 +366,9 @@ func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
 		if err != nil || n > 1<<26 {
 			return fsmState{}, fmt.Errorf("snapshot key length %d: %v", n, err)
 		}
-		key := make([]byte, n)
-		if _, err := io.ReadFull(r, key); err != nil {
-			return fsmState{}, fmt.Errorf("snapshot key: %w", err)
+		key, err := io.ReadAll(io.LimitReader(r, int64(n)))
+		if err != nil || uint64(len(key)) != n {
+			return fsmState{}, fmt.Errorf("snapshot key: short read (%d of %d): %v", len(key), n, err)
 		}
 		st.lastWrite[string(key)] = ts
 		st.queue = append(st.queue, writeRef{key: string(key), ts: ts})

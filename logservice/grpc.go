@@ -118,10 +118,20 @@ var errTruncated = errors.New("logservice: log truncated")
 // readEntry returns the commit record at index, or nil if the entry is not
 // a successful commit.
 func (s *Service) readEntry(index uint64) (*wirepb.LogEntry, error) {
+	// raft-wal may still answer GetLog for indexes a head truncation removed
+	// (it trims whole segments lazily), so check the first index explicitly.
+	first, err := s.wal.FirstIndex()
+	if err != nil {
+		return nil, fmt.Errorf("%w: read first index: %w", ErrUnavailable, err)
+	}
 	var l raft.Log
-	if err := s.wal.GetLog(index, &l); err != nil {
+	if index < first {
+		err = raft.ErrLogNotFound
+	} else {
+		err = s.wal.GetLog(index, &l)
+	}
+	if err != nil {
 		if errors.Is(err, raft.ErrLogNotFound) {
-			first, _ := s.wal.FirstIndex()
 			return nil, fmt.Errorf("%w: index %d not stored (first index %d)", errTruncated, index, first)
 		}
 		return nil, fmt.Errorf("%w: read log %d: %w", ErrUnavailable, index, err)

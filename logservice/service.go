@@ -35,6 +35,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"google.golang.org/grpc"
 
 	"github.com/phantom-db/phantom/internal/wirepb"
@@ -58,6 +59,7 @@ type Service struct {
 	log   *slog.Logger
 	fsm   *fsm
 	wal   *raftwal.WAL
+	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
 	trans *raft.NetworkTransport
 	raft  *raft.Raft
 	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
@@ -128,8 +130,10 @@ func (s *Service) open() error {
 	}
 	// raft-wal fsyncs every StoreLogs batch (segment writer commit frame);
 	// there is no option to turn that off. Its stable store is a bbolt file
-	// (wal-meta.db), synced on every Set.
-	w, err := raftwal.Open(raftDir, raftwal.WithLogger(hlog.Named("wal")))
+	// (wal-meta.db), synced on every Set; WAL.Close does not close it, so
+	// closeStores does.
+	s.meta = &metadb.BoltMetaDB{}
+	w, err := raftwal.Open(raftDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(s.meta))
 	if err != nil {
 		return fmt.Errorf("logservice: open wal %s: %w", raftDir, err)
 	}
@@ -266,6 +270,11 @@ func (s *Service) closeStores() error {
 	if s.wal != nil {
 		if err := s.wal.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("wal: %w", err))
+		}
+	}
+	if s.meta != nil {
+		if err := s.meta.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("wal meta db: %w", err))
 		}
 	}
 	return errors.Join(errs...)
