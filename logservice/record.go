@@ -1,0 +1,163 @@
+package logservice
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/phantom-db/phantom/internal/wirepb"
+)
+
+// ErrCorruptRecord reports a Raft entry that does not decode as a record.
+var ErrCorruptRecord = errors.New("logservice: corrupt log record")
+
+// recordKind is the first byte of every Raft command this package writes.
+// New kinds get new values; existing encodings never change.
+type recordKind byte
+
+const (
+	// kindCommit: uvarint start_ts, uvarint commit_ts, uvarint count, then
+	// count mutations of (flags byte, uvarint key len, key, uvarint value
+	// len, value); flags bit 0 = delete.
+	kindCommit recordKind = 1
+	// kindHWM: uvarint high-water mark timestamp.
+	kindHWM recordKind = 2
+)
+
+const flagDelete = 1
+
+// record is a decoded Raft command: a commit (kindCommit) or a timestamp
+// high-water mark (kindHWM).
+type record struct {
+	kind      recordKind
+	startTS   uint64
+	commitTS  uint64
+	hwm       uint64
+	mutations []*wirepb.Mutation
+}
+
+// encodeCommit encodes a commit record.
+func encodeCommit(startTS, commitTS uint64, muts []*wirepb.Mutation) []byte {
+	n := 1 + 3*binary.MaxVarintLen64
+	for _, m := range muts {
+		n += 1 + 2*binary.MaxVarintLen64 + len(m.GetKey()) + len(m.GetValue())
+	}
+	b := make([]byte, 0, n)
+	b = append(b, byte(kindCommit))
+	b = binary.AppendUvarint(b, startTS)
+	b = binary.AppendUvarint(b, commitTS)
+	b = binary.AppendUvarint(b, uint64(len(muts)))
+	for _, m := range muts {
+		var flags byte
+		if m.GetDelete() {
+			flags |= flagDelete
+		}
+		b = append(b, flags)
+		b = binary.AppendUvarint(b, uint64(len(m.GetKey())))
+		b = append(b, m.GetKey()...)
+		b = binary.AppendUvarint(b, uint64(len(m.GetValue())))
+		b = append(b, m.GetValue()...)
+	}
+	return b
+}
+
+// encodeHWM encodes a timestamp high-water mark record.
+func encodeHWM(hwm uint64) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64)
+	b = append(b, byte(kindHWM))
+	return binary.AppendUvarint(b, hwm)
+}
+
+// decodeRecord decodes a Raft command. Keys and values alias data.
+func decodeRecord(data []byte) (record, error) {
+	if len(data) == 0 {
+		return record{}, fmt.Errorf("%w: empty", ErrCorruptRecord)
+	}
+	d := decoder{b: data[1:]}
+	r := record{kind: recordKind(data[0])}
+	switch r.kind {
+	case kindCommit:
+		r.startTS = d.uvarint()
+		r.commitTS = d.uvarint()
+		n := d.uvarint()
+		// Each mutation takes at least three bytes: bound the allocation by
+		// what the input can hold.
+		if d.err == nil && n > uint64(len(d.b))/3 {
+			return record{}, fmt.Errorf("%w: %d mutations in %d bytes", ErrCorruptRecord, n, len(d.b))
+		}
+		r.mutations = make([]*wirepb.Mutation, 0, n)
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			flags := d.byte()
+			key := d.bytes()
+			val := d.bytes()
+			if flags&^flagDelete != 0 {
+				d.fail("unknown mutation flags")
+			}
+			r.mutations = append(r.mutations, &wirepb.Mutation{Key: key, Value: val, Delete: flags&flagDelete != 0})
+		}
+	case kindHWM:
+		r.hwm = d.uvarint()
+	default:
+		return record{}, fmt.Errorf("%w: unknown kind %d", ErrCorruptRecord, data[0])
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return record{}, d.err
+	}
+	return r, nil
+}
+
+// decoder reads varint-framed fields, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrCorruptRecord, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail("short record")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail("short record")
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}

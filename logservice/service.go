@@ -1,0 +1,475 @@
+// Package logservice is the Raft-replicated write-ahead log of one shard.
+//
+// It owns, per replica, a hashicorp/raft node whose log and stable store is a
+// raft-wal WAL under DataDir/raft (every append batch is fsynced before Raft
+// counts it) and whose snapshots live under DataDir/snapshots. The leader
+// runs the timestamp oracle (TSO) and orders commits; the replicated state
+// machine (FSM) resolves write-write conflicts deterministically; every
+// replica streams the committed records to page servers (ReadLog).
+//
+// Invariants:
+//   - Durability: a commit is acknowledged only after its Raft entry is
+//     committed (fsynced by a quorum) and applied to the leader's FSM.
+//   - Monotonic timestamps: hybrid timestamps never go backwards, across
+//     restarts and leader changes; the leader hands out timestamps only
+//     below a high-water mark already committed through Raft.
+//   - Log order == commit_ts order: the leader takes commit_ts and enqueues
+//     the proposal under one mutex.
+//   - Read rule: GetTimestamp answers T only after every commit with
+//     commit_ts < T is applied, and its commit_index covers them; every later
+//     commit gets a commit_ts > T.
+//   - Determinism: the FSM reads only log entries, so replicas agree.
+//
+// See DESIGN.md for the request paths.
+package logservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
+	"google.golang.org/grpc"
+
+	"github.com/phantom-db/phantom/internal/wirepb"
+)
+
+// Sentinel errors. gRPC answers carry them in their status message.
+var (
+	// ErrNotLeader: the node is not the ready leader of its group.
+	ErrNotLeader = errors.New("logservice: not leader")
+	// ErrUnavailable: the outcome could not be established in time (lost
+	// leadership, shutdown, a timeout); a commit may or may not have applied.
+	ErrUnavailable = errors.New("logservice: unavailable")
+	// ErrClosed: the service is shut down.
+	ErrClosed = errors.New("logservice: closed")
+)
+
+// Service is one replica of a log group. Create it with New, expose it with
+// Register and stop it with Close.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	fsm   *fsm
+	wal   *raftwal.WAL
+	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
+	trans *raft.NetworkTransport
+	raft  *raft.Raft
+	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
+	apiAddrs map[raft.ServerID]string
+
+	// mu orders timestamp allocation with proposal enqueueing, so log order
+	// equals commit_ts order and GetTimestamp sees every earlier proposal.
+	mu    sync.Mutex
+	ready bool // leader with an initialised TSO in this epoch
+	tso   tsoState
+	// lastProposedTS is the commit_ts of the newest proposal of this epoch
+	// (0 if none): GetTimestamp waits until the FSM processed it.
+	lastProposedTS uint64
+	// epochDone is closed when the current leadership epoch ends, waking
+	// waiters that can no longer be satisfied.
+	epochDone chan struct{}
+
+	resync    chan struct{} // asks the leader loop to re-establish
+	closing   chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens (or creates) the replica's stores under cfg.DataDir, binds the
+// Raft transport, bootstraps the group when asked and the directory is new,
+// and starts Raft. It does not wait for a leader; see WaitLeader.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:       cfg,
+		log:       cfg.Logger.With("component", "logservice", "node", cfg.NodeID),
+		fsm:       newFSM(cfg.MaxResolverKeys),
+		apiAddrs:  map[raft.ServerID]string{},
+		epochDone: make(chan struct{}),
+		resync:    make(chan struct{}, 1),
+		closing:   make(chan struct{}),
+		loopDone:  make(chan struct{}),
+	}
+	for _, p := range cfg.Peers {
+		if p.APIAddr != "" {
+			s.apiAddrs[raft.ServerID(p.ID)] = p.APIAddr
+		}
+	}
+	if cfg.APIAddr != "" {
+		s.apiAddrs[raft.ServerID(cfg.NodeID)] = cfg.APIAddr
+	}
+	if err := s.open(); err != nil {
+		s.closeStores()
+		return nil, err
+	}
+	go s.leaderLoop()
+	return s, nil
+}
+
+func (s *Service) open() error {
+	cfg := &s.cfg
+	hlog := newHCLog(cfg.Logger.With("node", cfg.NodeID), "raft")
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return fmt.Errorf("logservice: create raft dir: %w", err)
+	}
+	// raft-wal fsyncs every StoreLogs batch (segment writer commit frame);
+	// there is no option to turn that off. Its stable store is a bbolt file
+	// (wal-meta.db), synced on every Set; WAL.Close does not close it, so
+	// closeStores does.
+	s.meta = &metadb.BoltMetaDB{}
+	w, err := raftwal.Open(raftDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(s.meta))
+	if err != nil {
+		return fmt.Errorf("logservice: open wal %s: %w", raftDir, err)
+	}
+	s.wal = w
+	// The store adds the "snapshots" directory under its base.
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hlog.Named("snapshots"))
+	if err != nil {
+		return fmt.Errorf("logservice: open snapshot store: %w", err)
+	}
+	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, cfg.TransportMaxPool, cfg.TransportTimeout, hlog.Named("transport"))
+	if err != nil {
+		return fmt.Errorf("logservice: bind raft transport %s: %w", cfg.RaftAddr, err)
+	}
+	s.trans = trans
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.RaftCommitTimeout
+	rc.MaxAppendEntries = cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.NoLegacyTelemetry = true
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("logservice: raft config: %w", err)
+	}
+
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(w, w, snaps)
+		if err != nil {
+			return fmt.Errorf("logservice: inspect raft state: %w", err)
+		}
+		if !has {
+			conf := s.bootstrapConfiguration()
+			if err := raft.BootstrapCluster(rc, w, w, snaps, trans, conf); err != nil {
+				return fmt.Errorf("logservice: bootstrap: %w", err)
+			}
+			s.log.Info("bootstrapped raft group", "servers", len(conf.Servers))
+		}
+	}
+	r, err := raft.NewRaft(rc, s.fsm, w, w, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("logservice: start raft: %w", err)
+	}
+	s.raft = r
+	s.log.Info("raft started", "raft_addr", trans.LocalAddr())
+	return nil
+}
+
+func (s *Service) bootstrapConfiguration() raft.Configuration {
+	self := raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.NodeID), Address: s.trans.LocalAddr()}
+	if len(s.cfg.Peers) == 0 {
+		return raft.Configuration{Servers: []raft.Server{self}}
+	}
+	var conf raft.Configuration
+	for _, p := range s.cfg.Peers {
+		if p.ID == s.cfg.NodeID {
+			conf.Servers = append(conf.Servers, self)
+			continue
+		}
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
+	}
+	return conf
+}
+
+// Register registers the LogService gRPC server on g. The caller owns g and
+// its listener.
+func (s *Service) Register(g *grpc.Server) {
+	wirepb.RegisterLogServiceServer(g, &server{s: s})
+}
+
+// RaftAddr returns the bound Raft transport address.
+func (s *Service) RaftAddr() string { return string(s.trans.LocalAddr()) }
+
+// IsLeader reports whether this replica is the leader and its timestamp
+// oracle is ready to serve.
+func (s *Service) IsLeader() bool {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	return ready && s.raft.State() == raft.Leader
+}
+
+// WaitLeader blocks until the group has a leader this replica knows of and,
+// when that leader is this replica, it is ready to serve.
+func (s *Service) WaitLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		_, id := s.raft.LeaderWithID()
+		if id != "" && (id != raft.ServerID(s.cfg.NodeID) || s.IsLeader()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("logservice: wait for leader: %w", ctx.Err())
+		case <-s.closing:
+			return ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+// Close shuts Raft down cleanly, stops the leader loop and closes the
+// transport and the stores. It is safe to call more than once.
+func (s *Service) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		var errs []error
+		if err := s.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+		}
+		<-s.loopDone
+		errs = append(errs, s.closeStores())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("logservice: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Service) closeStores() error {
+	var errs []error
+	if s.trans != nil {
+		if err := s.trans.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("transport: %w", err))
+		}
+	}
+	if s.wal != nil {
+		if err := s.wal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("wal: %w", err))
+		}
+	}
+	if s.meta != nil {
+		if err := s.meta.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("wal meta db: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// leaderLoop follows leadership changes: on any change it ends the current
+// epoch, and while this node is leader it establishes a new one.
+func (s *Service) leaderLoop() {
+	defer close(s.loopDone)
+	leaderCh := s.raft.LeaderCh()
+	for {
+		select {
+		case <-s.closing:
+			s.stepDown()
+			return
+		case <-leaderCh:
+		case <-s.resync:
+		}
+		s.stepDown()
+		for s.raft.State() == raft.Leader {
+			err := s.establish()
+			if err == nil {
+				break
+			}
+			s.log.Warn("establishing leadership failed; retrying", "err", err)
+			select {
+			case <-s.closing:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// requestResync asks the leader loop to end the epoch and, if still leader,
+// start a new one: after a proposal failed its timestamp may never be
+// applied, so waiters on it must be released and the TSO re-based.
+func (s *Service) requestResync() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
+
+// stepDown ends the current epoch.
+func (s *Service) stepDown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		s.ready = false
+		close(s.epochDone)
+		s.log.Info("leadership epoch ended")
+	}
+}
+
+// establish starts a leadership epoch: a barrier makes the FSM apply every
+// earlier entry, then the TSO starts above everything any earlier leader
+// could have handed out, and a new high-water mark is committed before the
+// first timestamp is handed out.
+func (s *Service) establish() error {
+	if err := s.raft.Barrier(s.cfg.CommitWait).Error(); err != nil {
+		return fmt.Errorf("barrier: %w", err)
+	}
+	v, _ := s.fsm.view()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	base := max(v.hwm, v.lastCommitTS, v.lastProcessedTS)
+	s.tso = tsoState{last: base, limit: base}
+	if err := s.extendLocked(base + 1); err != nil {
+		return err
+	}
+	// Every proposal of earlier epochs is applied (barrier) or will never be.
+	s.lastProposedTS = 0
+	s.epochDone = make(chan struct{})
+	s.ready = true
+	s.log.Info("leadership established", "tso_floor", base, "hwm", s.tso.limit)
+	return nil
+}
+
+// extendLocked commits a high-water mark covering end plus one window, and
+// raises the TSO limit to it. Called with mu held: allocation waits for it.
+func (s *Service) extendLocked(end uint64) error {
+	hwm := max(TimestampAt(s.cfg.Now()), end) + durationTS(s.cfg.TSOWindow)
+	f := s.raft.Apply(encodeHWM(hwm), s.cfg.CommitWait)
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("%w: persist timestamp high-water mark: %w", ErrUnavailable, err)
+	}
+	if res, ok := f.Response().(*applyResult); ok && res.err != nil {
+		return fmt.Errorf("persist timestamp high-water mark: %w", res.err)
+	}
+	s.tso.limit = hwm
+	return nil
+}
+
+// allocLocked hands out n consecutive timestamps, persisting a new
+// high-water mark first when they would pass the current one.
+func (s *Service) allocLocked(n uint32) (uint64, error) {
+	first, end, need := s.tso.next(n, TimestampAt(s.cfg.Now()))
+	if need {
+		if err := s.extendLocked(end); err != nil {
+			return 0, err
+		}
+	}
+	s.tso.last = end
+	return first, nil
+}
+
+// waitFuture waits for a Raft future, or for ctx.
+func waitFuture(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commit proposes a commit record and waits until it is committed by a
+// quorum and applied. It answers the FSM's verdict.
+func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error) {
+	s.mu.Lock()
+	if !s.ready {
+		s.mu.Unlock()
+		return 0, 0, ErrNotLeader
+	}
+	if startTS > s.tso.last {
+		last := s.tso.last
+		s.mu.Unlock()
+		return 0, 0, fmt.Errorf("%w: start_ts %d was never issued (newest %d)", errInvalid, startTS, last)
+	}
+	commitTS, err = s.allocLocked(1)
+	if err != nil {
+		s.mu.Unlock()
+		s.requestResync()
+		return 0, 0, err
+	}
+	f := s.raft.Apply(encodeCommit(startTS, commitTS, muts), s.cfg.CommitWait)
+	s.lastProposedTS = commitTS
+	s.mu.Unlock()
+
+	if err := waitFuture(ctx, f); err != nil {
+		if ctx.Err() != nil {
+			return 0, 0, err
+		}
+		// The proposal may never apply: release GetTimestamp waiters.
+		s.requestResync()
+		return 0, 0, fmt.Errorf("%w: commit at %d: %w", ErrUnavailable, commitTS, err)
+	}
+	res, ok := f.Response().(*applyResult)
+	if !ok {
+		return 0, 0, fmt.Errorf("logservice: unexpected apply response %T", f.Response())
+	}
+	if res.err != nil {
+		return 0, 0, res.err
+	}
+	return res.commitTS, res.index, nil
+}
+
+// getTimestamp hands out n timestamps starting at ts, once every commit
+// proposed before them is applied; commitIndex is the newest applied commit
+// record's index at that point.
+func (s *Service) getTimestamp(ctx context.Context, n uint32) (ts, commitIndex uint64, err error) {
+	s.mu.Lock()
+	if !s.ready {
+		s.mu.Unlock()
+		return 0, 0, ErrNotLeader
+	}
+	ts, err = s.allocLocked(n)
+	if err != nil {
+		s.mu.Unlock()
+		s.requestResync()
+		return 0, 0, err
+	}
+	w, epochDone := s.lastProposedTS, s.epochDone
+	s.mu.Unlock()
+
+	timer := time.NewTimer(s.cfg.ReadWait)
+	defer timer.Stop()
+	for {
+		v, changed := s.fsm.view()
+		if v.lastProcessedTS >= w {
+			return ts, v.lastCommitIndex, nil
+		}
+		select {
+		case <-changed:
+		case <-epochDone:
+			return 0, 0, fmt.Errorf("%w: leadership ended while waiting for commit %d", ErrUnavailable, w)
+		case <-s.closing:
+			return 0, 0, ErrClosed
+		case <-timer.C:
+			return 0, 0, fmt.Errorf("%w: commit %d not applied within %s", ErrUnavailable, w, s.cfg.ReadWait)
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+}
