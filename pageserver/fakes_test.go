@@ -197,4 +197,3 @@ func del(k string) *wirepb.Mutation    { return &wirepb.Mutation{Key: []byte(k),
 func entry(index, ts uint64, muts ...*wirepb.Mutation) *wirepb.LogEntry {
 	return &wirepb.LogEntry{Index: index, CommitTs: ts, Mutations: muts}
 }
-

@@ -152,6 +152,9 @@ func TestScanWaitsForMinIndex(t *testing.T) {
 	}
 }
 
+// TestDecodeScanResponseRejectsGarbage also covers a length prefix far
+// beyond the payload ("not " reads as a 544 MB metadata length), which must
+// be rejected rather than allocated.
 func TestDecodeScanResponseRejectsGarbage(t *testing.T) {
 	for _, b := range [][]byte{nil, []byte("not arrow"), make([]byte, 64)} {
 		if rec, err := DecodeScanResponse(b); err == nil {

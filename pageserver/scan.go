@@ -215,10 +215,30 @@ func EncodeRecordBatch(rec arrow.RecordBatch) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// scanSchemaMessage is the IPC schema message every ScanResponse starts
+// with: what EncodeRecordBatch writes for ScanSchema before the batch.
+var scanSchemaMessage = func() []byte {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(ScanSchema))
+	if err := w.Close(); err != nil {
+		panic(fmt.Sprintf("pageserver: encode scan schema: %v", err))
+	}
+	// Drop the end-of-stream marker (continuation token + zero length).
+	return buf.Bytes()[:buf.Len()-8]
+}()
+
 // DecodeScanResponse decodes the Arrow IPC payload of one ScanResponse into
-// its record batch, checking that it has the ScanSchema columns. The caller
-// releases the batch.
+// its record batch. The caller releases the batch.
+//
+// The payload must start with exactly the schema message EncodeRecordBatch
+// writes for ScanSchema: arrow-go trusts vector lengths inside a schema
+// message and can be made to allocate without bound by a corrupt one, so a
+// schema from the network is never parsed. Page server and client therefore
+// must encode the schema identically (same arrow-go major version).
 func DecodeScanResponse(b []byte) (rec arrow.RecordBatch, err error) {
+	if !bytes.HasPrefix(b, scanSchemaMessage) {
+		return nil, errors.New("pageserver: decode scan response: payload does not start with the scan schema message")
+	}
 	defer func() {
 		// The IPC reader may panic on malformed input; never let bytes from
 		// the network crash the caller.
@@ -226,14 +246,16 @@ func DecodeScanResponse(b []byte) (rec arrow.RecordBatch, err error) {
 			rec, err = nil, fmt.Errorf("pageserver: decode scan response: malformed arrow ipc: %v", r)
 		}
 	}()
-	r, err := ipc.NewReader(bytes.NewReader(b))
+	// The whole stream is in b, so no message part can be longer than b:
+	// the limits stop a corrupt length from allocating gigabytes. (They go
+	// to the message reader: ipc.NewReader ignores them.)
+	limit := int64(len(b))
+	mr := ipc.NewMessageReader(bytes.NewReader(b), ipc.WithMetadataSizeLimit(limit), ipc.WithBodySizeLimit(limit))
+	r, err := ipc.NewReaderFromMessageReader(mr, ipc.WithSchema(ScanSchema))
 	if err != nil {
 		return nil, fmt.Errorf("pageserver: decode scan response: %w", err)
 	}
 	defer r.Release()
-	if !r.Schema().Equal(ScanSchema) {
-		return nil, fmt.Errorf("pageserver: decode scan response: schema %s, want %s", r.Schema(), ScanSchema)
-	}
 	if !r.Next() {
 		if err := r.Err(); err != nil {
 			return nil, fmt.Errorf("pageserver: decode scan response: %w", err)
