@@ -1,0 +1,110 @@
+package pageserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/phantom-db/phantom/internal/objstore"
+	"github.com/phantom-db/phantom/internal/wirepb"
+)
+
+// Defaults applied by Config.EnsureDefaults.
+const (
+	DefaultCheckpointInterval     = 30 * time.Second
+	DefaultReadWaitTimeout        = 5 * time.Second
+	DefaultScanBatchRows          = 1024
+	DefaultCloseCheckpointTimeout = 30 * time.Second
+)
+
+// LogSource is the part of the log service client the page server consumes.
+type LogSource interface {
+	// ReadLog calls fn with every commit entry whose index is >= fromIndex,
+	// in increasing index order, and then follows new entries until ctx is
+	// done. Indexes are increasing but need not be dense (Raft entries that
+	// are not commits have no LogEntry). An error from fn ends the call with
+	// that error.
+	ReadLog(ctx context.Context, fromIndex uint64, fn func(*wirepb.LogEntry) error) error
+}
+
+// Config configures one page server serving one shard.
+type Config struct {
+	// DataDir is the local directory the page server owns. Pebble lives in
+	// DataDir/pebble; temporary checkpoint and restore directories are
+	// created beside it. Required.
+	DataDir string
+	// Log is the shard's commit log. Required.
+	Log LogSource
+	// Store is the object store checkpoints are written to and restored
+	// from. Required.
+	Store objstore.Store
+	// Prefix is the object key prefix of this shard, ending in "/", e.g.
+	// "tenants/<t>/databases/<d>/shards/<s>/". Empty means the bucket root.
+	Prefix string
+	// CheckpointInterval is the time between periodic checkpoints. Default
+	// 30s (DefaultCheckpointInterval); a negative value disables periodic
+	// checkpoints (Close still takes one). Zero means the default.
+	CheckpointInterval time.Duration
+	// ReadWaitTimeout bounds how long a Scan waits for the log to be applied
+	// up to its min_index before failing with DeadlineExceeded. Default 5s.
+	ReadWaitTimeout time.Duration
+	// ScanBatchRows is the maximum number of rows per Arrow record batch of a
+	// Scan response. Default 1024.
+	ScanBatchRows int
+	// CloseCheckpointTimeout bounds the final checkpoint Close takes.
+	// Default 30s.
+	CloseCheckpointTimeout time.Duration
+	// Now is the clock used for manifest creation times. Default time.Now.
+	Now func() time.Time
+	// Logger receives the page server's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills unset fields with their defaults.
+func (c *Config) EnsureDefaults() {
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.ReadWaitTimeout <= 0 {
+		c.ReadWaitTimeout = DefaultReadWaitTimeout
+	}
+	if c.ScanBatchRows <= 0 {
+		c.ScanBatchRows = DefaultScanBatchRows
+	}
+	if c.CloseCheckpointTimeout <= 0 {
+		c.CloseCheckpointTimeout = DefaultCloseCheckpointTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports a configuration the page server cannot run with. It
+// expects EnsureDefaults to have run.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("DataDir is required"))
+	}
+	if c.Log == nil {
+		errs = append(errs, errors.New("Log is required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("Store is required"))
+	}
+	if c.Prefix != "" && c.Prefix[len(c.Prefix)-1] != '/' {
+		errs = append(errs, fmt.Errorf("Prefix %q must end in /", c.Prefix))
+	}
+	if c.ReadWaitTimeout <= 0 || c.ScanBatchRows <= 0 || c.CloseCheckpointTimeout <= 0 {
+		errs = append(errs, errors.New("ReadWaitTimeout, ScanBatchRows and CloseCheckpointTimeout must be positive (run EnsureDefaults)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
