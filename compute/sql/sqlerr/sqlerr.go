@@ -53,6 +53,8 @@ type Error struct {
 	Code string
 	// Message is the primary, human-readable message.
 	Message string
+	// Detail is optional secondary information (PostgreSQL's DETAIL).
+	Detail string
 	// Hint is an optional suggestion for fixing the problem.
 	Hint string
 	// Position is the 1-based character position in the query string the
