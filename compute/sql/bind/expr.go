@@ -83,15 +83,34 @@ func (b *Binder) finalize(e plan.Expr) (plan.Expr, error) {
 	return b.coerce(e, types.Unknown)
 }
 
-// castTo wraps e in a cast to t unless it already has type t.
-func castTo(e plan.Expr, t types.T) plan.Expr {
+// castTo wraps e in a cast to t unless it already has type t; constants
+// are converted at once (so a bad constant fails at bind time, as in
+// PostgreSQL, and costs nothing per batch).
+func castTo(e plan.Expr, t types.T) (plan.Expr, error) {
 	if e.Type() == t {
-		return e
+		return e, nil
 	}
-	if c, ok := e.(*plan.Const); ok && c.Value == nil {
-		return &plan.Const{T: t}
+	if c, ok := e.(*plan.Const); ok {
+		if c.Value == nil {
+			return &plan.Const{T: t}, nil
+		}
+		v, err := types.Cast(c.Value, t)
+		if err != nil {
+			return nil, err
+		}
+		return &plan.Const{Value: v, T: t}, nil
 	}
-	return &plan.Cast{X: e, T: t}
+	return &plan.Cast{X: e, T: t}, nil
+}
+
+// castBoth casts two operands to t.
+func castBoth(l, r plan.Expr, t types.T) (plan.Expr, plan.Expr, error) {
+	l, err := castTo(l, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err = castTo(r, t)
+	return l, r, err
 }
 
 // promote returns the common numeric type of two numeric types.
@@ -350,7 +369,10 @@ func (b *Binder) arith(op plan.ArithOp, l, r plan.Expr, name string, loc int32) 
 		return nil, b.noOperator(name, l, r, loc)
 	}
 	t := promote(l.Type(), r.Type())
-	return &plan.Arith{Op: op, L: castTo(l, t), R: castTo(r, t), T: t}, nil
+	if l, r, err = castBoth(l, r, t); err != nil {
+		return nil, b.errAt(sqlerr.As(err), loc)
+	}
+	return &plan.Arith{Op: op, L: l, R: r, T: t}, nil
 }
 
 func (b *Binder) compare(op plan.CmpOp, l, r plan.Expr, name string, loc int32) (plan.Expr, error) {
@@ -362,8 +384,9 @@ func (b *Binder) compare(op plan.CmpOp, l, r plan.Expr, name string, loc int32) 
 	switch {
 	case lt == rt:
 	case lt.IsNumeric() && rt.IsNumeric():
-		t := promote(lt, rt)
-		l, r = castTo(l, t), castTo(r, t)
+		if l, r, err = castBoth(l, r, promote(lt, rt)); err != nil {
+			return nil, b.errAt(sqlerr.As(err), loc)
+		}
 	default:
 		return nil, b.noOperator(name, l, r, loc)
 	}
@@ -439,7 +462,11 @@ func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error)
 	if !castable(x.Type(), t) {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast type %s to %s", x.Type().SQLName(), t.SQLName()), tc.Location)
 	}
-	return castTo(x, t), nil
+	out, err := castTo(x, t)
+	if err != nil {
+		return nil, b.errAt(sqlerr.As(err), tc.Location)
+	}
+	return out, nil
 }
 
 func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error) {

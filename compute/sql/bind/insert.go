@@ -101,7 +101,11 @@ func (b *Binder) assign(e plan.Expr, col string, t types.T, loc int32) (plan.Exp
 	case et == t:
 		return e, nil
 	case et.IsNumeric() && t.IsNumeric(), t == types.Text:
-		return castTo(e, t), nil
+		out, err := castTo(e, t)
+		if err != nil {
+			return nil, b.errAt(sqlerr.As(err), loc)
+		}
+		return out, nil
 	default:
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeDatatypeMismatch, "column %q is of type %s but expression is of type %s",
 			col, t.SQLName(), et.SQLName()).WithHint("You will need to rewrite or cast the expression."), loc)

@@ -38,11 +38,11 @@ func arith(mem memory.Allocator, op plan.ArithOp, t types.T, l, r arrow.Array) (
 	case types.Int4:
 		var out []int32
 		values, out = newFixedBuf[int32](mem, n)
-		err = arithInt(op, fixedValues[int32](l), fixedValues[int32](r), out, valid, math.MinInt32, math.MaxInt32)
+		err = arithInt(op, fixedValues[int32](l), fixedValues[int32](r), out, valid, math.MinInt32)
 	case types.Int8:
 		var out []int64
 		values, out = newFixedBuf[int64](mem, n)
-		err = arithInt(op, fixedValues[int64](l), fixedValues[int64](r), out, valid, math.MinInt64, math.MaxInt64)
+		err = arithInt(op, fixedValues[int64](l), fixedValues[int64](r), out, valid, math.MinInt64)
 	case types.Float8:
 		var out []float64
 		values, out = newFixedBuf[float64](mem, n)
@@ -70,7 +70,7 @@ func arith(mem memory.Allocator, op plan.ArithOp, t types.T, l, r arrow.Array) (
 // the type's out-of-range error.
 var errOverflow = errors.New("exec: integer overflow")
 
-func arithInt[T int32 | int64](op plan.ArithOp, l, r, out []T, valid *memory.Buffer, minV, maxV T) error {
+func arithInt[T int32 | int64](op plan.ArithOp, l, r, out []T, valid *memory.Buffer, minV T) error {
 	switch op {
 	case plan.Add:
 		for i := range out {
@@ -113,7 +113,6 @@ func arithInt[T int32 | int64](op plan.ArithOp, l, r, out []T, valid *memory.Buf
 			out[i] = a / b
 		}
 	}
-	_ = maxV
 	return nil
 }
 
@@ -349,7 +348,7 @@ func cast(mem memory.Allocator, x arrow.Array, t types.T) (arrow.Array, error) {
 			b.AppendNull()
 			continue
 		}
-		out, err := castValue(v, t)
+		out, err := types.Cast(v, t)
 		if err != nil {
 			return nil, err
 		}
@@ -358,51 +357,3 @@ func cast(mem memory.Allocator, x arrow.Array, t types.T) (arrow.Array, error) {
 	return b.NewArray(), nil
 }
 
-// castValue converts one non-NULL typed value to t.
-func castValue(v any, t types.T) (any, error) {
-	if t == types.Text {
-		return types.FormatText(v), nil
-	}
-	switch x := v.(type) {
-	case string:
-		return types.ParseText(t, x)
-	case bool:
-		if t == types.Int4 {
-			if x {
-				return int32(1), nil
-			}
-			return int32(0), nil
-		}
-	case int32:
-		return castInt(int64(x), t)
-	case int64:
-		return castInt(x, t)
-	case float64:
-		if t == types.Float8 {
-			return x, nil
-		}
-		r := math.RoundToEven(x)
-		if math.IsNaN(r) || r < math.MinInt64 || r >= math.MaxInt64 {
-			return nil, intOutOfRange(t)
-		}
-		return castInt(int64(r), t)
-	}
-	return nil, sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast %T to %s", v, t.SQLName())
-}
-
-func castInt(v int64, t types.T) (any, error) {
-	switch t {
-	case types.Int4:
-		if v < math.MinInt32 || v > math.MaxInt32 {
-			return nil, intOutOfRange(t)
-		}
-		return int32(v), nil
-	case types.Int8:
-		return v, nil
-	case types.Float8:
-		return float64(v), nil
-	case types.Bool:
-		return v != 0, nil
-	}
-	return nil, sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast integer to %s", t.SQLName())
-}

@@ -300,3 +300,58 @@ func CoerceParam(t T, v any) (any, error) {
 	}
 	return nil, sqlerr.New(sqlerr.CodeInvalidTextRep, "unsupported parameter value of Go type %T", v)
 }
+
+// Cast converts one non-NULL typed value to t with PostgreSQL cast
+// semantics: range checks answer 22003, text input 22P02, and floats round
+// half to even into integers.
+func Cast(v any, t T) (any, error) {
+	if t == Text {
+		return FormatText(v), nil
+	}
+	switch x := v.(type) {
+	case string:
+		return ParseText(t, x)
+	case bool:
+		if t == Int4 {
+			if x {
+				return int32(1), nil
+			}
+			return int32(0), nil
+		}
+	case int32:
+		return castInt(int64(x), t)
+	case int64:
+		return castInt(x, t)
+	case float64:
+		if t == Float8 {
+			return x, nil
+		}
+		r := math.RoundToEven(x)
+		if math.IsNaN(r) || r < math.MinInt64 || r >= math.MaxInt64 {
+			return nil, rangeError(t)
+		}
+		return castInt(int64(r), t)
+	}
+	return nil, sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast %T to %s", v, t.SQLName())
+}
+
+func castInt(v int64, t T) (any, error) {
+	switch t {
+	case Int4:
+		if v < math.MinInt32 || v > math.MaxInt32 {
+			return nil, rangeError(t)
+		}
+		return int32(v), nil
+	case Int8:
+		return v, nil
+	case Float8:
+		return float64(v), nil
+	case Bool:
+		return v != 0, nil
+	}
+	return nil, sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast integer to %s", t.SQLName())
+}
+
+func rangeError(t T) error {
+	return sqlerr.New(sqlerr.CodeNumericValueOutOfRange, "%s out of range", t.SQLName())
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -58,15 +59,21 @@ type version struct {
 	tombstone bool
 }
 
+// entry is every committed version of one key, oldest first.
+type entry struct {
+	key  string
+	vers []version
+}
+
 // Store is an in-memory MVCC key-value store. It is safe for concurrent use.
 type Store struct {
 	cfg    Config
 	schema *arrow.Schema
 
-	mu   sync.RWMutex
-	ts   uint64                // last commit timestamp
-	keys []string              // sorted; every key that ever had a version
-	vers map[string][]version // oldest first
+	mu      sync.RWMutex
+	ts      uint64            // last commit timestamp
+	entries []*entry          // sorted by key; every key that ever had a version
+	index   map[string]*entry // the same entries by key
 }
 
 var _ storage.KV = (*Store)(nil)
@@ -83,7 +90,7 @@ func New(cfg Config) (*Store, error) {
 			{Name: "key", Type: arrow.BinaryTypes.Binary},
 			{Name: "value", Type: arrow.BinaryTypes.Binary},
 		}, nil),
-		vers: make(map[string][]version),
+		index: make(map[string]*entry),
 	}, nil
 }
 
@@ -110,68 +117,78 @@ func (s *Store) Scan(ctx context.Context, snap storage.Snapshot, start, end []by
 		if limit > 0 && limit-emitted < n {
 			n = limit - emitted
 		}
-		ks, vs := s.collect(snap.TS, from, inclusive, end, n)
-		if len(ks) == 0 {
+		rec, last := s.collect(snap.TS, from, inclusive, end, n)
+		if rec == nil {
 			return nil
 		}
-		if err := s.emit(ks, vs, fn); err != nil {
+		got := int(rec.NumRows())
+		err := fn(rec)
+		rec.Release()
+		if err != nil {
 			return err
 		}
-		emitted += len(ks)
-		if len(ks) < n || (limit > 0 && emitted >= limit) {
+		emitted += got
+		if got < n || (limit > 0 && emitted >= limit) {
 			return nil
 		}
-		from, inclusive = ks[len(ks)-1], false
+		from, inclusive = last, false
 	}
 }
 
-// collect returns up to n live keys visible at ts in [from, end) (or
-// (from, end) when not inclusive) with their values.
-func (s *Store) collect(ts uint64, from string, inclusive bool, end []byte, n int) ([]string, [][]byte) {
+// collect builds a batch of up to n live keys visible at ts in [from, end)
+// (or (from, end) when not inclusive) and returns it with its last key; nil
+// when there is none.
+func (s *Store) collect(ts uint64, from string, inclusive bool, end []byte, n int) (arrow.RecordBatch, string) {
+	kb := array.NewBinaryBuilder(s.cfg.Allocator, arrow.BinaryTypes.Binary)
+	defer kb.Release()
+	vb := array.NewBinaryBuilder(s.cfg.Allocator, arrow.BinaryTypes.Binary)
+	defer vb.Release()
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	i := sort.SearchStrings(s.keys, from)
-	if !inclusive && i < len(s.keys) && s.keys[i] == from {
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].key >= from })
+	if !inclusive && i < len(s.entries) && s.entries[i].key == from {
 		i++
 	}
-	var ks []string
-	var vs [][]byte
-	for ; i < len(s.keys) && len(ks) < n; i++ {
-		k := s.keys[i]
-		if len(end) > 0 && k >= string(end) {
+	// First pass: pick the visible versions, so the builders allocate once.
+	picked := make([]int, 0, min(n, 4096))
+	vals := make([][]byte, 0, min(n, 4096))
+	keyBytes, valBytes := 0, 0
+	for ; i < len(s.entries) && len(picked) < n; i++ {
+		e := s.entries[i]
+		if len(end) > 0 && e.key >= string(end) {
 			break
 		}
-		vers := s.vers[k]
-		for j := len(vers) - 1; j >= 0; j-- {
-			if vers[j].ts <= ts {
-				if !vers[j].tombstone {
-					ks = append(ks, k)
-					vs = append(vs, vers[j].value)
+		for j := len(e.vers) - 1; j >= 0; j-- {
+			if v := &e.vers[j]; v.ts <= ts {
+				if !v.tombstone {
+					picked = append(picked, i)
+					vals = append(vals, v.value)
+					keyBytes += len(e.key)
+					valBytes += len(v.value)
 				}
 				break
 			}
 		}
 	}
-	return ks, vs
-}
-
-func (s *Store) emit(ks []string, vs [][]byte, fn func(arrow.RecordBatch) error) error {
-	kb := array.NewBinaryBuilder(s.cfg.Allocator, arrow.BinaryTypes.Binary)
-	defer kb.Release()
-	vb := array.NewBinaryBuilder(s.cfg.Allocator, arrow.BinaryTypes.Binary)
-	defer vb.Release()
-	kb.Reserve(len(ks))
-	vb.Reserve(len(vs))
-	for i := range ks {
-		kb.AppendString(ks[i])
-		vb.Append(vs[i])
+	rows, last := len(picked), ""
+	kb.Reserve(rows)
+	kb.ReserveData(keyBytes)
+	vb.Reserve(rows)
+	vb.ReserveData(valBytes)
+	for r, ei := range picked {
+		kb.AppendString(s.entries[ei].key)
+		vb.Append(vals[r])
+	}
+	if rows > 0 {
+		last = s.entries[picked[rows-1]].key
+	}
+	s.mu.RUnlock()
+	if rows == 0 {
+		return nil, ""
 	}
 	karr, varr := kb.NewArray(), vb.NewArray()
 	defer karr.Release()
 	defer varr.Release()
-	rec := array.NewRecordBatch(s.schema, []arrow.Array{karr, varr}, int64(len(ks)))
-	defer rec.Release()
-	return fn(rec)
+	return array.NewRecordBatch(s.schema, []arrow.Array{karr, varr}, int64(rows)), last
 }
 
 // Commit implements storage.KV.
@@ -182,56 +199,54 @@ func (s *Store) Commit(ctx context.Context, snap storage.Snapshot, muts []storag
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range muts {
-		vers := s.vers[string(m.Key)]
-		if len(vers) > 0 && vers[len(vers)-1].ts > snap.TS {
+		if e := s.index[string(m.Key)]; e != nil && e.vers[len(e.vers)-1].ts > snap.TS {
 			return 0, fmt.Errorf("memkv: key %x written at %d after snapshot %d: %w",
-				m.Key, vers[len(vers)-1].ts, snap.TS, storage.ErrConflict)
+				m.Key, e.vers[len(e.vers)-1].ts, snap.TS, storage.ErrConflict)
 		}
 	}
 	s.ts++
 	ts := s.ts
-	var fresh []string
+	var fresh []*entry
 	for _, m := range muts {
-		k := string(m.Key)
-		vers, ok := s.vers[k]
-		if !ok {
-			fresh = append(fresh, k)
+		e := s.index[string(m.Key)]
+		if e == nil {
+			e = &entry{key: string(m.Key)}
+			s.index[e.key] = e
+			fresh = append(fresh, e)
 		}
 		v := version{ts: ts, tombstone: m.Delete}
 		if !m.Delete {
 			v.value = bytes.Clone(m.Value)
 		}
-		if n := len(vers); n > 0 && vers[n-1].ts == ts {
-			vers[n-1] = v // the same key twice in one commit: last write wins
+		if n := len(e.vers); n > 0 && e.vers[n-1].ts == ts {
+			e.vers[n-1] = v // the same key twice in one commit: last write wins
 		} else {
-			vers = append(vers, v)
+			e.vers = append(e.vers, v)
 		}
-		s.vers[k] = vers
 	}
-	s.mergeKeys(fresh)
+	s.merge(fresh)
 	return ts, nil
 }
 
-// mergeKeys merges new keys into the sorted key list in one pass, so a commit
-// of m keys costs O(n + m log m) rather than m insertions.
-func (s *Store) mergeKeys(fresh []string) {
+// merge merges new entries into the sorted entry list in one pass, so a
+// commit of m new keys costs O(n + m log m) rather than m insertions.
+func (s *Store) merge(fresh []*entry) {
 	if len(fresh) == 0 {
 		return
 	}
-	slices.Sort(fresh)
-	fresh = slices.Compact(fresh)
-	merged := make([]string, 0, len(s.keys)+len(fresh))
+	slices.SortFunc(fresh, func(a, b *entry) int { return strings.Compare(a.key, b.key) })
+	merged := make([]*entry, 0, len(s.entries)+len(fresh))
 	i, j := 0, 0
-	for i < len(s.keys) && j < len(fresh) {
-		if s.keys[i] < fresh[j] {
-			merged = append(merged, s.keys[i])
+	for i < len(s.entries) && j < len(fresh) {
+		if s.entries[i].key < fresh[j].key {
+			merged = append(merged, s.entries[i])
 			i++
 		} else {
 			merged = append(merged, fresh[j])
 			j++
 		}
 	}
-	merged = append(merged, s.keys[i:]...)
+	merged = append(merged, s.entries[i:]...)
 	merged = append(merged, fresh[j:]...)
-	s.keys = merged
+	s.entries = merged
 }
