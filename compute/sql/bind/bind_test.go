@@ -19,7 +19,9 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.txt with the actua
 
 type fakeCatalog map[string]*catalog.Table
 
-func (f fakeCatalog) Table(_ context.Context, name string) (*catalog.Table, error) { return f[name], nil }
+func (f fakeCatalog) Table(_ context.Context, name string) (*catalog.Table, error) {
+	return f[name], nil
+}
 
 var testCatalog = fakeCatalog{
 	"t": {ID: 1, Name: "t", Version: 1, PrimaryKey: []int{0}, Columns: []catalog.Column{

@@ -356,4 +356,3 @@ func cast(mem memory.Allocator, x arrow.Array, t types.T) (arrow.Array, error) {
 	}
 	return b.NewArray(), nil
 }
-
