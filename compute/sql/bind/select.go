@@ -1,0 +1,345 @@
+package bind
+
+import (
+	"fmt"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/phantom-db/phantom/compute/sql/plan"
+	"github.com/phantom-db/phantom/compute/sql/sqlerr"
+	"github.com/phantom-db/phantom/compute/sql/types"
+)
+
+func typeName(n *pg_query.Node) string { return fmt.Sprintf("%T", n.Node) }
+
+// checkSelectClauses rejects the SELECT clauses outside the slice.
+func (b *Binder) checkSelectClauses(s *pg_query.SelectStmt) error {
+	switch {
+	case s.Op != pg_query.SetOperation_SET_OPERATION_UNDEFINED && s.Op != pg_query.SetOperation_SETOP_NONE:
+		return sqlerr.NotSupported("UNION/INTERSECT/EXCEPT")
+	case s.WithClause != nil:
+		return sqlerr.NotSupported("WITH")
+	case len(s.ValuesLists) > 0:
+		return sqlerr.NotSupported("VALUES outside INSERT")
+	case len(s.DistinctClause) > 0:
+		return sqlerr.NotSupported("DISTINCT")
+	case s.IntoClause != nil:
+		return sqlerr.NotSupported("SELECT INTO")
+	case len(s.GroupClause) > 0:
+		return sqlerr.NotSupported("GROUP BY")
+	case s.HavingClause != nil:
+		return sqlerr.NotSupported("HAVING")
+	case len(s.WindowClause) > 0:
+		return sqlerr.NotSupported("WINDOW")
+	case len(s.LockingClause) > 0:
+		return sqlerr.NotSupported("SELECT FOR UPDATE/SHARE")
+	case s.LimitOption == pg_query.LimitOption_LIMIT_OPTION_WITH_TIES:
+		return sqlerr.NotSupported("FETCH ... WITH TIES")
+	}
+	return nil
+}
+
+// from binds the FROM clause: a Values node of one empty row when there is
+// none, a Scan of one table otherwise.
+func (b *Binder) from(s *pg_query.SelectStmt) (plan.Node, *scope, error) {
+	switch len(s.FromClause) {
+	case 0:
+		return &plan.Values{Rows: [][]plan.Expr{{}}}, nil, nil
+	case 1:
+	default:
+		return nil, nil, sqlerr.NotSupported("multiple FROM items (joins)")
+	}
+	rv := s.FromClause[0].GetRangeVar()
+	if rv == nil {
+		switch s.FromClause[0].Node.(type) {
+		case *pg_query.Node_JoinExpr:
+			return nil, nil, sqlerr.NotSupported("JOIN")
+		case *pg_query.Node_RangeSubselect:
+			return nil, nil, sqlerr.NotSupported("subqueries in FROM")
+		}
+		return nil, nil, sqlerr.NotSupported("FROM item " + typeName(s.FromClause[0]))
+	}
+	t, err := b.table(rv)
+	if err != nil {
+		return nil, nil, err
+	}
+	scan := &plan.Scan{Table: t}
+	sc := &scope{table: t.Name, cols: scan.Columns()}
+	if rv.Alias != nil {
+		if len(rv.Alias.Colnames) > 0 {
+			return nil, nil, sqlerr.NotSupported("column aliases in FROM")
+		}
+		sc.alias = rv.Alias.Aliasname
+	}
+	return scan, sc, nil
+}
+
+// target is one bound output column.
+type target struct {
+	name string
+	expr plan.Expr
+}
+
+func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
+	if err := b.checkSelectClauses(s); err != nil {
+		return nil, err
+	}
+	input, sc, err := b.from(s)
+	if err != nil {
+		return nil, err
+	}
+	if s.WhereClause != nil {
+		pred, err := b.boolArg(s.WhereClause, &exprCtx{sc: sc, noAggClause: "WHERE"}, "WHERE")
+		if err != nil {
+			return nil, err
+		}
+		input = &plan.Filter{Input: input, Pred: pred}
+	}
+
+	// Aggregate mode when any output or ORDER BY expression calls count().
+	ec := &exprCtx{sc: sc}
+	var aggs []plan.Agg
+	aggregated := false
+	for _, n := range s.TargetList {
+		aggregated = aggregated || hasAggregate(n)
+	}
+	for _, n := range s.SortClause {
+		aggregated = aggregated || hasAggregate(n)
+	}
+	if aggregated {
+		ec.aggs = &aggs
+	}
+
+	targets, err := b.targets(s.TargetList, ec)
+	if err != nil {
+		return nil, err
+	}
+	visible := len(targets)
+	keys, err := b.orderBy(s.SortClause, ec, &targets)
+	if err != nil {
+		return nil, err
+	}
+	if aggregated {
+		cols := make([]plan.Column, len(aggs))
+		for i := range aggs {
+			cols[i] = plan.Column{Name: "count", T: types.Int8}
+		}
+		input = &plan.Aggregate{Input: input, Aggs: aggs, Cols: cols}
+	}
+	proj := &plan.Project{Input: input}
+	for _, t := range targets {
+		proj.Exprs = append(proj.Exprs, t.expr)
+		proj.Cols = append(proj.Cols, plan.Column{Name: t.name, T: t.expr.Type()})
+	}
+	var out plan.Node = proj
+	if len(keys) > 0 {
+		out = &plan.Sort{Input: out, Keys: keys}
+	}
+	if s.LimitCount != nil || s.LimitOffset != nil {
+		lim := &plan.Limit{Input: out, Count: -1}
+		if lim.Count, err = b.limitValue(s.LimitCount, sc, "LIMIT", -1); err != nil {
+			return nil, err
+		}
+		if lim.Offset, err = b.limitValue(s.LimitOffset, sc, "OFFSET", 0); err != nil {
+			return nil, err
+		}
+		out = lim
+	}
+	if visible < len(targets) {
+		// Drop the hidden ORDER BY columns.
+		final := &plan.Project{Input: out}
+		for i := range visible {
+			c := proj.Cols[i]
+			final.Exprs = append(final.Exprs, &plan.ColRef{Idx: i, Name: c.Name, T: c.T})
+			final.Cols = append(final.Cols, c)
+		}
+		out = final
+	}
+	return out, nil
+}
+
+// targets binds the select list, expanding * and naming columns as
+// PostgreSQL does.
+func (b *Binder) targets(list []*pg_query.Node, ec *exprCtx) ([]target, error) {
+	var out []target
+	for _, n := range list {
+		rt := n.GetResTarget()
+		if rt == nil || rt.Val == nil {
+			return nil, sqlerr.NotSupported("select target " + typeName(n))
+		}
+		if cr := rt.Val.GetColumnRef(); cr != nil && isStar(cr) {
+			if ec.sc == nil {
+				return nil, b.errAt(sqlerr.New(sqlerr.CodeSyntaxError, "SELECT * with no tables specified is not valid"), cr.Location)
+			}
+			if len(cr.Fields) == 2 && !ec.sc.matches(cr.Fields[0].GetString_().GetSval()) {
+				return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "missing FROM-clause entry for table %q", cr.Fields[0].GetString_().GetSval()), cr.Location)
+			}
+			if ec.aggs != nil {
+				return nil, b.errAt(sqlerr.New(sqlerr.CodeGroupingError,
+					"column %q must appear in the GROUP BY clause or be used in an aggregate function", ec.sc.qualified(ec.sc.cols[0].Name)), cr.Location)
+			}
+			for i, c := range ec.sc.cols {
+				out = append(out, target{name: c.Name, expr: &plan.ColRef{Idx: i, Name: c.Name, T: c.T}})
+			}
+			continue
+		}
+		e, err := b.expr(rt.Val, ec)
+		if err != nil {
+			return nil, err
+		}
+		if e, err = b.finalize(e); err != nil {
+			return nil, err
+		}
+		name := rt.Name
+		if name == "" {
+			name = defaultName(rt.Val)
+		}
+		out = append(out, target{name: name, expr: e})
+	}
+	return out, nil
+}
+
+func isStar(cr *pg_query.ColumnRef) bool {
+	_, ok := cr.Fields[len(cr.Fields)-1].Node.(*pg_query.Node_AStar)
+	return ok
+}
+
+// defaultName is PostgreSQL's name for an unaliased output column.
+func defaultName(n *pg_query.Node) string {
+	switch x := n.Node.(type) {
+	case *pg_query.Node_ColumnRef:
+		f := x.ColumnRef.Fields
+		return f[len(f)-1].GetString_().GetSval()
+	case *pg_query.Node_FuncCall:
+		f := x.FuncCall.Funcname
+		return f[len(f)-1].GetString_().GetSval()
+	case *pg_query.Node_TypeCast:
+		if name := defaultName(x.TypeCast.Arg); name != "?column?" {
+			return name
+		}
+		names := x.TypeCast.TypeName.Names
+		name := names[len(names)-1].GetString_().GetSval()
+		if t, ok := types.FromName(name); ok && name != "varchar" {
+			return t.String()
+		}
+		return name
+	case *pg_query.Node_AConst:
+		if _, ok := x.AConst.Val.(*pg_query.A_Const_Boolval); ok {
+			return "bool"
+		}
+	}
+	return "?column?"
+}
+
+// orderBy binds ORDER BY items to sort keys over the projected columns,
+// appending hidden targets for expressions not in the select list.
+func (b *Binder) orderBy(items []*pg_query.Node, ec *exprCtx, targets *[]target) ([]plan.SortKey, error) {
+	var keys []plan.SortKey
+	visible := len(*targets)
+	for _, n := range items {
+		sb := n.GetSortBy()
+		if sb.SortbyDir == pg_query.SortByDir_SORTBY_USING {
+			return nil, b.errAt(sqlerr.NotSupported("ORDER BY ... USING"), sb.Location)
+		}
+		key := plan.SortKey{Col: -1, Desc: sb.SortbyDir == pg_query.SortByDir_SORTBY_DESC}
+		key.NullsFirst = key.Desc
+		switch sb.SortbyNulls {
+		case pg_query.SortByNulls_SORTBY_NULLS_FIRST:
+			key.NullsFirst = true
+		case pg_query.SortByNulls_SORTBY_NULLS_LAST:
+			key.NullsFirst = false
+		}
+		// ORDER BY <position>.
+		if c := sb.Node.GetAConst(); c != nil {
+			if iv, ok := c.Val.(*pg_query.A_Const_Ival); ok {
+				pos := int(iv.Ival.Ival)
+				if pos < 1 || pos > visible {
+					return nil, b.errAt(sqlerr.New(sqlerr.CodeInvalidColumnReference, "ORDER BY position %d is not in select list", pos), c.Location)
+				}
+				key.Col = pos - 1
+			}
+		}
+		// ORDER BY <output column name> takes precedence over input columns.
+		if cr := sb.Node.GetColumnRef(); key.Col < 0 && cr != nil && len(cr.Fields) == 1 && !isStar(cr) {
+			name := cr.Fields[0].GetString_().GetSval()
+			for i := 0; i < visible; i++ {
+				if (*targets)[i].name != name {
+					continue
+				}
+				if key.Col >= 0 && (*targets)[key.Col].expr.String() != (*targets)[i].expr.String() {
+					return nil, b.errAt(sqlerr.New(sqlerr.CodeAmbiguousColumn, "ORDER BY %q is ambiguous", name), cr.Location)
+				}
+				if key.Col < 0 {
+					key.Col = i
+				}
+			}
+		}
+		if key.Col < 0 {
+			e, err := b.expr(sb.Node, ec)
+			if err != nil {
+				return nil, err
+			}
+			if e, err = b.finalize(e); err != nil {
+				return nil, err
+			}
+			for i, t := range *targets {
+				if t.expr.String() == e.String() {
+					key.Col = i
+					break
+				}
+			}
+			if key.Col < 0 {
+				*targets = append(*targets, target{name: "?sort?", expr: e})
+				key.Col = len(*targets) - 1
+			}
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// limitValue binds a LIMIT or OFFSET expression, which must be a constant
+// (or parameter); NULL means no limit (def).
+func (b *Binder) limitValue(n *pg_query.Node, sc *scope, what string, def int64) (int64, error) {
+	if n == nil {
+		return def, nil
+	}
+	e, err := b.expr(n, &exprCtx{sc: sc, noAggClause: what})
+	if err != nil {
+		return 0, err
+	}
+	if plan.HasColRef(e) {
+		return 0, b.errAt(sqlerr.New(sqlerr.CodeInvalidColumnReference, "argument of %s must not contain variables", what), exprLocation(n))
+	}
+	if e, err = b.coerce(e, types.Int8); err != nil {
+		return 0, err
+	}
+	c, ok := e.(*plan.Const)
+	if !ok {
+		if cast, isCast := e.(*plan.Cast); isCast {
+			c, ok = cast.X.(*plan.Const)
+		}
+	}
+	if !ok || !c.T.IsNumeric() && c.Value != nil {
+		return 0, b.errAt(sqlerr.NotSupported("non-constant "+what), exprLocation(n))
+	}
+	var v int64
+	switch x := c.Value.(type) {
+	case nil:
+		return def, nil
+	case int32:
+		v = int64(x)
+	case int64:
+		v = x
+	default:
+		return 0, b.errAt(sqlerr.New(sqlerr.CodeDatatypeMismatch, "argument of %s must be type bigint, not type %s", what, c.T.SQLName()), exprLocation(n))
+	}
+	if v < 0 {
+		code := sqlerr.CodeInvalidRowCountLimit
+		if what == "OFFSET" {
+			code = sqlerr.CodeInvalidRowCountOffset
+		}
+		return 0, sqlerr.New(code, "%s must not be negative", what)
+	}
+	return v, nil
+}

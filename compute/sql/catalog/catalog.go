@@ -1,0 +1,146 @@
+// Package catalog owns table descriptors and their storage in the KV store.
+//
+// A descriptor is JSON at keys.TableDescriptorKey(db, name). Table ids come
+// from the counter at keys.NextTableIDKey(db), which CREATE TABLE reads and
+// rewrites in the same commit as the descriptor: two concurrent CREATEs both
+// write the counter key, so the resolver rejects one with a conflict instead
+// of handing out the same id twice. Ids are never reused; DROP TABLE deletes
+// only the descriptor, and the rows under keys.TablePrefix(db, id) become
+// garbage for a later GC.
+//
+// Every read happens at the statement's snapshot, so a statement sees one
+// consistent catalog.
+package catalog
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/phantom-db/phantom/compute/sql/types"
+	"github.com/phantom-db/phantom/compute/storage"
+	"github.com/phantom-db/phantom/internal/keys"
+	"github.com/phantom-db/phantom/internal/rowcodec"
+)
+
+// Column describes one column of a table.
+type Column struct {
+	Name    string  `json:"name"`
+	Type    types.T `json:"type"`
+	NotNull bool    `json:"not_null,omitempty"`
+}
+
+// Table is a table descriptor.
+type Table struct {
+	// ID is the table id, unique within the database and never reused.
+	ID uint64 `json:"id"`
+	// Name is the table name (folded as PostgreSQL folds identifiers).
+	Name string `json:"name"`
+	// Columns in declaration order; rows encode columns in this order.
+	Columns []Column `json:"columns"`
+	// PrimaryKey holds column ordinals in key order.
+	PrimaryKey []int `json:"primary_key"`
+	// Version is the schema version, bumped by every schema change.
+	Version uint64 `json:"version"`
+}
+
+// ColumnIndex returns the ordinal of the named column, or -1.
+func (t *Table) ColumnIndex(name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Kinds returns the row-codec kinds of the columns.
+func (t *Table) Kinds() []rowcodec.Kind {
+	out := make([]rowcodec.Kind, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = c.Type.Kind()
+	}
+	return out
+}
+
+// Schema returns the Arrow schema of the table's rows.
+func (t *Table) Schema() *arrow.Schema {
+	fs := make([]arrow.Field, len(t.Columns))
+	for i, c := range t.Columns {
+		fs[i] = arrow.Field{Name: c.Name, Type: c.Type.Arrow(), Nullable: !c.NotNull}
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+// Reader reads the catalog of one database at one snapshot.
+type Reader struct {
+	KV   storage.KV
+	Snap storage.Snapshot
+	DB   uint64
+}
+
+// get returns the value at key, or nil when absent.
+func (r *Reader) get(ctx context.Context, key []byte) ([]byte, error) {
+	var val []byte
+	err := r.KV.Scan(ctx, r.Snap, key, keys.Next(key), 1, func(b arrow.RecordBatch) error {
+		if b.NumRows() > 0 {
+			val = append([]byte{}, b.Column(1).(*array.Binary).Value(0)...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read %x: %w", key, err)
+	}
+	return val, nil
+}
+
+// Table returns the descriptor of the named table, or nil when there is none.
+func (r *Reader) Table(ctx context.Context, name string) (*Table, error) {
+	raw, err := r.get(ctx, keys.TableDescriptorKey(r.DB, name))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var t Table
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, fmt.Errorf("catalog: decode descriptor of %q: %w", name, err)
+	}
+	return &t, nil
+}
+
+// NextID returns the id the next CREATE TABLE will use (1 in an empty database).
+func (r *Reader) NextID(ctx context.Context) (uint64, error) {
+	raw, err := r.get(ctx, keys.NextTableIDKey(r.DB))
+	if err != nil {
+		return 0, err
+	}
+	if raw == nil {
+		return 1, nil
+	}
+	if len(raw) != 8 {
+		return 0, fmt.Errorf("catalog: corrupt next_id of %d bytes", len(raw))
+	}
+	return binary.BigEndian.Uint64(raw), nil
+}
+
+// CreateMutations returns the writes that create t (whose ID must be the
+// current NextID): the descriptor and the bumped counter.
+func CreateMutations(db uint64, t *Table) ([]storage.Mutation, error) {
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: encode descriptor: %w", err)
+	}
+	return []storage.Mutation{
+		{Key: keys.TableDescriptorKey(db, t.Name), Value: raw},
+		{Key: keys.NextTableIDKey(db), Value: binary.BigEndian.AppendUint64(nil, t.ID+1)},
+	}, nil
+}
+
+// DropMutations returns the writes that drop t: the descriptor is deleted;
+// its rows are left for a later GC (ids are never reused).
+func DropMutations(db uint64, t *Table) []storage.Mutation {
+	return []storage.Mutation{{Key: keys.TableDescriptorKey(db, t.Name), Delete: true}}
+}

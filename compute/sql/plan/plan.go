@@ -1,0 +1,158 @@
+// Package plan defines the bound, typed plans the binder produces and the
+// executor runs: relational nodes (scan, filter, project, sort, limit,
+// aggregate, values) for queries, and statement plans for DDL and DML.
+//
+// Invariants: every column reference in an expression is an index into the
+// output columns of the node's input, every expression is fully typed (no
+// types.Unknown remains), and statement plans carry everything the executor
+// needs (resolved descriptors, target types), so execution never goes back
+// to the parse tree.
+package plan
+
+import (
+	"github.com/phantom-db/phantom/compute/sql/catalog"
+	"github.com/phantom-db/phantom/compute/sql/types"
+)
+
+// Column is an output column of a node.
+type Column struct {
+	Name string
+	T    types.T
+}
+
+// Node is a relational operator.
+type Node interface {
+	// Columns returns the node's output columns.
+	Columns() []Column
+}
+
+// Scan reads every row of Table, all columns in table order.
+type Scan struct {
+	Table *catalog.Table
+}
+
+// Values produces literal rows; SELECT without FROM is one row of no columns.
+type Values struct {
+	Cols []Column
+	Rows [][]Expr
+}
+
+// Filter keeps the rows for which Pred is true (NULL and false drop the row).
+type Filter struct {
+	Input Node
+	Pred  Expr
+}
+
+// Project computes Exprs over each input row.
+type Project struct {
+	Input Node
+	Exprs []Expr
+	Cols  []Column
+}
+
+// SortKey orders by one input column.
+type SortKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+// Sort orders its input by Keys, stably.
+type Sort struct {
+	Input Node
+	Keys  []SortKey
+}
+
+// Limit skips Offset rows then passes at most Count rows (Count < 0: all).
+type Limit struct {
+	Input  Node
+	Offset int64
+	Count  int64
+}
+
+// AggFunc is an aggregate function.
+type AggFunc uint8
+
+// Aggregate functions.
+const (
+	// CountStar counts rows.
+	CountStar AggFunc = iota
+	// Count counts rows where Arg is not NULL.
+	Count
+)
+
+// Agg is one aggregate of an Aggregate node; both counts produce int8.
+type Agg struct {
+	Func AggFunc
+	Arg  Expr
+}
+
+// Aggregate computes Aggs over its whole input (no GROUP BY yet) and emits
+// exactly one row.
+type Aggregate struct {
+	Input Node
+	Aggs  []Agg
+	Cols  []Column
+}
+
+// Columns implements Node.
+func (n *Scan) Columns() []Column {
+	out := make([]Column, len(n.Table.Columns))
+	for i, c := range n.Table.Columns {
+		out[i] = Column{Name: c.Name, T: c.Type}
+	}
+	return out
+}
+
+// Columns implements Node.
+func (n *Values) Columns() []Column { return n.Cols }
+
+// Columns implements Node.
+func (n *Filter) Columns() []Column { return n.Input.Columns() }
+
+// Columns implements Node.
+func (n *Project) Columns() []Column { return n.Cols }
+
+// Columns implements Node.
+func (n *Sort) Columns() []Column { return n.Input.Columns() }
+
+// Columns implements Node.
+func (n *Limit) Columns() []Column { return n.Input.Columns() }
+
+// Columns implements Node.
+func (n *Aggregate) Columns() []Column { return n.Cols }
+
+// Statement is a bound statement.
+type Statement interface{ statement() }
+
+// Query is a SELECT.
+type Query struct {
+	Root Node
+}
+
+// CreateTable creates Table; its ID is assigned at execution.
+type CreateTable struct {
+	Table       catalog.Table
+	IfNotExists bool
+	// Exists is set when the table already exists at binding time and
+	// IfNotExists made that a no-op.
+	Exists bool
+}
+
+// DropTable drops Tables (those that exist; missing ones were rejected by
+// the binder unless IF EXISTS).
+type DropTable struct {
+	Tables []*catalog.Table
+}
+
+// Insert writes the rows Source produces; Source's columns are exactly the
+// table's columns, in table order and of the column types.
+type Insert struct {
+	Table  *catalog.Table
+	Source Node
+}
+
+func (*Query) statement()       {}
+func (*CreateTable) statement() {}
+func (*DropTable) statement()   {}
+func (*Insert) statement()      {}

@@ -1,0 +1,38 @@
+package sql
+
+import (
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// Rows returns the result rows as JSON-friendly values: bool, int32, int64,
+// float64, string, or nil for NULL.
+func (r *Result) Rows() [][]any {
+	out := make([][]any, 0, r.RowCount)
+	for _, b := range r.Batches {
+		cols := b.Columns()
+		for i := range int(b.NumRows()) {
+			row := make([]any, len(cols))
+			for j, c := range cols {
+				if c.IsNull(i) {
+					continue
+				}
+				switch a := c.(type) {
+				case *array.Boolean:
+					row[j] = a.Value(i)
+				case *array.Int32:
+					row[j] = a.Value(i)
+				case *array.Int64:
+					row[j] = a.Value(i)
+				case *array.Float64:
+					row[j] = a.Value(i)
+				case *array.String:
+					row[j] = a.Value(i)
+				default:
+					row[j] = a.ValueStr(i)
+				}
+			}
+			out = append(out, row)
+		}
+	}
+	return out
+}
