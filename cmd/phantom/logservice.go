@@ -91,7 +91,6 @@ func parsePeers(s string) ([]logservice.Peer, error) {
 }
 
 func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (*logserviceNode, error) {
-	log = log.With("service", "logservice", "node", f.nodeID)
 	peers, err := parsePeers(f.peers)
 	if err != nil {
 		return nil, err

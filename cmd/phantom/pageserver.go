@@ -80,7 +80,7 @@ type pageserverNode struct {
 }
 
 func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (*pageserverNode, error) {
-	log = log.With("service", "pageserver", "node", f.nodeID)
+	log = log.With("node", f.nodeID)
 	dataDir, err := filepath.Abs(f.dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("pageserver data dir: %w", err)
@@ -93,12 +93,16 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	interval := f.checkpointInterval
+	if interval == 0 {
+		interval = -1 // the flag's 0 means "only on shutdown"; the config's means "default"
+	}
 	srv, err := pageserver.New(ctx, pageserver.Config{
 		DataDir:            dataDir,
 		Log:                logc,
 		Store:              store,
 		Prefix:             f.objectPrefix,
-		CheckpointInterval: f.checkpointInterval,
+		CheckpointInterval: interval,
 		Logger:             log,
 	})
 	if err != nil {

@@ -54,21 +54,21 @@ type Event struct {
 // NodeStatus is what Membership knows about one node.
 type NodeStatus struct {
 	// NodeID identifies the node.
-	NodeID string
+	NodeID string `json:"node_id"`
 	// Role is what the node does, from its latest heartbeat.
-	Role Role
+	Role Role `json:"role"`
 	// Address is the node's main API address, from its latest heartbeat.
-	Address string
+	Address string `json:"address"`
 	// StartedAt is when the node process started, from its latest heartbeat.
-	StartedAt time.Time
+	StartedAt time.Time `json:"started_at"`
 	// Load is the node's load from its latest heartbeat.
-	Load Load
+	Load Load `json:"load"`
 	// LastSeen is when the latest heartbeat arrived, on Membership's clock.
-	LastSeen time.Time
+	LastSeen time.Time `json:"last_seen"`
 	// Alive turns false at the first check (every CheckInterval) after the
 	// node has sent no heartbeat for longer than MembershipConfig.Timeout,
 	// and true again at its next heartbeat.
-	Alive bool
+	Alive bool `json:"alive"`
 }
 
 // MembershipConfig configures a Membership.

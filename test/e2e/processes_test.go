@@ -61,8 +61,8 @@ func TestSeparateProcessesRestore(t *testing.T) {
 	page.Restart()
 	cluster.WaitHTTP(t, "http://"+pageHTTP+"/healthz", 60*time.Second, page)
 	checkRows(t, url, 500)
-	if !strings.Contains(strings.ToLower(page.Log()), "restor") {
-		t.Fatalf("page server did not report a restore from the object store:\n%s", page.Log())
+	if n := strings.Count(page.Log(), "restored checkpoint"); n != 1 {
+		t.Fatalf("page server restored %d times, want once (after losing its disk):\n%s", n, page.Log())
 	}
 
 	for _, p := range []*cluster.Process{compute, page, cp, logsvc} {
