@@ -147,3 +147,46 @@ func TestReadLogResumes(t *testing.T) {
 		t.Fatalf("ReadLog after cancel: %v", err)
 	}
 }
+
+// TestFollowsLeaderAcrossFailover uses the exported test group: the client
+// finds the leader from any address and after the leader stops.
+func TestFollowsLeaderAcrossFailover(t *testing.T) {
+	g := logservice.StartTestGroup(t, 3)
+	c, err := logclient.Dial(context.Background(), g.AddrList(), logclient.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var last uint64
+	for round := range 2 {
+		for range 3 {
+			start, _, err := c.GetTimestamp(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if start <= last {
+				t.Fatalf("timestamp %d not above %d", start, last)
+			}
+			ts, _, err := c.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte("k"), Value: []byte("v")}})
+			if errors.Is(err, logclient.ErrUnknownOutcome) {
+				continue // the old leader's address; the next call moves on
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = ts
+		}
+		if round == 0 {
+			leader := g.Leader()
+			if leader < 0 {
+				t.Fatal("no leader")
+			}
+			g.Stop(leader)
+		}
+	}
+	if last == 0 {
+		t.Fatal("no commit succeeded")
+	}
+}
