@@ -4,11 +4,18 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/phantom-db/phantom/internal/wirepb"
 	"github.com/phantom-db/phantom/logservice/logclient"
@@ -64,17 +71,24 @@ func checkSubsequence(t *testing.T, entries []*wirepb.LogEntry, acks []acked, un
 
 func TestThreeNodeGroup(t *testing.T) {
 	base := t.TempDir()
+	lis := []net.Listener{listen(t), listen(t), listen(t)}
+	peers := []Peer{
+		{ID: "n1", APIAddr: lis[0].Addr().String()},
+		{ID: "n2", APIAddr: lis[1].Addr().String()},
+		{ID: "n3", APIAddr: lis[2].Addr().String()},
+	}
 	// Followers first, so the bootstrapping node knows their bound ports.
-	n2 := startNode(t, testConfig("n2", filepath.Join(base, "n2")))
-	n3 := startNode(t, testConfig("n3", filepath.Join(base, "n3")))
+	cfg2 := testConfig("n2", filepath.Join(base, "n2"))
+	cfg2.Peers = peers
+	n2 := startNodeOn(t, cfg2, lis[1])
+	cfg3 := testConfig("n3", filepath.Join(base, "n3"))
+	cfg3.Peers = peers
+	n3 := startNodeOn(t, cfg3, lis[2])
+	peers[1].RaftAddr, peers[2].RaftAddr = n2.svc.RaftAddr(), n3.svc.RaftAddr()
 	cfg1 := testConfig("n1", filepath.Join(base, "n1"))
 	cfg1.Bootstrap = true
-	cfg1.Peers = []Peer{
-		{ID: "n1"},
-		{ID: "n2", RaftAddr: n2.svc.RaftAddr(), APIAddr: n2.addr},
-		{ID: "n3", RaftAddr: n3.svc.RaftAddr(), APIAddr: n3.addr},
-	}
-	n1 := startNode(t, cfg1)
+	cfg1.Peers = peers
+	n1 := startNodeOn(t, cfg1, lis[0])
 	nodes := []*testNode{n1, n2, n3}
 	for _, n := range nodes {
 		waitLeader(t, n)
@@ -119,6 +133,20 @@ func TestThreeNodeGroup(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+
+	// A follower refuses and names the new leader.
+	var newLeader, follower *testNode
+	for _, n := range survivors {
+		if n.svc.IsLeader() {
+			newLeader = n
+		} else {
+			follower = n
+		}
+	}
+	if newLeader == nil || follower == nil {
+		t.Fatal("leadership changed again right after the failover")
+	}
+	assertNotLeader(t, follower, newLeader)
 
 	ts, _, err = c.GetTimestamp(ctxT(t, 10*time.Second), 1)
 	if err != nil {
@@ -256,6 +284,33 @@ func TestConcurrentCommits(t *testing.T) {
 	for i := 1; i < len(entries); i++ {
 		if entries[i].GetCommitTs() <= entries[i-1].GetCommitTs() {
 			t.Fatalf("commit_ts not increasing in log order at index %d", entries[i].GetIndex())
+		}
+	}
+}
+
+// assertNotLeader checks that follower answers Commit and GetTimestamp with
+// FailedPrecondition naming leader's gRPC address in trailer metadata.
+func assertNotLeader(t *testing.T, follower, leader *testNode) {
+	t.Helper()
+	cc, err := grpc.NewClient(follower.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cc.Close() }()
+	cl := wirepb.NewLogServiceClient(cc)
+	ctx := ctxT(t, 5*time.Second)
+	var md1, md2 metadata.MD
+	_, err1 := cl.GetTimestamp(ctx, &wirepb.GetTimestampRequest{}, grpc.Trailer(&md1))
+	_, err2 := cl.Commit(ctx, &wirepb.CommitRequest{StartTs: 1, Mutations: mut("x", "y")}, grpc.Trailer(&md2))
+	for i, c := range []struct {
+		err error
+		md  metadata.MD
+	}{{err1, md1}, {err2, md2}} {
+		if status.Code(c.err) != codes.FailedPrecondition {
+			t.Fatalf("call %d on follower: got %v, want FailedPrecondition", i, c.err)
+		}
+		if got := c.md.Get(MetadataLeaderAddr); len(got) != 1 || got[0] != leader.addr {
+			t.Fatalf("call %d on follower: leader metadata %v, want %s", i, got, leader.addr)
 		}
 	}
 }

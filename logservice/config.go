@@ -12,9 +12,9 @@ import (
 type Peer struct {
 	// ID is the peer's Raft server ID (its NodeID). Required.
 	ID string
-	// RaftAddr is the peer's Raft TCP address (host:port). For the entry whose
-	// ID equals Config.NodeID it may be empty or differ: the locally bound
-	// address is used.
+	// RaftAddr is the peer's Raft TCP address (host:port), required to
+	// bootstrap. For the entry whose ID equals Config.NodeID it may be empty
+	// or differ: the locally bound address is used.
 	RaftAddr string
 	// APIAddr is the peer's gRPC address (host:port), optional. When set, a
 	// follower names it to clients as the leader's address.
@@ -42,6 +42,8 @@ type Config struct {
 	// false.
 	Bootstrap bool
 	// Peers are the voters to bootstrap with; empty means just this node.
+	// Without Bootstrap only their APIAddr values are used (to name the
+	// leader to clients), and RaftAddr may be empty.
 	Peers []Peer
 
 	// TSOWindow is how far ahead of the wall clock the persisted timestamp
@@ -197,7 +199,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("Peers: duplicate ID %q", p.ID))
 		}
 		seen[p.ID] = true
-		if p.ID != c.NodeID && p.RaftAddr == "" {
+		if c.Bootstrap && p.ID != c.NodeID && p.RaftAddr == "" {
 			errs = append(errs, fmt.Errorf("Peers: %q has no RaftAddr", p.ID))
 		}
 	}

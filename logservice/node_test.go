@@ -50,10 +50,21 @@ type testNode struct {
 // startNode starts a replica; cfg.APIAddr is set to the bound gRPC address.
 func startNode(t *testing.T, cfg Config) *testNode {
 	t.Helper()
+	return startNodeOn(t, cfg, listen(t))
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lis
+}
+
+// startNodeOn starts a replica serving gRPC on lis.
+func startNodeOn(t *testing.T, cfg Config, lis net.Listener) *testNode {
+	t.Helper()
 	cfg.APIAddr = lis.Addr().String()
 	svc, err := New(context.Background(), cfg)
 	if err != nil {

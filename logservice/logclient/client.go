@@ -151,7 +151,8 @@ func (c *Client) moveLeader(failed, hint string) {
 	if c.leader != failed {
 		return // someone else already moved
 	}
-	if hint != "" && hint != failed {
+	if hint != "" {
+		// The hint may be failed itself: a leader still establishing.
 		c.leader = hint
 		return
 	}
