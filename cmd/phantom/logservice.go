@@ -35,7 +35,7 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8436", "admin HTTP address (/healthz, /metrics)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
-	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr,... (empty: this node alone)")
+	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr[=grpcaddr],... (empty: this node alone)")
 	f.logs.register(fs)
 }
 
@@ -81,11 +81,15 @@ func parsePeers(s string) ([]logservice.Peer, error) {
 		if p == "" {
 			continue
 		}
-		id, addr, ok := strings.Cut(p, "=")
-		if !ok || id == "" || addr == "" {
-			return nil, fmt.Errorf("bad --peers entry %q: want id=raftaddr", p)
+		parts := strings.Split(p, "=")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return nil, fmt.Errorf("bad --peers entry %q: want id=raftaddr[=grpcaddr]", p)
 		}
-		peers = append(peers, logservice.Peer{ID: id, RaftAddr: addr})
+		peer := logservice.Peer{ID: parts[0], RaftAddr: parts[1]}
+		if len(parts) == 3 {
+			peer.APIAddr = parts[2]
+		}
+		peers = append(peers, peer)
 	}
 	return peers, nil
 }
@@ -99,20 +103,23 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("logservice data dir: %w", err)
 	}
+	// Listen first so the replica can name its gRPC address to clients
+	// (not-leader answers and Status carry the leader's API address).
+	g, err := listenGRPC(f.grpcAddr)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := logservice.New(ctx, logservice.Config{
 		NodeID:    f.nodeID,
 		DataDir:   dataDir,
 		RaftAddr:  f.raftAddr,
+		APIAddr:   g.Addr(),
 		Bootstrap: f.bootstrap,
 		Peers:     peers,
 		Logger:    log,
 	})
 	if err != nil {
-		return nil, err
-	}
-	g, err := listenGRPC(f.grpcAddr)
-	if err != nil {
-		svc.Close()
+		g.lis.Close()
 		return nil, err
 	}
 	svc.Register(g.srv)
