@@ -1,8 +1,11 @@
 package exec
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -42,19 +45,12 @@ func Insert(ctx context.Context, env *Env, ins *plan.Insert) ([]storage.Mutation
 				key = appendKeyColumn(key, cols[ci], row)
 			}
 			if _, dup := seen[string(key)]; dup {
-				return duplicateKey(t, cols, row)
+				return duplicateKey(t, prefix, key)
 			}
 			seen[string(key)] = struct{}{}
 			val, err := rowcodec.AppendArrays(nil, cols, row)
 			if err != nil {
 				return err
-			}
-			exists, err := keyExists(ctx, env, key)
-			if err != nil {
-				return err
-			}
-			if exists {
-				return duplicateKey(t, cols, row)
 			}
 			muts = append(muts, storage.Mutation{Key: key, Value: val})
 		}
@@ -63,7 +59,68 @@ func Insert(ctx context.Context, env *Env, ins *plan.Insert) ([]storage.Mutation
 	if err != nil {
 		return nil, 0, err
 	}
+	if dup, err := firstExisting(ctx, env, muts); err != nil {
+		return nil, 0, err
+	} else if dup != nil {
+		return nil, 0, duplicateKey(t, prefix, dup)
+	}
 	return muts, int64(len(muts)), nil
+}
+
+// errScanBudget stops a range scan that reads too many foreign rows.
+var errScanBudget = errors.New("exec: scan budget exhausted")
+
+// firstExisting returns the first of the mutations' keys that already has a
+// live row at the snapshot, or nil. It reads the range spanning the keys in
+// one scan — bulk inserts usually target an empty or sparse range — and
+// falls back to point reads when that range holds many other rows.
+func firstExisting(ctx context.Context, env *Env, muts []storage.Mutation) ([]byte, error) {
+	if len(muts) == 0 {
+		return nil, nil
+	}
+	sorted := make([][]byte, len(muts))
+	want := make(map[string]struct{}, len(muts))
+	for i, m := range muts {
+		sorted[i] = m.Key
+		want[string(m.Key)] = struct{}{}
+	}
+	slices.SortFunc(sorted, bytes.Compare)
+	if len(sorted) > 1 {
+		budget := 4*len(sorted) + 1024
+		var found []byte
+		err := env.KV.Scan(ctx, env.Snap, sorted[0], keys.Next(sorted[len(sorted)-1]), 0, func(b arrow.RecordBatch) error {
+			ks := b.Column(0).(*array.Binary)
+			for i := range ks.Len() {
+				if _, ok := want[string(ks.Value(i))]; ok {
+					found = append([]byte(nil), ks.Value(i)...)
+					return errScanBudget
+				}
+			}
+			budget -= ks.Len()
+			if budget < 0 {
+				return errScanBudget
+			}
+			return nil
+		})
+		switch {
+		case found != nil:
+			return found, nil
+		case err == nil:
+			return nil, nil
+		case !errors.Is(err, errScanBudget):
+			return nil, fmt.Errorf("exec: duplicate check: %w", err)
+		}
+	}
+	for _, k := range sorted {
+		exists, err := keyExists(ctx, env, k)
+		if err != nil {
+			return nil, err
+		}
+		if exists {
+			return k, nil
+		}
+	}
+	return nil, nil
 }
 
 func appendKeyColumn(key []byte, col arrow.Array, row int) []byte {
@@ -82,15 +139,20 @@ func appendKeyColumn(key []byte, col arrow.Array, row int) []byte {
 	panic(fmt.Sprintf("exec: unsupported key column type %s", col.DataType()))
 }
 
-func duplicateKey(t *catalog.Table, cols []arrow.Array, row int) error {
+// duplicateKey builds the 23505 error for a row key, naming the key values
+// decoded from the key itself.
+func duplicateKey(t *catalog.Table, prefix, key []byte) error {
 	names, vals := "", ""
+	pk, _ := keys.DecodeTuple(key[len(prefix):])
 	for i, ci := range t.PrimaryKey {
 		if i > 0 {
 			names += ", "
 			vals += ", "
 		}
 		names += t.Columns[ci].Name
-		vals += fmt.Sprint(valueAt(cols[ci], row))
+		if i < len(pk) {
+			vals += fmt.Sprint(pk[i])
+		}
 	}
 	e := sqlerr.New(sqlerr.CodeUniqueViolation, "duplicate key value violates unique constraint %q", t.Name+"_pkey")
 	e.Detail = fmt.Sprintf("Key (%s)=(%s) already exists.", names, vals)
