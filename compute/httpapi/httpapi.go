@@ -6,7 +6,7 @@
 // A successful statement answers 200 with
 // {"columns":[{"name","type"}], "rows":[[...]], "command", "row_count",
 // "timing":{"elapsed_ms"}}; a failed one answers a 4xx/5xx status chosen from
-// its SQLSTATE class with {"error":{"code","message","position","hint"}}.
+// its SQLSTATE class with {"error":{"code","message","detail","position","hint"}}.
 // When the query holds several statements they run in order, each in its
 // own transaction, and the answer describes the last one.
 package httpapi
@@ -144,6 +144,7 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Code     string `json:"code"`
 	Message  string `json:"message"`
+	Detail   string `json:"detail,omitempty"`
 	Position int    `json:"position,omitempty"`
 	Hint     string `json:"hint,omitempty"`
 }
@@ -245,7 +246,7 @@ func statusFor(code string) int {
 		return http.StatusNotFound
 	case code == "54000":
 		return http.StatusRequestEntityTooLarge
-	case strings.HasPrefix(code, "53"), strings.HasPrefix(code, "08"), code == "57P01":
+	case strings.HasPrefix(code, "53"), strings.HasPrefix(code, "08"), code == "57P01", code == "57P03":
 		return http.StatusServiceUnavailable
 	case strings.HasPrefix(code, "XX"), strings.HasPrefix(code, "58"):
 		return http.StatusInternalServerError
@@ -276,7 +277,7 @@ func writeError(w http.ResponseWriter, status int, err error) {
 	d := ErrorDetail{Code: sqlerr.Code(err), Message: err.Error()}
 	var se *sqlerr.Error
 	if errors.As(err, &se) {
-		d.Message, d.Position, d.Hint = se.Message, se.Position, se.Hint
+		d.Message, d.Detail, d.Position, d.Hint = se.Message, se.Detail, se.Position, se.Hint
 	}
 	writeJSON(w, status, ErrorBody{Error: d})
 }

@@ -2,6 +2,17 @@ package storage
 
 import "errors"
 
-// ErrConflict is wrapped by Commit errors when a concurrent commit wrote a key
-// of the write set after the transaction's snapshot (SQLSTATE 40001).
-var ErrConflict = errors.New("storage: write conflict")
+// Sentinel errors of the KV interface; the SQL layer maps each to a SQLSTATE.
+var (
+	// ErrConflict is wrapped by Commit errors when a concurrent commit wrote
+	// a key of the write set after the transaction's snapshot (40001).
+	ErrConflict = errors.New("storage: write conflict")
+	// ErrUnknownOutcome is wrapped by Commit errors when the commit may or
+	// may not have been applied, e.g. the log leader was lost mid-commit
+	// (08007). It must not be retried blindly.
+	ErrUnknownOutcome = errors.New("storage: commit outcome unknown")
+	// ErrUnavailable is wrapped when the storage tier cannot serve right now
+	// (no log leader yet, a page server not reachable or still catching up);
+	// nothing was written and the request may be retried (57P03).
+	ErrUnavailable = errors.New("storage: unavailable")
+)

@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/phantom-db/phantom/internal/wirepb"
 	"github.com/phantom-db/phantom/logservice/logclient"
@@ -43,7 +45,7 @@ func NewRemote(log Log, pages wirepb.PageServerClient, alloc memory.Allocator) *
 func (r *Remote) Begin(ctx context.Context) (Snapshot, error) {
 	ts, idx, err := r.log.GetTimestamp(ctx, 1)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("storage: begin: %w", err)
+		return Snapshot{}, fmt.Errorf("storage: begin: %w", classify(err))
 	}
 	return Snapshot{TS: ts, MinIndex: idx}, nil
 }
@@ -59,7 +61,7 @@ func (r *Remote) Scan(ctx context.Context, snap Snapshot, start, end []byte, lim
 		Start: start, End: end, ReadTs: snap.TS, MinIndex: snap.MinIndex, Limit: uint64(limit),
 	})
 	if err != nil {
-		return fmt.Errorf("storage: scan: %w", err)
+		return fmt.Errorf("storage: scan: %w", classify(err))
 	}
 	for {
 		resp, err := stream.Recv()
@@ -67,7 +69,7 @@ func (r *Remote) Scan(ctx context.Context, snap Snapshot, start, end []byte, lim
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("storage: scan: %w", err)
+			return fmt.Errorf("storage: scan: %w", classify(err))
 		}
 		if err := r.decode(resp.GetArrowIpc(), fn); err != nil {
 			return err
@@ -101,10 +103,26 @@ func (r *Remote) Commit(ctx context.Context, snap Snapshot, muts []Mutation) (ui
 	}
 	ts, _, err := r.log.Commit(ctx, snap.TS, pm)
 	if err != nil {
-		if errors.Is(err, logclient.ErrConflict) {
+		switch {
+		case errors.Is(err, logclient.ErrConflict):
 			return 0, fmt.Errorf("%w: %v", ErrConflict, err)
+		case errors.Is(err, logclient.ErrUnknownOutcome):
+			return 0, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 		}
-		return 0, fmt.Errorf("storage: commit: %w", err)
+		return 0, fmt.Errorf("storage: commit: %w", classify(err))
 	}
 	return ts, nil
+}
+
+// classify marks errors that mean "the storage tier cannot serve right now"
+// with ErrUnavailable, keeping the original error in the chain.
+func classify(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.FailedPrecondition, codes.DeadlineExceeded:
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }

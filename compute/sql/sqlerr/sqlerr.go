@@ -17,34 +17,36 @@ import (
 
 // SQLSTATE codes used by the engine. Names follow PostgreSQL's errcodes.txt.
 const (
-	CodeSuccessfulCompletion   = "00000"
-	CodeFeatureNotSupported    = "0A000"
-	CodeInvalidTextRep         = "22P02"
-	CodeNumericValueOutOfRange = "22003"
-	CodeDivisionByZero         = "22012"
-	CodeInvalidRowCountLimit   = "2201W"
-	CodeInvalidRowCountOffset  = "2201X"
-	CodeNotNullViolation       = "23502"
-	CodeUniqueViolation        = "23505"
-	CodeSerializationFailure   = "40001"
-	CodeSyntaxError            = "42601"
-	CodeUndefinedTable         = "42P01"
-	CodeUndefinedColumn        = "42703"
-	CodeUndefinedFunction      = "42883"
-	CodeUndefinedParameter     = "42P02"
-	CodeUndefinedObject        = "42704"
-	CodeUndefinedSchema        = "3F000"
-	CodeDuplicateTable         = "42P07"
-	CodeDuplicateColumn        = "42701"
-	CodeAmbiguousColumn        = "42702"
-	CodeDatatypeMismatch       = "42804"
-	CodeCannotCoerce           = "42846"
-	CodeGroupingError          = "42803"
-	CodeInvalidColumnReference = "42P10"
-	CodeInvalidTableDefinition = "42P16"
-	CodeProgramLimitExceeded   = "54000"
-	CodeQueryCanceled          = "57014"
-	CodeInternalError          = "XX000"
+	CodeSuccessfulCompletion         = "00000"
+	CodeFeatureNotSupported          = "0A000"
+	CodeInvalidTextRep               = "22P02"
+	CodeNumericValueOutOfRange       = "22003"
+	CodeDivisionByZero               = "22012"
+	CodeInvalidRowCountLimit         = "2201W"
+	CodeInvalidRowCountOffset        = "2201X"
+	CodeNotNullViolation             = "23502"
+	CodeUniqueViolation              = "23505"
+	CodeSerializationFailure         = "40001"
+	CodeTransactionResolutionUnknown = "08007"
+	CodeCannotConnectNow             = "57P03"
+	CodeSyntaxError                  = "42601"
+	CodeUndefinedTable               = "42P01"
+	CodeUndefinedColumn              = "42703"
+	CodeUndefinedFunction            = "42883"
+	CodeUndefinedParameter           = "42P02"
+	CodeUndefinedObject              = "42704"
+	CodeUndefinedSchema              = "3F000"
+	CodeDuplicateTable               = "42P07"
+	CodeDuplicateColumn              = "42701"
+	CodeAmbiguousColumn              = "42702"
+	CodeDatatypeMismatch             = "42804"
+	CodeCannotCoerce                 = "42846"
+	CodeGroupingError                = "42803"
+	CodeInvalidColumnReference       = "42P10"
+	CodeInvalidTableDefinition       = "42P16"
+	CodeProgramLimitExceeded         = "54000"
+	CodeQueryCanceled                = "57014"
+	CodeInternalError                = "XX000"
 )
 
 // Error is a SQL error as a client sees it.
@@ -111,6 +113,10 @@ func Code(err error) string {
 		return CodeQueryCanceled
 	case errors.Is(err, storage.ErrConflict):
 		return CodeSerializationFailure
+	case errors.Is(err, storage.ErrUnknownOutcome):
+		return CodeTransactionResolutionUnknown
+	case errors.Is(err, storage.ErrUnavailable):
+		return CodeCannotConnectNow
 	default:
 		return CodeInternalError
 	}
