@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -53,33 +54,12 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
-	f.logs.register(fs)
 }
 
 func computeCommand() *ffcli.Command {
 	var f computeFlags
-	fs := flag.NewFlagSet("phantom compute", flag.ContinueOnError)
-	f.register(fs)
-	return &ffcli.Command{
-		Name:       "compute",
-		ShortUsage: "phantom compute [flags]",
-		ShortHelp:  "run a stateless compute node (SQL over HTTP)",
-		FlagSet:    fs,
-		Options:    envOptions(),
-		Exec: func(ctx context.Context, _ []string) error {
-			log, err := newLogger(f.logs.level, f.logs.format)
-			if err != nil {
-				return err
-			}
-			n, err := startCompute(ctx, f, log)
-			if err != nil {
-				return err
-			}
-			log.Info("compute ready", "http", n.http.Addr())
-			<-ctx.Done()
-			return n.Close()
-		},
-	}
+	return serviceCommand("compute", "run a stateless compute node (SQL over HTTP)", f.register, &f.logs,
+		func(ctx context.Context, log *slog.Logger) (io.Closer, error) { return startCompute(ctx, f, log) })
 }
 
 // computeNode is a running compute node.
@@ -172,7 +152,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		n.Close()
 		return nil, err
 	}
-	log.Info("serving database", "tenant", f.tenant, "database", f.database, "id", dbID)
+	n.log.Info("compute ready", "http", n.http.Addr(), "tenant", f.tenant, "database", f.database, "id", dbID)
 	return n, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -30,33 +31,12 @@ func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8433", "REST API listen address")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for membership heartbeats (empty: no membership)")
 	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
-	f.logs.register(fs)
 }
 
 func controlPlaneCommand() *ffcli.Command {
 	var f controlPlaneFlags
-	fs := flag.NewFlagSet("phantom control-plane", flag.ContinueOnError)
-	f.register(fs)
-	return &ffcli.Command{
-		Name:       "control-plane",
-		ShortUsage: "phantom control-plane [flags]",
-		ShortHelp:  "run the control plane (tenants, databases, membership)",
-		FlagSet:    fs,
-		Options:    envOptions(),
-		Exec: func(ctx context.Context, _ []string) error {
-			log, err := newLogger(f.logs.level, f.logs.format)
-			if err != nil {
-				return err
-			}
-			n, err := startControlPlane(ctx, f, log)
-			if err != nil {
-				return err
-			}
-			log.Info("control plane ready", "http", n.http.Addr())
-			<-ctx.Done()
-			return n.Close()
-		},
-	}
+	return serviceCommand("control-plane", "run the control plane (tenants, databases, membership)", f.register, &f.logs,
+		func(ctx context.Context, log *slog.Logger) (io.Closer, error) { return startControlPlane(ctx, f, log) })
 }
 
 // controlPlaneNode is a running control plane.
@@ -107,6 +87,7 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		n.Close()
 		return nil, err
 	}
+	n.log.Info("control plane ready", "http", n.http.Addr())
 	return n, nil
 }
 

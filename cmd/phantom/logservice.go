@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -36,33 +37,12 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
 	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr[=grpcaddr],... (empty: this node alone)")
-	f.logs.register(fs)
 }
 
 func logserviceCommand() *ffcli.Command {
 	var f logserviceFlags
-	fs := flag.NewFlagSet("phantom logservice", flag.ContinueOnError)
-	f.register(fs)
-	return &ffcli.Command{
-		Name:       "logservice",
-		ShortUsage: "phantom logservice [flags]",
-		ShortHelp:  "run a log service replica (the Raft-replicated WAL)",
-		FlagSet:    fs,
-		Options:    envOptions(),
-		Exec: func(ctx context.Context, _ []string) error {
-			log, err := newLogger(f.logs.level, f.logs.format)
-			if err != nil {
-				return err
-			}
-			n, err := startLogservice(ctx, f, log)
-			if err != nil {
-				return err
-			}
-			log.Info("log service ready", "grpc", n.grpc.Addr(), "raft", n.svc.RaftAddr(), "http", n.http.Addr())
-			<-ctx.Done()
-			return n.Close()
-		},
-	}
+	return serviceCommand("logservice", "run a log service replica (the Raft-replicated WAL)", f.register, &f.logs,
+		func(ctx context.Context, log *slog.Logger) (io.Closer, error) { return startLogservice(ctx, f, log) })
 }
 
 // logserviceNode is a running log service replica.
@@ -137,7 +117,9 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		svc.Close()
 		return nil, err
 	}
-	return &logserviceNode{svc: svc, grpc: g, http: h, stopHB: stop, log: log}, nil
+	n := &logserviceNode{svc: svc, grpc: g, http: h, stopHB: stop, log: log}
+	n.log.Info("log service ready", "grpc", n.grpc.Addr(), "raft", n.svc.RaftAddr(), "http", n.http.Addr())
+	return n, nil
 }
 
 // Close stops serving and shuts the replica down cleanly.

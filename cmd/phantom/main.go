@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -81,6 +82,35 @@ type logFlags struct {
 func (l *logFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
+}
+
+// serviceCommand builds the subcommand of a long-running service: it parses
+// flags (and PHANTOM_* variables), starts the service, runs until SIGINT or
+// SIGTERM, then closes it cleanly.
+func serviceCommand(name, help string, register func(*flag.FlagSet), logs *logFlags,
+	start func(context.Context, *slog.Logger) (io.Closer, error)) *ffcli.Command {
+	fs := flag.NewFlagSet("phantom "+name, flag.ContinueOnError)
+	register(fs)
+	logs.register(fs)
+	return &ffcli.Command{
+		Name:       name,
+		ShortUsage: "phantom " + name + " [flags]",
+		ShortHelp:  help,
+		FlagSet:    fs,
+		Options:    envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(logs.level, logs.format)
+			if err != nil {
+				return err
+			}
+			n, err := start(ctx, log)
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return n.Close()
+		},
+	}
 }
 
 func versionCommand() *ffcli.Command {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -40,33 +41,12 @@ func (f *pageserverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.objectPrefix, "object-prefix", "shards/0/", "key prefix of this shard's objects")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "how often to checkpoint to the object store (0: only on shutdown)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
-	f.logs.register(fs)
 }
 
 func pageserverCommand() *ffcli.Command {
 	var f pageserverFlags
-	fs := flag.NewFlagSet("phantom pageserver", flag.ContinueOnError)
-	f.register(fs)
-	return &ffcli.Command{
-		Name:       "pageserver",
-		ShortUsage: "phantom pageserver [flags]",
-		ShortHelp:  "run a page server (applies the log into Pebble, checkpoints to object storage)",
-		FlagSet:    fs,
-		Options:    envOptions(),
-		Exec: func(ctx context.Context, _ []string) error {
-			log, err := newLogger(f.logs.level, f.logs.format)
-			if err != nil {
-				return err
-			}
-			n, err := startPageserver(ctx, f, log)
-			if err != nil {
-				return err
-			}
-			log.Info("page server ready", "grpc", n.grpc.Addr(), "http", n.http.Addr())
-			<-ctx.Done()
-			return n.Close()
-		},
-	}
+	return serviceCommand("pageserver", "run a page server (applies the log into Pebble, checkpoints to object storage)", f.register, &f.logs,
+		func(ctx context.Context, log *slog.Logger) (io.Closer, error) { return startPageserver(ctx, f, log) })
 }
 
 // pageserverNode is a running page server.
@@ -125,6 +105,7 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		n.Close()
 		return nil, err
 	}
+	n.log.Info("page server ready", "grpc", n.grpc.Addr(), "http", n.http.Addr())
 	return n, nil
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
+	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
 // Executor runs SQL text; *sql.Engine implements it.
@@ -258,19 +259,10 @@ func statusFor(code string) int {
 // jsonSafe turns values JSON cannot carry (NaN, ±Inf) into strings, as
 // PostgreSQL prints them.
 func jsonSafe(v any) any {
-	f, ok := v.(float64)
-	if !ok {
-		return v
+	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+		return types.FormatText(f)
 	}
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return f
+	return v
 }
 
 func writeError(w http.ResponseWriter, status int, err error) {

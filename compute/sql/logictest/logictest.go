@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
+	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
 // Result is what an ExecFunc returns: the columns and rows of the last
@@ -365,14 +366,4 @@ func format(typ byte, v any) (string, error) {
 	return "", fmt.Errorf("value %v of Go type %T does not fit column type %c", v, v, typ)
 }
 
-func formatFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return strconv.FormatFloat(f, 'g', -1, 64)
-}
+func formatFloat(f float64) string { return types.FormatText(f) }
