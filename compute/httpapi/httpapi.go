@@ -15,17 +15,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
-	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
 // Executor runs SQL text; *sql.Engine implements it.
@@ -47,8 +43,28 @@ type Config struct {
 	// MaxConcurrent bounds requests executing at once; more wait for a slot
 	// until their timeout. Default 64.
 	MaxConcurrent int
+	// NewSession opens a SQL session (an interactive transaction scope) for
+	// /v1/sessions and /v1/sql/batch; nil disables those endpoints.
+	NewSession func() Session
+	// SessionIdleTimeout closes (and so rolls back) a session unused this
+	// long. Default 5 min.
+	SessionIdleTimeout time.Duration
+	// MaxSessions bounds open sessions; more answer 429. Default 1,000.
+	MaxSessions int
+	// MaxTimeout caps a request's "timeout_ms". Default 10 min.
+	MaxTimeout time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+	// Now is the clock used for session idleness. Default time.Now.
+	Now func() time.Time
+}
+
+// Session is a SQL session: statements run in order and an explicit
+// transaction (BEGIN ... COMMIT) stays open across calls until it ends or
+// the session is closed, which rolls it back.
+type Session interface {
+	Execute(ctx context.Context, query string, params []any) ([]*sql.Result, error)
+	Close()
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -65,8 +81,20 @@ func (c *Config) EnsureDefaults() {
 	if c.MaxConcurrent == 0 {
 		c.MaxConcurrent = 64
 	}
+	if c.SessionIdleTimeout == 0 {
+		c.SessionIdleTimeout = 5 * time.Minute
+	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = 1000
+	}
+	if c.MaxTimeout == 0 {
+		c.MaxTimeout = 10 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -75,7 +103,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Executor == nil:
 		return errors.New("httpapi: Executor is required")
-	case c.MaxBodyBytes < 0, c.StatementTimeout < 0, c.MaxConcurrent < 0:
+	case c.MaxBodyBytes < 0, c.StatementTimeout < 0, c.MaxConcurrent < 0, c.SessionIdleTimeout < 0,
+		c.MaxSessions < 0, c.MaxTimeout < 0:
 		return errors.New("httpapi: limits must not be negative")
 	}
 	return nil
@@ -83,9 +112,10 @@ func (c *Config) Validate() error {
 
 // Server is the HTTP SQL API handler.
 type Server struct {
-	cfg   Config
-	slots chan struct{}
-	mux   *http.ServeMux
+	cfg      Config
+	slots    chan struct{}
+	mux      *http.ServeMux
+	sessions *sessionTable
 }
 
 // New returns the API handler.
@@ -95,16 +125,24 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), mux: http.NewServeMux()}
+	s.sessions = newSessionTable(cfg)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("POST /v1/sql", s.handleSQL)
+	s.mux.HandleFunc("POST /v1/sql/batch", s.handleBatch)
+	s.mux.HandleFunc("POST /v1/sessions", s.handleOpenSession)
+	s.mux.HandleFunc("DELETE /v1/sessions/{id}", s.handleCloseSession)
 	s.mux.HandleFunc("/v1/sql", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST")
 		writeError(w, http.StatusMethodNotAllowed, &sqlerr.Error{Code: "08P01", Message: "use POST for /v1/sql"})
 	})
 	return s, nil
 }
+
+// Close closes every open session (rolling back their transactions) and
+// stops the idle reaper.
+func (s *Server) Close() { s.sessions.close() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -114,6 +152,11 @@ type Request struct {
 	Query    string `json:"query"`
 	Params   []any  `json:"params"`
 	Database string `json:"database,omitempty"`
+	// Session runs the query in an open session (see POST /v1/sessions).
+	Session string `json:"session,omitempty"`
+	// TimeoutMS overrides the statement timeout for this request, in
+	// milliseconds, up to Config.MaxTimeout.
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 }
 
 // Column describes one result column.
@@ -148,92 +191,8 @@ type ErrorDetail struct {
 	Detail   string `json:"detail,omitempty"`
 	Position int    `json:"position,omitempty"`
 	Hint     string `json:"hint,omitempty"`
-}
-
-func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	req, err := s.decode(w, r)
-	if err != nil {
-		status := http.StatusBadRequest
-		if sqlerr.Code(err) == "54000" {
-			status = http.StatusRequestEntityTooLarge
-		}
-		writeError(w, status, err)
-		return
-	}
-	if req.Database != "" && req.Database != s.cfg.Database {
-		writeError(w, http.StatusNotFound, &sqlerr.Error{Code: "3D000", Message: fmt.Sprintf("database %q does not exist", req.Database)})
-		return
-	}
-	if strings.TrimSpace(req.Query) == "" {
-		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "42601", Message: "query is empty"})
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StatementTimeout)
-	defer cancel()
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	case <-ctx.Done():
-		writeError(w, http.StatusServiceUnavailable, &sqlerr.Error{Code: "53000", Message: "too many concurrent requests"})
-		return
-	}
-	results, err := s.cfg.Executor.Execute(ctx, req.Query, req.Params)
-	defer func() {
-		for _, res := range results {
-			res.Release()
-		}
-	}()
-	if err != nil {
-		if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
-			err = &sqlerr.Error{Code: "57014", Message: fmt.Sprintf("canceling statement due to statement timeout (%s)", s.cfg.StatementTimeout)}
-		}
-		status := statusFor(sqlerr.Code(err))
-		if status >= 500 {
-			s.cfg.Logger.Error("sql request failed", "err", err)
-		}
-		writeError(w, status, err)
-		return
-	}
-	resp := Response{Columns: []Column{}, Rows: [][]any{}}
-	if n := len(results); n > 0 {
-		last := results[n-1]
-		for _, c := range last.Columns {
-			resp.Columns = append(resp.Columns, Column{Name: c.Name, Type: c.Type})
-		}
-		for _, row := range last.Rows() {
-			for i, v := range row {
-				row[i] = jsonSafe(v)
-			}
-			resp.Rows = append(resp.Rows, row)
-		}
-		resp.Command = last.Command
-		resp.RowCount = last.RowCount
-	}
-	resp.Timing.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
-	writeJSON(w, http.StatusOK, resp)
-}
-
-func (s *Server) decode(w http.ResponseWriter, r *http.Request) (*Request, error) {
-	// The body is JSON whatever the Content-Type says: `curl -d` sends
-	// application/x-www-form-urlencoded, and refusing it helps nobody.
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	var req Request
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, &sqlerr.Error{Code: "54000", Message: fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes)}
-		}
-		return nil, &sqlerr.Error{Code: "08P01", Message: "invalid JSON body: " + err.Error(),
-			Hint: `send {"query": "...", "params": [...]}`}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &sqlerr.Error{Code: "08P01", Message: "invalid JSON body: trailing data after the request object"}
-	}
-	return &req, nil
+	// Statement is the 0-based index of the failed statement of a batch.
+	Statement *int `json:"statement,omitempty"`
 }
 
 // statusFor maps a SQLSTATE to an HTTP status.
@@ -256,17 +215,11 @@ func statusFor(code string) int {
 	}
 }
 
-// jsonSafe turns values JSON cannot carry (NaN, ±Inf) into strings, as
-// PostgreSQL prints them.
-func jsonSafe(v any) any {
-	if f, ok := v.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
-		return types.FormatText(f)
-	}
-	return v
-}
+func writeError(w http.ResponseWriter, status int, err error) { writeErrorAt(w, status, err, nil) }
 
-func writeError(w http.ResponseWriter, status int, err error) {
-	d := ErrorDetail{Code: sqlerr.Code(err), Message: err.Error()}
+// writeErrorAt answers err; stmt names the failed statement of a batch.
+func writeErrorAt(w http.ResponseWriter, status int, err error, stmt *int) {
+	d := ErrorDetail{Code: sqlerr.Code(err), Message: err.Error(), Statement: stmt}
 	var se *sqlerr.Error
 	if errors.As(err, &se) {
 		d.Message, d.Detail, d.Position, d.Hint = se.Message, se.Detail, se.Position, se.Hint

@@ -30,6 +30,11 @@ func newTestServer(t *testing.T, cfg Config) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
+	return serve(t, s)
+}
+
+func serve(t *testing.T, s *Server) *httptest.Server {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return srv

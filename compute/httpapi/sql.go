@@ -1,0 +1,228 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/phantom-db/phantom/compute/sql"
+	"github.com/phantom-db/phantom/compute/sql/sqlerr"
+)
+
+func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req Request
+	if !s.decode(w, r, &req) || !s.checkDatabase(w, req.Database) {
+		return
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "42601", Message: "query is empty"})
+		return
+	}
+	ctx, cancel, timeout, ok := s.requestContext(w, r, req.TimeoutMS)
+	if !ok {
+		return
+	}
+	defer cancel()
+	release, ok := s.acquire(ctx, w)
+	if !ok {
+		return
+	}
+	defer release()
+
+	var results []*sql.Result
+	var err error
+	if req.Session != "" {
+		results, err = s.sessions.execute(ctx, req.Session, req.Query, req.Params)
+	} else {
+		results, err = s.cfg.Executor.Execute(ctx, req.Query, req.Params)
+	}
+	defer releaseAll(results)
+	if err != nil {
+		s.fail(w, r, ctx, timeout, err)
+		return
+	}
+	var last *sql.Result
+	if n := len(results); n > 0 {
+		last = results[n-1]
+	}
+	s.writeResult(w, r, last, start)
+}
+
+// BatchRequest is the body of POST /v1/sql/batch: the statements run in one
+// transaction, all or nothing.
+type BatchRequest struct {
+	Statements []Statement `json:"statements"`
+	Database   string      `json:"database,omitempty"`
+	// TimeoutMS bounds the whole batch, in milliseconds.
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+}
+
+// Statement is one statement of a batch.
+type Statement struct {
+	Query  string `json:"query"`
+	Params []any  `json:"params"`
+}
+
+// BatchResponse answers a committed batch: one result per statement.
+type BatchResponse struct {
+	Results []Response `json:"results"`
+	Timing  Timing     `json:"timing"`
+}
+
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req BatchRequest
+	if !s.decode(w, r, &req) || !s.checkDatabase(w, req.Database) || !s.sessionsEnabled(w) {
+		return
+	}
+	if len(req.Statements) == 0 {
+		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "42601", Message: "batch has no statements"})
+		return
+	}
+	ctx, cancel, timeout, ok := s.requestContext(w, r, req.TimeoutMS)
+	if !ok {
+		return
+	}
+	defer cancel()
+	release, ok := s.acquire(ctx, w)
+	if !ok {
+		return
+	}
+	defer release()
+
+	sess := s.cfg.NewSession()
+	defer sess.Close() // rolls back unless committed
+	run := func(query string, params []any) ([]*sql.Result, error) {
+		return sess.Execute(ctx, query, params)
+	}
+	if _, err := run("BEGIN", nil); err != nil {
+		s.fail(w, r, ctx, timeout, err)
+		return
+	}
+	resp := BatchResponse{Results: make([]Response, 0, len(req.Statements))}
+	for i, st := range req.Statements {
+		results, err := run(st.Query, st.Params)
+		if err == nil && len(results) != 1 {
+			err = &sqlerr.Error{Code: "42601", Message: fmt.Sprintf("batch statement %d holds %d statements; send one per entry", i, len(results))}
+		}
+		if err != nil {
+			releaseAll(results)
+			idx := i
+			s.failStatement(w, r, ctx, timeout, err, &idx)
+			return
+		}
+		resp.Results = append(resp.Results, jsonResponse(results[0]))
+		releaseAll(results)
+	}
+	results, err := run("COMMIT", nil)
+	defer releaseAll(results)
+	if err == nil && len(results) == 1 && results[0].Command != "COMMIT" {
+		err = &sqlerr.Error{Code: "40001", Message: "batch transaction was rolled back"}
+	}
+	if err != nil {
+		s.fail(w, r, ctx, timeout, err)
+		return
+	}
+	resp.Timing.ElapsedMS = elapsedMS(start)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// requestContext bounds the request by its timeout_ms (capped) or the
+// configured statement timeout.
+func (s *Server) requestContext(w http.ResponseWriter, r *http.Request, timeoutMS int64) (context.Context, context.CancelFunc, time.Duration, bool) {
+	timeout := s.cfg.StatementTimeout
+	if timeoutMS < 0 {
+		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "22023", Message: "timeout_ms must not be negative"})
+		return nil, nil, 0, false
+	}
+	if timeoutMS > 0 {
+		timeout = min(time.Duration(timeoutMS)*time.Millisecond, s.cfg.MaxTimeout)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	return ctx, cancel, timeout, true
+}
+
+// acquire takes an execution slot, waiting until ctx ends.
+func (s *Server) acquire(ctx context.Context, w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, true
+	case <-ctx.Done():
+		writeError(w, http.StatusServiceUnavailable, &sqlerr.Error{Code: "53000", Message: "too many concurrent requests"})
+		return nil, false
+	}
+}
+
+func (s *Server) checkDatabase(w http.ResponseWriter, db string) bool {
+	if db != "" && db != s.cfg.Database {
+		writeError(w, http.StatusNotFound, &sqlerr.Error{Code: "3D000", Message: fmt.Sprintf("database %q does not exist", db)})
+		return false
+	}
+	return true
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, ctx context.Context, timeout time.Duration, err error) {
+	s.failStatement(w, r, ctx, timeout, err, nil)
+}
+
+func (s *Server) failStatement(w http.ResponseWriter, r *http.Request, ctx context.Context, timeout time.Duration, err error, stmt *int) {
+	if errors.Is(err, errSessionNotFound) {
+		writeErrorAt(w, http.StatusNotFound, &sqlerr.Error{Code: "08003", Message: err.Error()}, stmt)
+		return
+	}
+	if errors.Is(err, errTooManySessions) {
+		writeErrorAt(w, http.StatusTooManyRequests, &sqlerr.Error{Code: "53300", Message: err.Error()}, stmt)
+		return
+	}
+	if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+		err = &sqlerr.Error{Code: "57014", Message: fmt.Sprintf("canceling statement due to statement timeout (%s)", timeout)}
+	}
+	status := statusFor(sqlerr.Code(err))
+	if status >= 500 {
+		s.cfg.Logger.Error("sql request failed", "err", err)
+	}
+	writeErrorAt(w, status, err, stmt)
+}
+
+// decode reads a JSON body into v, answering the error itself when it
+// cannot. The body is JSON whatever the Content-Type says: `curl -d` sends
+// application/x-www-form-urlencoded, and refusing it helps nobody.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the request object")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, &sqlerr.Error{Code: "54000", Message: fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes)})
+		return false
+	}
+	writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "08P01", Message: "invalid JSON body: " + err.Error(),
+		Hint: `send {"query": "...", "params": [...]}`})
+	return false
+}
+
+func releaseAll(results []*sql.Result) {
+	for _, res := range results {
+		res.Release()
+	}
+}
+
+func elapsedMS(start time.Time) float64 {
+	return float64(time.Since(start).Microseconds()) / 1000
+}
