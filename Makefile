@@ -6,7 +6,7 @@ PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/phantom-db/phantom/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build dev test fmt-check vet unit e2e proto clean
+.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean
 
 all: build
 
@@ -16,7 +16,7 @@ build:
 dev: build
 	./$(BIN) dev
 
-test: fmt-check vet unit e2e
+test: fmt-check vet unit e2e fuzz-smoke
 
 fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -30,6 +30,30 @@ unit:
 
 e2e: build
 	PHANTOM_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -v ./test/e2e/...
+
+# Every decoder of untrusted bytes has a fuzz target; each runs briefly here
+# (FUZZTIME per target) on top of its seed corpus, which `unit` already runs.
+FUZZTIME ?= 4s
+FUZZLOG  := $(or $(TMPDIR),/tmp)/phantom-fuzz-$(shell id -u).log
+FUZZ_TARGETS := \
+	./compute/sql:FuzzExecute \
+	./compute/httpapi:FuzzSQLRequest \
+	./logservice:FuzzDecodeRecord \
+	./pageserver:FuzzDecodeScanResponse \
+	./internal/rowcodec:FuzzDecode \
+	./internal/natsbus:FuzzDecodeHeartbeat
+
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		if ! $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg >$(FUZZLOG) 2>&1; then \
+			cat $(FUZZLOG); \
+			if git status --porcelain -- "$$pkg/testdata/fuzz" | grep -q .; then exit 1; fi; \
+			echo "no crasher was written (a fuzzing-engine hiccup under load?); running $$name once more"; \
+			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
+		fi; \
+	done
 
 proto:
 	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
