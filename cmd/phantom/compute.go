@@ -38,6 +38,9 @@ type computeFlags struct {
 	statementTimeout time.Duration
 	maxConcurrent    int
 	maxResultRows    int
+	maxTimeout       time.Duration
+	sessionIdle      time.Duration
+	maxSessions      int
 	logs             logFlags
 }
 
@@ -54,6 +57,9 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
+	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
+	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
+	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
 }
 
 func computeCommand() *ffcli.Command {
@@ -66,6 +72,7 @@ func computeCommand() *ffcli.Command {
 type computeNode struct {
 	logc   *logclient.Client
 	pages  *grpc.ClientConn
+	api    *httpapi.Server
 	http   *httpServer
 	stopHB func()
 	log    *slog.Logger
@@ -132,17 +139,21 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		return nil, err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Executor:         engine,
-		Database:         f.database,
-		MaxBodyBytes:     f.maxBodyBytes,
-		StatementTimeout: f.statementTimeout,
-		MaxConcurrent:    f.maxConcurrent,
-		Logger:           log,
+		Executor:           engine,
+		Database:           f.database,
+		MaxBodyBytes:       f.maxBodyBytes,
+		StatementTimeout:   f.statementTimeout,
+		MaxConcurrent:      f.maxConcurrent,
+		MaxTimeout:         f.maxTimeout,
+		SessionIdleTimeout: f.sessionIdle,
+		MaxSessions:        f.maxSessions,
+		Logger:             log,
 	})
 	if err != nil {
 		n.Close()
 		return nil, err
 	}
+	n.api = api
 	if n.http, err = startHTTP(f.httpAddr, api, log); err != nil {
 		n.Close()
 		return nil, err
@@ -161,6 +172,9 @@ func (n *computeNode) Close() error {
 	n.stopHB()
 	if n.http != nil {
 		n.http.Close()
+	}
+	if n.api != nil {
+		n.api.Close()
 	}
 	if n.pages != nil {
 		n.pages.Close()

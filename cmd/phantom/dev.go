@@ -159,6 +159,7 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 		pageserverAddr: ps.grpc.Addr(), controlPlane: "http://" + cp.http.Addr(),
 		tenant: "default", database: "phantom", natsURL: natsURL,
 		maxBodyBytes: 1 << 20, statementTimeout: 30 * time.Second, maxConcurrent: 64, maxResultRows: 1_000_000,
+		maxTimeout: 10 * time.Minute, sessionIdle: 5 * time.Minute, maxSessions: 1000,
 	}, log)
 	if err != nil {
 		return err
