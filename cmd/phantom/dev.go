@@ -79,6 +79,11 @@ func devCommand() *ffcli.Command {
 	}
 }
 
+// flagDefaults fills a service's flag struct with its flag defaults.
+func flagDefaults(register func(*flag.FlagSet)) {
+	register(flag.NewFlagSet("defaults", flag.ContinueOnError))
+}
+
 // devInfo is written to <data-dir>/dev.json once every service is ready, so
 // tools and tests can find the ports.
 type devInfo struct {
@@ -124,43 +129,45 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	closers = append(closers, func() error { ns.Shutdown(); return nil })
 	natsURL := ns.ClientURL()
 
-	ls, err := startLogservice(ctx, logserviceFlags{
-		nodeID: "log-1", dataDir: filepath.Join(dataDir, "logservice"),
-		grpcAddr: f.addr(offLogGRPC), raftAddr: f.addr(offLogRaft), httpAddr: f.addr(offLogHTTP),
-		natsURL: natsURL, bootstrap: true,
-	}, log)
+	// Each service starts from its own flag defaults; dev only moves
+	// addresses and directories.
+	var lf logserviceFlags
+	flagDefaults(lf.register)
+	lf.dataDir = filepath.Join(dataDir, "logservice")
+	lf.grpcAddr, lf.raftAddr, lf.httpAddr = f.addr(offLogGRPC), f.addr(offLogRaft), f.addr(offLogHTTP)
+	lf.natsURL = natsURL
+	ls, err := startLogservice(ctx, lf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, ls.Close)
 
-	cp, err := startControlPlane(ctx, controlPlaneFlags{
-		nodeID: "cp-1", dataDir: filepath.Join(dataDir, "control-plane"), httpAddr: f.addr(offControlPlane),
-		natsURL: natsURL, heartbeatTimeout: 10 * time.Second,
-	}, log)
+	var cf controlPlaneFlags
+	flagDefaults(cf.register)
+	cf.dataDir = filepath.Join(dataDir, "control-plane")
+	cf.httpAddr, cf.natsURL = f.addr(offControlPlane), natsURL
+	cp, err := startControlPlane(ctx, cf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, cp.Close)
 
-	ps, err := startPageserver(ctx, pageserverFlags{
-		nodeID: "page-1", dataDir: filepath.Join(dataDir, "pageserver"),
-		grpcAddr: f.addr(offPageGRPC), httpAddr: f.addr(offPageHTTP), logAddr: ls.grpc.Addr(),
-		objectStore: objects, objectPrefix: "shards/0/", checkpointInterval: f.checkpointInterval,
-		natsURL: natsURL,
-	}, log)
+	var pf pageserverFlags
+	flagDefaults(pf.register)
+	pf.dataDir = filepath.Join(dataDir, "pageserver")
+	pf.grpcAddr, pf.httpAddr, pf.logAddr = f.addr(offPageGRPC), f.addr(offPageHTTP), ls.grpc.Addr()
+	pf.objectStore, pf.checkpointInterval, pf.natsURL = objects, f.checkpointInterval, natsURL
+	ps, err := startPageserver(ctx, pf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, ps.Close)
 
-	cn, err := startCompute(ctx, computeFlags{
-		nodeID: "compute-1", httpAddr: f.addr(offSQL), logAddr: ls.grpc.Addr(),
-		pageserverAddr: ps.grpc.Addr(), controlPlane: "http://" + cp.http.Addr(),
-		tenant: "default", database: "phantom", natsURL: natsURL,
-		maxBodyBytes: 1 << 20, statementTimeout: 30 * time.Second, maxConcurrent: 64, maxResultRows: 1_000_000,
-		maxTimeout: 10 * time.Minute, sessionIdle: 5 * time.Minute, maxSessions: 1000,
-	}, log)
+	var mf computeFlags
+	flagDefaults(mf.register)
+	mf.httpAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), ls.grpc.Addr(), ps.grpc.Addr()
+	mf.controlPlane, mf.natsURL = "http://"+cp.http.Addr(), natsURL
+	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
 		return err
 	}
