@@ -310,8 +310,8 @@ func TestSettings(t *testing.T) {
 // REPEATABLE READ transactions, retrying on 40001; every read sees the
 // same total, and so does the end.
 func TestBank(t *testing.T) {
-	const accounts, workers, transfers, initial = 100, 8, 40, 1000
-	e, _ := newEngine(t, Config{BatchRows: 16})
+	const accounts, workers, transfers, initial = 100, 8, 25, 1000
+	e, _ := newEngine(t, Config{BatchRows: 128})
 	setup := e.NewSession()
 	run(t, setup, "CREATE TABLE bank (id INT PRIMARY KEY, bal BIGINT NOT NULL)")
 	for i := range accounts {
@@ -373,7 +373,7 @@ func TestBank(t *testing.T) {
 					retries++
 					mu.Unlock()
 				}
-				if i%8 == 0 {
+				if i%5 == 0 {
 					if total, err := bankTotal(ctx, s); err != nil || total != accounts*initial {
 						errs <- fmt.Errorf("total %d (%v), want %d", total, err, accounts*initial)
 						return
