@@ -3,10 +3,12 @@
 // subpackages, in that order) on top of storage.KV, and returns results as
 // Arrow record batches.
 //
-// Transactions: every statement is its own transaction (autocommit). A
-// statement takes a fresh snapshot with Begin, reads the catalog and data at
-// that snapshot, buffers its writes and commits them at the end; a write
-// conflict answers SQLSTATE 40001.
+// Transactions: a Session runs statements either in their own implicit
+// transaction or inside a BEGIN ... COMMIT block, at READ COMMITTED,
+// REPEATABLE READ (snapshot isolation) or SERIALIZABLE (snapshot isolation
+// plus read-range validation at commit). Writes are buffered in the
+// transaction, visible to its later statements, and sent in one KV.Commit;
+// a conflict answers SQLSTATE 40001. See DESIGN.md.
 package sql
 
 import (
@@ -20,12 +22,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/phantom-db/phantom/compute/sql/bind"
-	"github.com/phantom-db/phantom/compute/sql/catalog"
 	"github.com/phantom-db/phantom/compute/sql/exec"
-	"github.com/phantom-db/phantom/compute/sql/parse"
 	"github.com/phantom-db/phantom/compute/sql/plan"
-	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/storage"
 )
 
@@ -127,90 +125,17 @@ func (r *Result) Release() {
 	r.Batches = nil
 }
 
-// Execute runs the statements of query in order, each in its own
-// transaction. params hold $1..$n (decoded JSON values: string, float64,
-// bool, nil, json.Number). On an error it returns the results of the
-// statements that succeeded and the error (an *sqlerr.Error, see
-// sqlerr.Code); nothing of the failed statement was committed.
+// Execute runs the statements of query in a fresh session: each in its own
+// transaction unless the query opens a block (BEGIN ... COMMIT), which is
+// rolled back if the query leaves it open. params hold $1..$n (decoded JSON
+// values: string, float64, bool, nil, json.Number). On an error it returns
+// the results of the statements that succeeded and the error (an
+// *sqlerr.Error, see sqlerr.Code); nothing of the failed statement was
+// committed.
 func (e *Engine) Execute(ctx context.Context, query string, params []any) ([]*Result, error) {
-	stmts, err := parse.Parse(query)
-	if err != nil {
-		return nil, err
-	}
-	var results []*Result
-	for _, st := range stmts {
-		res, err := e.runStatement(ctx, query, st, params)
-		if err != nil {
-			e.cfg.Logger.Debug("statement failed", "stmt", st.Text, "code", sqlerr.Code(err), "err", err)
-			return results, sqlerr.Normalize(err)
-		}
-		results = append(results, res)
-	}
-	return results, nil
-}
-
-func (e *Engine) runStatement(ctx context.Context, query string, st parse.Statement, params []any) (res *Result, err error) {
-	defer func() {
-		// The engine must answer malformed input with an error, never crash
-		// the server; a panic here is a bug reported as XX000.
-		if r := recover(); r != nil {
-			e.cfg.Logger.Error("panic executing statement", "stmt", st.Text, "panic", r)
-			res, err = nil, sqlerr.New(sqlerr.CodeInternalError, "internal error: %v", r)
-		}
-	}()
-	snap, err := e.cfg.KV.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("sql: begin: %w", err)
-	}
-	env := &exec.Env{KV: e.cfg.KV, Snap: snap, DB: e.cfg.DatabaseID, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
-	cat := &catalog.Reader{KV: e.cfg.KV, Snap: snap, DB: e.cfg.DatabaseID}
-	bound, err := bind.New(ctx, cat, query, params).Bind(st.AST)
-	if err != nil {
-		return nil, err
-	}
-	switch p := bound.(type) {
-	case *plan.Query:
-		return e.query(ctx, env, p)
-	case *plan.Insert:
-		muts, n, err := exec.Insert(ctx, env, p)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.commit(ctx, snap, muts); err != nil {
-			return nil, err
-		}
-		return &Result{Command: "INSERT 0 " + strconv.FormatInt(n, 10), RowCount: n}, nil
-	case *plan.CreateTable:
-		muts, err := exec.CreateTable(ctx, env, p)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.commit(ctx, snap, muts); err != nil {
-			return nil, err
-		}
-		return &Result{Command: "CREATE TABLE"}, nil
-	case *plan.DropTable:
-		if err := e.commit(ctx, snap, exec.DropTable(env, p)); err != nil {
-			return nil, err
-		}
-		return &Result{Command: "DROP TABLE"}, nil
-	}
-	return nil, fmt.Errorf("sql: unexpected plan %T", bound)
-}
-
-func (e *Engine) commit(ctx context.Context, snap storage.Snapshot, muts []storage.Mutation) error {
-	if len(muts) == 0 {
-		return nil
-	}
-	if _, err := e.cfg.KV.Commit(ctx, snap, muts); err != nil {
-		if errors.Is(err, storage.ErrConflict) {
-			return &sqlerr.Error{Code: sqlerr.CodeSerializationFailure,
-				Message: "could not serialize access due to concurrent update",
-				Hint:    "retry the statement"}
-		}
-		return fmt.Errorf("sql: commit: %w", err)
-	}
-	return nil
+	s := e.NewSession()
+	defer s.Close()
+	return s.Execute(ctx, query, params)
 }
 
 func (e *Engine) query(ctx context.Context, env *exec.Env, q *plan.Query) (*Result, error) {
@@ -225,8 +150,7 @@ func (e *Engine) query(ctx context.Context, env *exec.Env, q *plan.Query) (*Resu
 	err = exec.Drain(ctx, op, func(b arrow.RecordBatch) error {
 		res.RowCount += b.NumRows()
 		if res.RowCount > int64(e.cfg.MaxResultRows) {
-			return sqlerr.New(sqlerr.CodeProgramLimitExceeded, "result exceeds the limit of %d rows", e.cfg.MaxResultRows).
-				WithHint("add a LIMIT or a more selective WHERE clause")
+			return errTooManyRows(e.cfg.MaxResultRows)
 		}
 		b.Retain()
 		res.Batches = append(res.Batches, b)

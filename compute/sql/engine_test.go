@@ -134,9 +134,9 @@ type racingKV struct {
 	race func()
 }
 
-func (r *racingKV) Commit(ctx context.Context, snap storage.Snapshot, muts []storage.Mutation) (uint64, error) {
+func (r *racingKV) Commit(ctx context.Context, snap storage.Snapshot, muts []storage.Mutation, reads []storage.KeyRange) (uint64, error) {
 	r.once.Do(r.race)
-	return r.KV.Commit(ctx, snap, muts)
+	return r.KV.Commit(ctx, snap, muts, reads)
 }
 
 func TestConcurrentWritesConflict(t *testing.T) {

@@ -1,7 +1,9 @@
 package sql
 
 import (
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Rows returns the result rows as JSON-friendly values: bool, int32, int64,
@@ -35,4 +37,15 @@ func (r *Result) Rows() [][]any {
 		}
 	}
 	return out
+}
+
+// textBatch returns a one-row batch of one text column.
+func textBatch(mem memory.Allocator, name, val string) (arrow.RecordBatch, error) {
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Append(val)
+	arr := b.NewArray()
+	defer arr.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	return array.NewRecordBatch(schema, []arrow.Array{arr}, 1), nil
 }

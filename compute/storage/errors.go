@@ -5,7 +5,8 @@ import "errors"
 // Sentinel errors of the KV interface; the SQL layer maps each to a SQLSTATE.
 var (
 	// ErrConflict is wrapped by Commit errors when a concurrent commit wrote
-	// a key of the write set after the transaction's snapshot (40001).
+	// a key of the write set, or a key inside one of the read ranges, after
+	// the transaction's snapshot (40001).
 	ErrConflict = errors.New("storage: write conflict")
 	// ErrUnknownOutcome is wrapped by Commit errors when the commit may or
 	// may not have been applied, e.g. the log leader was lost mid-commit

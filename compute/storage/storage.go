@@ -25,6 +25,19 @@ type Snapshot struct {
 	MinIndex uint64
 }
 
+// KeyRange is a half-open key range [Start, End); an empty End means no
+// upper bound. Serializable transactions send the ranges they read with
+// their commit.
+type KeyRange struct {
+	Start []byte
+	End   []byte
+}
+
+// Contains reports whether key lies in the range.
+func (r KeyRange) Contains(key []byte) bool {
+	return string(key) >= string(r.Start) && (len(r.End) == 0 || string(key) < string(r.End))
+}
+
 // KV is the transactional key-value interface the SQL engine runs on.
 type KV interface {
 	// Begin takes a fresh snapshot from the timestamp oracle.
@@ -37,6 +50,8 @@ type KV interface {
 	Scan(ctx context.Context, snap Snapshot, start, end []byte, limit int, fn func(arrow.RecordBatch) error) error
 	// Commit atomically applies muts on top of snap. It answers an error
 	// wrapping ErrConflict when another commit after snap.TS wrote one of the
-	// keys; nothing is then written.
-	Commit(ctx context.Context, snap Snapshot, muts []Mutation) (commitTS uint64, err error)
+	// keys of muts (write-write conflict, snapshot isolation) or any key
+	// inside one of reads (read-write conflict; serializable transactions
+	// send the ranges they read, others send none); nothing is then written.
+	Commit(ctx context.Context, snap Snapshot, muts []Mutation, reads []KeyRange) (commitTS uint64, err error)
 }

@@ -56,12 +56,9 @@ func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 	case *pg_query.Node_DropStmt:
 		return b.bindDrop(n.DropStmt)
 	case *pg_query.Node_UpdateStmt:
-		return nil, sqlerr.NotSupported("UPDATE")
+		return b.bindUpdate(n.UpdateStmt)
 	case *pg_query.Node_DeleteStmt:
-		return nil, sqlerr.NotSupported("DELETE")
-	case *pg_query.Node_TransactionStmt:
-		return nil, sqlerr.NotSupported("transaction control (BEGIN/COMMIT/ROLLBACK)").
-			WithHint("every statement runs in its own transaction for now")
+		return b.bindDelete(n.DeleteStmt)
 	case nil:
 		return nil, sqlerr.New(sqlerr.CodeSyntaxError, "empty statement")
 	default:

@@ -14,8 +14,6 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 		return nil, sqlerr.NotSupported("WITH")
 	case s.OnConflictClause != nil:
 		return nil, sqlerr.NotSupported("ON CONFLICT")
-	case len(s.ReturningList) > 0:
-		return nil, sqlerr.NotSupported("RETURNING")
 	case s.SelectStmt == nil:
 		return nil, sqlerr.NotSupported("INSERT ... DEFAULT VALUES")
 	}
@@ -86,7 +84,15 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 		}
 		src.Rows = append(src.Rows, out)
 	}
-	return &plan.Insert{Table: t, Source: src}, nil
+	ins := &plan.Insert{Table: t, Source: src}
+	sc := &scope{table: t.Name, cols: src.Cols}
+	if rv := s.Relation; rv.Alias != nil {
+		sc.alias = rv.Alias.Aliasname
+	}
+	if ins.Returning, err = b.returning(s.ReturningList, sc); err != nil {
+		return nil, err
+	}
+	return ins, nil
 }
 
 // assign converts e for storing into a column of type t with PostgreSQL's

@@ -20,9 +20,15 @@ import (
 
 // Insert runs an INSERT: it checks NOT NULL constraints, encodes every row
 // of the source into a key and a value, rejects primary keys that repeat
-// within the statement or exist at the snapshot (23505), and returns the
-// mutations to commit with the number of rows.
-func Insert(ctx context.Context, env *Env, ins *plan.Insert) ([]storage.Mutation, int64, error) {
+// within the statement or exist at the snapshot (23505), emits RETURNING
+// rows computed over the inserted rows, and returns the mutations to commit
+// with the number of rows.
+func Insert(ctx context.Context, env *Env, ins *plan.Insert, emit Emit) ([]storage.Mutation, int64, error) {
+	ret, err := newReturner(env, ins.Returning, emit)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer ret.release()
 	src, err := Build(env, ins.Source)
 	if err != nil {
 		return nil, 0, err
@@ -33,17 +39,11 @@ func Insert(ctx context.Context, env *Env, ins *plan.Insert) ([]storage.Mutation
 	var muts []storage.Mutation
 	err = Drain(ctx, src, func(b arrow.RecordBatch) error {
 		cols := b.Columns()
-		for i, c := range t.Columns {
-			if c.NotNull && cols[i].NullN() > 0 {
-				return sqlerr.New(sqlerr.CodeNotNullViolation,
-					"null value in column %q of relation %q violates not-null constraint", c.Name, t.Name)
-			}
+		if err := checkNotNull(t, cols, nil); err != nil {
+			return err
 		}
 		for row := range int(b.NumRows()) {
-			key := append([]byte(nil), prefix...)
-			for _, ci := range t.PrimaryKey {
-				key = appendKeyColumn(key, cols[ci], row)
-			}
+			key := rowKey(prefix, t, cols, row)
 			if _, dup := seen[string(key)]; dup {
 				return duplicateKey(t, prefix, key)
 			}
@@ -54,7 +54,7 @@ func Insert(ctx context.Context, env *Env, ins *plan.Insert) ([]storage.Mutation
 			}
 			muts = append(muts, storage.Mutation{Key: key, Value: val})
 		}
-		return nil
+		return ret.add(b)
 	})
 	if err != nil {
 		return nil, 0, err

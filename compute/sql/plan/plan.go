@@ -150,9 +150,47 @@ type DropTable struct {
 type Insert struct {
 	Table  *catalog.Table
 	Source Node
+	// Returning, when not nil, is computed over the inserted rows.
+	Returning *Returning
+}
+
+// SetItem assigns Expr (typed as the column, over the table's row) to the
+// column with ordinal Col.
+type SetItem struct {
+	Col  int
+	Expr Expr
+}
+
+// Update rewrites the rows Input produces (a Scan of Table, possibly
+// filtered: table-shaped rows) with the Set assignments, all evaluated over
+// the old row.
+type Update struct {
+	Table *catalog.Table
+	Input Node
+	Set   []SetItem
+	// Returning, when not nil, is computed over the new rows.
+	Returning *Returning
+}
+
+// Delete deletes the rows Input produces (a Scan of Table, possibly
+// filtered).
+type Delete struct {
+	Table *catalog.Table
+	Input Node
+	// Returning, when not nil, is computed over the deleted rows.
+	Returning *Returning
+}
+
+// Returning is the RETURNING list of a writing statement: expressions over
+// table-shaped rows and their output columns.
+type Returning struct {
+	Exprs []Expr
+	Cols  []Column
 }
 
 func (*Query) statement()       {}
 func (*CreateTable) statement() {}
 func (*DropTable) statement()   {}
 func (*Insert) statement()      {}
+func (*Update) statement()      {}
+func (*Delete) statement()      {}

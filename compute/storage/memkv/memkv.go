@@ -3,7 +3,8 @@
 // scans at a snapshot timestamp with Arrow batches shaped like the page
 // server's (binary "key" and "value" columns), and rejects a commit with
 // storage.ErrConflict when any key it writes has a version newer than the
-// transaction's snapshot (first committer wins).
+// transaction's snapshot (first committer wins), or when any key inside one
+// of the commit's read ranges does (serializable validation).
 //
 // Timestamps are a logical counter: Begin returns the last commit timestamp,
 // Commit assigns the next one.
@@ -192,7 +193,7 @@ func (s *Store) collect(ts uint64, from string, inclusive bool, end []byte, n in
 }
 
 // Commit implements storage.KV.
-func (s *Store) Commit(ctx context.Context, snap storage.Snapshot, muts []storage.Mutation) (uint64, error) {
+func (s *Store) Commit(ctx context.Context, snap storage.Snapshot, muts []storage.Mutation, reads []storage.KeyRange) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -202,6 +203,11 @@ func (s *Store) Commit(ctx context.Context, snap storage.Snapshot, muts []storag
 		if e := s.index[string(m.Key)]; e != nil && e.vers[len(e.vers)-1].ts > snap.TS {
 			return 0, fmt.Errorf("memkv: key %x written at %d after snapshot %d: %w",
 				m.Key, e.vers[len(e.vers)-1].ts, snap.TS, storage.ErrConflict)
+		}
+	}
+	for _, r := range reads {
+		if err := s.checkRange(snap.TS, r); err != nil {
+			return 0, err
 		}
 	}
 	s.ts++
@@ -226,6 +232,23 @@ func (s *Store) Commit(ctx context.Context, snap storage.Snapshot, muts []storag
 	}
 	s.merge(fresh)
 	return ts, nil
+}
+
+// checkRange answers ErrConflict when a key in r has a version newer than
+// ts. The caller holds the lock.
+func (s *Store) checkRange(ts uint64, r storage.KeyRange) error {
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].key >= string(r.Start) })
+	for ; i < len(s.entries); i++ {
+		e := s.entries[i]
+		if len(r.End) > 0 && e.key >= string(r.End) {
+			break
+		}
+		if last := e.vers[len(e.vers)-1].ts; last > ts {
+			return fmt.Errorf("memkv: key %x read in [%x, %x) written at %d after snapshot %d: %w",
+				e.key, r.Start, r.End, last, ts, storage.ErrConflict)
+		}
+	}
+	return nil
 }
 
 // merge merges new entries into the sorted entry list in one pass, so a

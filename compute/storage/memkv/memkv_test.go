@@ -48,11 +48,11 @@ func TestSnapshotsAndDeletes(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t, 2)
 	s0, _ := s.Begin(ctx)
-	if _, err := s.Commit(ctx, s0, []storage.Mutation{{Key: []byte("b"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("1")}, {Key: []byte("c"), Value: []byte("1")}}); err != nil {
+	if _, err := s.Commit(ctx, s0, []storage.Mutation{{Key: []byte("b"), Value: []byte("1")}, {Key: []byte("a"), Value: []byte("1")}, {Key: []byte("c"), Value: []byte("1")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s1, _ := s.Begin(ctx)
-	if _, err := s.Commit(ctx, s1, []storage.Mutation{{Key: []byte("b"), Delete: true}, {Key: []byte("a"), Value: []byte("2")}}); err != nil {
+	if _, err := s.Commit(ctx, s1, []storage.Mutation{{Key: []byte("b"), Delete: true}, {Key: []byte("a"), Value: []byte("2")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s2, _ := s.Begin(ctx)
@@ -78,15 +78,15 @@ func TestWriteWriteConflict(t *testing.T) {
 	s := newStore(t, 0)
 	a, _ := s.Begin(ctx)
 	b, _ := s.Begin(ctx)
-	if _, err := s.Commit(ctx, a, []storage.Mutation{{Key: []byte("k"), Value: []byte("a")}}); err != nil {
+	if _, err := s.Commit(ctx, a, []storage.Mutation{{Key: []byte("k"), Value: []byte("a")}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.Commit(ctx, b, []storage.Mutation{{Key: []byte("k"), Value: []byte("b")}})
+	_, err := s.Commit(ctx, b, []storage.Mutation{{Key: []byte("k"), Value: []byte("b")}}, nil)
 	if !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("want conflict, got %v", err)
 	}
 	// A disjoint write from the old snapshot commits.
-	if _, err := s.Commit(ctx, b, []storage.Mutation{{Key: []byte("j"), Value: []byte("b")}}); err != nil {
+	if _, err := s.Commit(ctx, b, []storage.Mutation{{Key: []byte("j"), Value: []byte("b")}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := s.Begin(ctx)
@@ -103,12 +103,44 @@ func TestManyKeysManyBatches(t *testing.T) {
 	for i := range 1000 {
 		muts = append(muts, storage.Mutation{Key: fmt.Appendf(nil, "k%04d", 999-i), Value: []byte("v")})
 	}
-	if _, err := s.Commit(ctx, snap, muts); err != nil {
+	if _, err := s.Commit(ctx, snap, muts, nil); err != nil {
 		t.Fatal(err)
 	}
 	snap, _ = s.Begin(ctx)
 	got := scanAll(t, s, snap, "", "", 0)
 	if len(got) != 1000 || got[0] != "k0000=v" || got[999] != "k0999=v" {
 		t.Fatalf("got %d keys", len(got))
+	}
+}
+
+func TestReadRangeConflict(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, 0)
+	base, _ := s.Begin(ctx)
+	if _, err := s.Commit(ctx, base, []storage.Mutation{{Key: []byte("b"), Value: []byte("0")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	reader, _ := s.Begin(ctx)
+	writer, _ := s.Begin(ctx)
+	if _, err := s.Commit(ctx, writer, []storage.Mutation{{Key: []byte("m"), Value: []byte("1")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		r        storage.KeyRange
+		conflict bool
+	}{
+		{storage.KeyRange{Start: []byte("a"), End: []byte("m")}, false}, // end is exclusive
+		{storage.KeyRange{Start: []byte("n")}, false},
+		{storage.KeyRange{Start: []byte("a"), End: []byte("c")}, false}, // "b" is older than the snapshot
+		{storage.KeyRange{Start: []byte("m"), End: []byte("m\x00")}, true},
+		{storage.KeyRange{Start: []byte("c")}, true}, // unbounded end
+	} {
+		// A fresh key per case, below every range, so only the read range
+		// can conflict.
+		w := []storage.Mutation{{Key: fmt.Appendf(nil, "0w%d", i), Value: []byte("x")}}
+		_, err := s.Commit(ctx, reader, w, []storage.KeyRange{tc.r})
+		if got := errors.Is(err, storage.ErrConflict); got != tc.conflict {
+			t.Fatalf("range [%s, %s): conflict %v, want %v (%v)", tc.r.Start, tc.r.End, got, tc.conflict, err)
+		}
 	}
 }
