@@ -82,8 +82,20 @@ func (e *Engine) Describe(ctx context.Context, query string, known []string) (_ 
 	bindWith := func(params []any) (plan.Statement, error) {
 		return bind.New(ctx, cat, query, params).Bind(stmts[0].AST)
 	}
+	// Declared parameters are bound with a value of their type, which is
+	// what Execute will see (an untyped context infers the type from it);
+	// should that fail where NULL would not, bind them as NULL.
 	params := make([]any, n)
+	for i := range params {
+		if i < len(known) {
+			params[i] = sampleOf(known[i])
+		}
+	}
 	bound, err := bindWith(params)
+	if err != nil && len(known) > 0 {
+		clear(params)
+		bound, err = bindWith(params)
+	}
 	if err != nil {
 		return nil, sqlerr.Normalize(err)
 	}
@@ -117,7 +129,7 @@ var paramProbes = []struct {
 }
 
 func probeParam(bindWith func([]any) (plan.Statement, error), params []any, i int) string {
-	defer func() { params[i] = nil }()
+	defer func(v any) { params[i] = v }(params[i])
 	var last error
 	for _, p := range paramProbes {
 		params[i] = p.v
@@ -131,6 +143,22 @@ func probeParam(bindWith func([]any) (plan.Statement, error), params []any, i in
 	// The statement failed for a reason other than the parameter's type;
 	// report text, the type PostgreSQL gives an unconstrained parameter.
 	return types.Text.String()
+}
+
+// sampleOf returns a value of a declared parameter type (nil for text
+// and undeclared, whose NULL binds like a string).
+func sampleOf(typ string) any {
+	switch typ {
+	case "bool":
+		return true
+	case "int4":
+		return int32(1)
+	case "int8":
+		return int64(1)
+	case "float8":
+		return 1.5
+	}
+	return nil
 }
 
 // maxParam returns the highest $n in query (0 without parameters).
