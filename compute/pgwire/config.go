@@ -35,6 +35,10 @@ type Config struct {
 	// NewSession creates the session of each connection. Required; use
 	// EngineSessions for an *sql.Engine.
 	NewSession SessionFactory
+	// Database, when set, is the only database name clients may connect
+	// to; others are answered 3D000. Default "": any name is accepted (the
+	// node serves one database whatever it is called).
+	Database string
 	// Logger receives connection-level logs. Default: discard.
 	Logger *slog.Logger
 	// MaxConnections caps concurrent client connections; one more is

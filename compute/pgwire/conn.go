@@ -120,15 +120,19 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		}
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknown})
 	}
+	user, db := m.Parameters["user"], m.Parameters["database"]
+	if db == "" {
+		db = user
+	}
+	if want := c.srv.cfg.Database; want != "" && db != want {
+		c.fatal(&sqlerr.Error{Code: codeInvalidCatalogName, Message: fmt.Sprintf("database %q does not exist", db)})
+		return false
+	}
 	if !c.srv.register(c) {
 		c.fatal(&sqlerr.Error{Code: codeTooManyConnections, Message: "sorry, too many clients already"})
 		return false
 	}
 	_ = c.nc.SetDeadline(time.Time{})
-	user, db := m.Parameters["user"], m.Parameters["database"]
-	if db == "" {
-		db = user
-	}
 	c.log = c.log.With("pid", c.pid, "user", user, "database", db)
 	c.log.Debug("pgwire: connection started")
 	c.sess = c.srv.cfg.NewSession()

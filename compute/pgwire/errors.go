@@ -16,7 +16,7 @@ const (
 	codeInvalidCursorName      = "34000"
 	codeDuplicatePreparedStmt  = "42P05"
 	codeDuplicateCursor        = "42P03"
-	codeAdminShutdown          = "57P01"
+	codeInvalidCatalogName     = "3D000"
 )
 
 // Severities of ErrorResponse.

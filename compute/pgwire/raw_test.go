@@ -447,3 +447,22 @@ func TestCloseEndsConnections(t *testing.T) {
 		t.Fatal("listener still accepting after Close")
 	}
 }
+
+func TestStartupDatabaseAndProtocolVersion(t *testing.T) {
+	_, addr := startServer(t, Config{Database: "phantom"})
+	r := dialRaw(t, addr)
+	r.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
+		Parameters: map[string]string{"user": "u", "database": "other"}})
+	if got := strings.Join(r.untilReady(), "\n"); got != "ErrorResponse FATAL 3D000 database \"other\" does not exist\nEOF" {
+		t.Fatalf("wrong database: %s", got)
+	}
+	// A protocol 3.2 client is told the server speaks 3.0, and which
+	// protocol options it did not recognize, then carries on.
+	r = dialRaw(t, addr)
+	r.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32,
+		Parameters: map[string]string{"user": "u", "database": "phantom", "_pq_.test": "1"}})
+	got := r.untilReady()
+	if got[0] != "NegotiateProtocolVersion" || got[1] != "AuthenticationOk" || got[len(got)-1] != "ReadyForQuery I" {
+		t.Fatalf("3.2 startup: %v", got)
+	}
+}
