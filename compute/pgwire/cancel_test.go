@@ -119,3 +119,23 @@ func TestStatementTimeout(t *testing.T) {
 	<-started
 	wantCode(t, <-errc, "57014", "statement timeout")
 }
+
+// plainSession is a Session that cannot describe statements.
+type plainSession struct{ s engineSession }
+
+func (p plainSession) Execute(ctx context.Context, query string, params []any) ([]*sql.Result, error) {
+	return p.s.Execute(ctx, query, params)
+}
+func (p plainSession) TxStatus() byte { return p.s.TxStatus() }
+func (p plainSession) Close()         {}
+
+func TestDescribedBy(t *testing.T) {
+	eng := newEngine(t)
+	_, addr := startServer(t, Config{NewSession: DescribedBy(func() Session { return plainSession{engineSession{eng}} }, eng)})
+	ctx := testCtx(t)
+	c := connect(t, addr, pgx.QueryExecModeCacheStatement)
+	var n int64
+	if err := c.QueryRow(ctx, "SELECT $1 + 1", int64(41)).Scan(&n); err != nil || n != 42 {
+		t.Fatalf("got %d %v", n, err)
+	}
+}

@@ -36,12 +36,37 @@ type Describer interface {
 // SessionFactory returns a new Session for each client connection.
 type SessionFactory func() Session
 
+// DescribedBy returns a factory of sessions from f that describe
+// statements with d unless they implement Describer themselves; an
+// *sql.Engine is a Describer (it describes at a fresh snapshot, so a table
+// created in the session's open transaction is not yet visible to it).
+func DescribedBy(f SessionFactory, d Describer) SessionFactory {
+	return func() Session {
+		s := f()
+		if _, ok := s.(Describer); ok {
+			return s
+		}
+		return describedSession{s, d}
+	}
+}
+
+type describedSession struct {
+	Session
+	d Describer
+}
+
+func (s describedSession) Describe(ctx context.Context, query string, known []string) (*sql.Description, error) {
+	return s.d.Describe(ctx, query, known)
+}
+
 // EngineSessions returns a SessionFactory over an engine that has no
 // sessions of its own: every Execute is its own transaction and TxStatus is
 // always 'I'.
 func EngineSessions(e *sql.Engine) SessionFactory {
 	return func() Session { return engineSession{e} }
 }
+
+var _ Describer = (*sql.Engine)(nil)
 
 // engineSession adapts *sql.Engine to Session and Describer.
 type engineSession struct{ e *sql.Engine }
