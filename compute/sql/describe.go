@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -99,10 +100,14 @@ func (e *Engine) Describe(ctx context.Context, query string, known []string) (_ 
 	if err != nil {
 		return nil, sqlerr.Normalize(err)
 	}
+	var cols []plan.Column
 	if q, ok := bound.(*plan.Query); ok {
-		for _, c := range q.Root.Columns() {
-			d.Columns = append(d.Columns, Column{Name: c.Name, Type: c.T.String()})
-		}
+		cols = q.Root.Columns()
+	} else {
+		cols = returningColumns(bound)
+	}
+	for _, c := range cols {
+		d.Columns = append(d.Columns, Column{Name: c.Name, Type: c.T.String()})
 	}
 	for i := range params {
 		if i < len(known) && known[i] != "" {
@@ -143,6 +148,24 @@ func probeParam(bindWith func([]any) (plan.Statement, error), params []any, i in
 	// The statement failed for a reason other than the parameter's type;
 	// report text, the type PostgreSQL gives an unconstrained parameter.
 	return types.Text.String()
+}
+
+// returningColumns returns the RETURNING columns of a writing statement:
+// the Cols of its non-nil Returning field, if the plan has one. It reads the
+// field by reflection because RETURNING is landing in the plan package
+// concurrently; once it has, this becomes a type switch over plan.Insert,
+// plan.Update and plan.Delete.
+func returningColumns(st plan.Statement) []plan.Column {
+	v := reflect.ValueOf(st)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	r := v.Elem().FieldByName("Returning")
+	if !r.IsValid() || r.Kind() != reflect.Pointer || r.IsNil() || r.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	cols, _ := r.Elem().FieldByName("Cols").Interface().([]plan.Column)
+	return cols
 }
 
 // sampleOf returns a value of a declared parameter type (nil for text
