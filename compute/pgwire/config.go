@@ -1,0 +1,99 @@
+package pgwire
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Sentinel errors.
+var (
+	// ErrNoSessions is returned by New when Config.NewSession is nil.
+	ErrNoSessions = errors.New("pgwire: Config.NewSession is required")
+	// ErrClosed is returned by Serve after Close.
+	ErrClosed = errors.New("pgwire: server closed")
+	// ErrProtocol marks a client that broke the protocol; the connection is
+	// answered 08P01 and closed.
+	ErrProtocol = errors.New("pgwire: protocol violation")
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxConnections  = 100
+	DefaultMaxMessageBytes = 64 << 20
+	DefaultServerVersion   = "15.0 (Phantom-DB)"
+	DefaultStartupTimeout  = 10 * time.Second
+)
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the listen address for ListenAndServe, e.g. "127.0.0.1:5432".
+	// Serve ignores it. Default "127.0.0.1:5432".
+	Addr string
+	// NewSession creates the session of each connection. Required; use
+	// EngineSessions for an *sql.Engine.
+	NewSession SessionFactory
+	// Database, when set, is the only database name clients may connect
+	// to; others are answered 3D000. Default "": any name is accepted (the
+	// node serves one database whatever it is called).
+	Database string
+	// Logger receives connection-level logs. Default: discard.
+	Logger *slog.Logger
+	// MaxConnections caps concurrent client connections; one more is
+	// answered 53300 (too_many_connections) and closed. Default 100.
+	MaxConnections int
+	// MaxMessageBytes caps the body of one client message, in bytes; a
+	// larger message is answered 08P01 and the connection closed.
+	// Default 64 MiB.
+	MaxMessageBytes int
+	// StatementTimeout bounds each Execute; exceeding it answers 57014.
+	// Default 0: no timeout.
+	StatementTimeout time.Duration
+	// StartupTimeout bounds the time from accept to a complete startup
+	// message. Default 10 s.
+	StartupTimeout time.Duration
+	// ServerVersion is reported as the server_version parameter.
+	// Default "15.0 (Phantom-DB)".
+	ServerVersion string
+}
+
+// EnsureDefaults fills in zero fields.
+func (c *Config) EnsureDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:5432"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.StartupTimeout == 0 {
+		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.ServerVersion == "" {
+		c.ServerVersion = DefaultServerVersion
+	}
+}
+
+// Validate reports invalid settings.
+func (c *Config) Validate() error {
+	switch {
+	case c.NewSession == nil:
+		return ErrNoSessions
+	case c.MaxConnections < 0:
+		return fmt.Errorf("pgwire: MaxConnections %d must be positive", c.MaxConnections)
+	case c.MaxMessageBytes < 0:
+		return fmt.Errorf("pgwire: MaxMessageBytes %d must be positive", c.MaxMessageBytes)
+	case c.StatementTimeout < 0:
+		return fmt.Errorf("pgwire: StatementTimeout %v must not be negative", c.StatementTimeout)
+	case c.StartupTimeout < 0:
+		return fmt.Errorf("pgwire: StartupTimeout %v must not be negative", c.StartupTimeout)
+	}
+	return nil
+}
