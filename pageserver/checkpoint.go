@@ -91,6 +91,8 @@ func (s *Server) Checkpoint(ctx context.Context) error {
 	if index <= s.ckptIndex.Load() {
 		return nil
 	}
+	// Crash tests watch for this line to kill the process mid-upload.
+	s.log.Info("checkpoint upload started", "applied_index", index, "applied_ts", ts)
 	m, err := s.uploadCheckpointFiles(ctx, dir, index, ts)
 	if err != nil {
 		return err
@@ -156,6 +158,13 @@ func (s *Server) uploadCheckpointFiles(ctx context.Context, dir string, index, t
 		}
 		if immutable {
 			s.uploaded[name] = f.Size
+		}
+		if d := s.cfg.TestCheckpointPause; d > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("pageserver: checkpoint: %w", ctx.Err())
+			case <-time.After(d):
+			}
 		}
 	}
 	return m, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/phantom-db/phantom/internal/objstore"
@@ -60,7 +61,18 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the page server's logs. Default slog.Default().
 	Logger *slog.Logger
+
+	// TestCheckpointPause is a TEST HOOK, never set in production: a
+	// checkpoint sleeps this long after uploading each file (before the
+	// manifest), so crash tests can SIGKILL the process mid-upload. Zero
+	// means no pause; EnsureDefaults reads it from the environment variable
+	// PHANTOM_TEST_CHECKPOINT_PAUSE (a Go duration) when unset.
+	TestCheckpointPause time.Duration
 }
+
+// TestCheckpointPauseEnv is the environment variable EnsureDefaults reads
+// Config.TestCheckpointPause from (test hook; see that field).
+const TestCheckpointPauseEnv = "PHANTOM_TEST_CHECKPOINT_PAUSE"
 
 // EnsureDefaults fills unset fields with their defaults.
 func (c *Config) EnsureDefaults() {
@@ -81,6 +93,11 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TestCheckpointPause == 0 {
+		if d, err := time.ParseDuration(os.Getenv(TestCheckpointPauseEnv)); err == nil && d > 0 {
+			c.TestCheckpointPause = d
+		}
 	}
 }
 
