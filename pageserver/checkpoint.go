@@ -3,6 +3,8 @@ package pageserver
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,11 +19,14 @@ import (
 // Object key layout under Config.Prefix:
 //
 //	sst/<file>                   immutable Pebble files (*.sst, *.blob), shared by checkpoints
-//	checkpoints/<ts>/<file>      the mutable files of one checkpoint (MANIFEST-*, OPTIONS-*, marker.*, *.log)
+//	checkpoints/<ts>/<attempt>/<file>  the mutable files of one checkpoint (MANIFEST-*, OPTIONS-*, marker.*, *.log)
 //	manifests/<ts>.json          the commit point of one checkpoint
 //
 // <ts> is the checkpoint's applied commit_ts, zero-padded to 20 digits so
-// that lexical order is timestamp order.
+// that lexical order is timestamp order. <attempt> is random per checkpoint
+// attempt: a retried checkpoint at the same ts never overwrites the mutable
+// files a manifest of an earlier attempt (whose Put may have landed even
+// though it reported an error) names.
 const (
 	sstDir        = "sst/"
 	checkpointDir = "checkpoints/"
@@ -133,6 +138,9 @@ func (s *Server) uploadCheckpointFiles(ctx context.Context, dir string, index, t
 		return nil, fmt.Errorf("pageserver: checkpoint: %w", err)
 	}
 	m := &manifest{Version: manifestVersion, AppliedIndex: index, AppliedTS: ts, Created: s.cfg.Now().UTC()}
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails
+	attemptDir := s.cfg.Prefix + checkpointDir + padTS(ts) + "/" + hex.EncodeToString(nonce[:]) + "/"
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || name == "LOCK" {
@@ -147,7 +155,7 @@ func (s *Server) uploadCheckpointFiles(ctx context.Context, dir string, index, t
 		if immutable {
 			f.Key = s.cfg.Prefix + sstDir + name
 		} else {
-			f.Key = s.cfg.Prefix + checkpointDir + padTS(ts) + "/" + name
+			f.Key = attemptDir + name
 		}
 		m.Files = append(m.Files, f)
 		if immutable && s.uploaded[name] == f.Size {
