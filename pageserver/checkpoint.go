@@ -62,8 +62,41 @@ type manifestFile struct {
 // Checkpoint uploads a consistent copy of the Pebble database to the object
 // store, manifest last. It uploads only the immutable files not uploaded
 // before, and does nothing when no entry was applied since the last
-// checkpoint. Checkpoints never run concurrently.
+// checkpoint. Checkpoints never run concurrently. Afterwards the position
+// of the newest checkpoint is reported to Config.Reporter unless it was
+// reported already (a failed report is logged and retried next time).
 func (s *Server) Checkpoint(ctx context.Context) error {
+	if err := s.checkpoint(ctx); err != nil {
+		return err
+	}
+	s.reportConsistent(ctx)
+	return nil
+}
+
+// reportConsistent tells Config.Reporter the newest checkpoint position if
+// it has not been told yet. Errors are logged, never returned.
+func (s *Server) reportConsistent(ctx context.Context) {
+	if s.cfg.Reporter == nil {
+		return
+	}
+	s.reportMu.Lock()
+	defer s.reportMu.Unlock()
+	index, ts := s.ckptIndex.Load(), s.ckptTS.Load()
+	if index == 0 || index <= s.reportedIndex {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReportTimeout)
+	defer cancel()
+	if err := s.cfg.Reporter.ReportConsistent(rctx, s.cfg.NodeID, index, ts); err != nil {
+		s.log.Warn("reporting the checkpoint position failed; retrying after the next checkpoint",
+			"applied_index", index, "applied_ts", ts, "err", err)
+		return
+	}
+	s.reportedIndex = index
+}
+
+// checkpoint is Checkpoint without the report.
+func (s *Server) checkpoint(ctx context.Context) error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 	s.dbMu.RLock()

@@ -18,6 +18,8 @@ const (
 	DefaultReadWaitTimeout        = 5 * time.Second
 	DefaultScanBatchRows          = 1024
 	DefaultCloseCheckpointTimeout = 30 * time.Second
+	DefaultNodeID                 = "pageserver"
+	DefaultReportTimeout          = 5 * time.Second
 )
 
 // LogSource is the part of the log service client the page server consumes.
@@ -28,6 +30,16 @@ type LogSource interface {
 	// are not commits have no LogEntry). An error from fn ends the call with
 	// that error.
 	ReadLog(ctx context.Context, fromIndex uint64, fn func(*wirepb.LogEntry) error) error
+}
+
+// ConsistencyReporter receives the position of every checkpoint the page
+// server wrote: everything up to index (commit_ts ts) is in the object store,
+// so the log service may truncate the log up to index. The log service
+// client implements it.
+type ConsistencyReporter interface {
+	// ReportConsistent reports that node nodeID holds a checkpoint of the
+	// log up to index (whose commit_ts is ts) in the object store.
+	ReportConsistent(ctx context.Context, nodeID string, index, ts uint64) error
 }
 
 // Config configures one page server serving one shard.
@@ -61,6 +73,14 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the page server's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Reporter, when set, is told the position of every checkpoint written
+	// (after the manifest), bounded by ReportTimeout; its errors are logged
+	// and retried at the next checkpoint. Default nil: no reports.
+	Reporter ConsistencyReporter
+	// NodeID names this page server in reports. Default "pageserver".
+	NodeID string
+	// ReportTimeout bounds one Reporter call. Default 5s.
+	ReportTimeout time.Duration
 
 	// TestCheckpointPause is a TEST HOOK, never set in production: a
 	// checkpoint sleeps this long after uploading each file (before the
@@ -87,6 +107,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.CloseCheckpointTimeout <= 0 {
 		c.CloseCheckpointTimeout = DefaultCloseCheckpointTimeout
+	}
+	if c.NodeID == "" {
+		c.NodeID = DefaultNodeID
+	}
+	if c.ReportTimeout <= 0 {
+		c.ReportTimeout = DefaultReportTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -90,6 +90,11 @@ type Server struct {
 	ckptIndex atomic.Uint64
 	ckptTS    atomic.Uint64
 
+	// reportMu serializes reports; reportedIndex is the newest checkpoint
+	// index Config.Reporter accepted.
+	reportMu      sync.Mutex
+	reportedIndex uint64
+
 	closing   chan struct{}
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
