@@ -19,6 +19,11 @@ const (
 	DefaultScanBatchRows          = 1024
 	DefaultCloseCheckpointTimeout = 30 * time.Second
 	DefaultNodeID                 = "pageserver"
+	DefaultRetention              = 24 * time.Hour
+	DefaultGCInterval             = 10 * time.Minute
+	DefaultKeepCheckpoints        = 3
+	DefaultGCMaxDeletes           = 1000
+	DefaultGCMaxVersions          = 100_000
 	DefaultReportTimeout          = 5 * time.Second
 )
 
@@ -82,6 +87,27 @@ type Config struct {
 	// ReportTimeout bounds one Reporter call. Default 5s.
 	ReportTimeout time.Duration
 
+	// Retention is how far back in time reads may go: a Scan whose read_ts
+	// is older than Now() - Retention (measured on the commit_ts physical
+	// part, ts >> 18 = unix ms) fails with FailedPrecondition, and version GC
+	// drops what only such reads could see. Default 24h; negative keeps
+	// every version and allows every read_ts.
+	Retention time.Duration
+	// GCInterval is the time between garbage collection runs (object store
+	// and MVCC versions). Default 10m; negative disables the periodic run
+	// (CollectObjects and CollectVersions still work on demand).
+	GCInterval time.Duration
+	// KeepCheckpoints is how many of the newest manifests object GC keeps;
+	// older manifests and every object no kept manifest names are deleted.
+	// Default 3; minimum 1.
+	KeepCheckpoints int
+	// GCMaxDeletes bounds the objects one CollectObjects call deletes.
+	// Default 1000.
+	GCMaxDeletes int
+	// GCMaxVersions bounds the versions one CollectVersions call visits;
+	// the next call resumes after the last key visited. Default 100000.
+	GCMaxVersions int
+
 	// TestCheckpointPause is a TEST HOOK, never set in production: a
 	// checkpoint sleeps this long after uploading each file (before the
 	// manifest), so crash tests can SIGKILL the process mid-upload. Zero
@@ -113,6 +139,21 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.ReportTimeout <= 0 {
 		c.ReportTimeout = DefaultReportTimeout
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
+	}
+	if c.KeepCheckpoints <= 0 {
+		c.KeepCheckpoints = DefaultKeepCheckpoints
+	}
+	if c.GCMaxDeletes <= 0 {
+		c.GCMaxDeletes = DefaultGCMaxDeletes
+	}
+	if c.GCMaxVersions <= 0 {
+		c.GCMaxVersions = DefaultGCMaxVersions
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -35,6 +35,9 @@ const ctxCheckEvery = 256
 // as Arrow IPC record batches of at most ScanBatchRows rows.
 func (s *Server) Scan(req *wirepb.ScanRequest, stream grpc.ServerStreamingServer[wirepb.ScanResponse]) error {
 	ctx := stream.Context()
+	if err := s.checkRetention(req.GetReadTs()); err != nil {
+		return status.Error(codes.FailedPrecondition, err.Error())
+	}
 	if err := s.waitForRead(ctx, req.GetMinIndex()); err != nil {
 		return err
 	}
@@ -51,6 +54,8 @@ func (s *Server) Scan(req *wirepb.ScanRequest, stream grpc.ServerStreamingServer
 		return nil
 	case errors.Is(err, ErrClosed):
 		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, ErrBeforeRetention):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	}
@@ -136,6 +141,11 @@ func (s *Server) scanRows(ctx context.Context, start, end []byte, readTS, limit 
 	defer s.dbMu.RUnlock()
 	if s.closed {
 		return ErrClosed
+	}
+	// Checked again right before the iterator opens: version GC keeps a
+	// minute of grace behind this horizon.
+	if err := s.checkRetention(readTS); err != nil {
+		return err
 	}
 	opts := &pebble.IterOptions{LowerBound: appendUserKeyPrefix(nil, start)}
 	if len(end) > 0 {

@@ -95,6 +95,11 @@ type Server struct {
 	reportMu      sync.Mutex
 	reportedIndex uint64
 
+	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
+	// next run resumes at (nil: from the start).
+	gcMu     sync.Mutex
+	gcCursor []byte
+
 	closing   chan struct{}
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -163,6 +168,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		go func() {
 			defer s.wg.Done()
 			s.checkpointLoop(loopCtx)
+		}()
+	}
+	if cfg.GCInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.gcLoop(loopCtx)
 		}()
 	}
 	return s, nil
