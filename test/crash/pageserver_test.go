@@ -65,7 +65,8 @@ type commit struct {
 // checks that no manifest names a missing object, restarts it (sometimes
 // with its local directory deleted, so it restores from the object store)
 // and compares a Scan at every committed timestamp with a model built by
-// replaying the log.
+// replaying the log. Object GC runs every 170ms meanwhile, so kills also
+// land inside GC runs.
 func TestPageServerCrashRecovery(t *testing.T) {
 	points := defaultPoints
 	if v := os.Getenv(envPoints); v != "" {
@@ -99,7 +100,7 @@ func TestPageServerCrashRecovery(t *testing.T) {
 	t.Setenv(pageserver.TestCheckpointPauseEnv, checkpointPause.String())
 	page := cluster.Start(t, "pageserver", "pageserver", "--data-dir", pageDir, "--grpc-addr", pageGRPC,
 		"--http-addr", pageHTTP, "--logservice", logGRPC, "--object-store", objects,
-		"--checkpoint-interval", "100ms", "--log-level", "info")
+		"--checkpoint-interval", "100ms", "--gc-interval", "170ms", "--log-level", "info")
 	cluster.WaitHTTP(t, "http://"+pageHTTP+"/healthz", 60*time.Second, page)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -172,8 +173,8 @@ func TestPageServerCrashRecovery(t *testing.T) {
 	page.Restart()
 	cluster.WaitHTTP(t, "http://"+pageHTTP+"/healthz", 60*time.Second, page)
 	n := ref.verify(ctx, t, pageGRPC, w.lastIndex())
-	t.Logf("final restore: %d commits verified; %d wiped restarts, %d kills inside a checkpoint upload, %d writer errors",
-		n, restores, interrupted, w.errors.Load())
+	t.Logf("final restore: %d commits verified; %d wiped restarts, %d kills inside a checkpoint upload, %d object GC runs that deleted, %d writer errors",
+		n, restores, interrupted, page.LogCount("object garbage collected"), w.errors.Load())
 	if w.count() < points*5 {
 		t.Fatalf("writer committed only %d times", w.count())
 	}
