@@ -66,8 +66,13 @@ type manifestFile struct {
 // of the newest checkpoint is reported to Config.Reporter unless it was
 // reported already (a failed report is logged and retried next time).
 func (s *Server) Checkpoint(ctx context.Context) error {
+	start, before := time.Now(), s.ckptIndex.Load()
 	if err := s.checkpoint(ctx); err != nil {
+		s.metrics.checkpointFailures.Inc()
 		return err
+	}
+	if s.ckptIndex.Load() != before {
+		s.metrics.checkpointDuration.Observe(time.Since(start).Seconds())
 	}
 	s.reportConsistent(ctx)
 	return nil

@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/phantom-db/phantom/internal/objstore"
 	"github.com/phantom-db/phantom/internal/wirepb"
 )
@@ -86,6 +88,10 @@ type Config struct {
 	NodeID string
 	// ReportTimeout bounds one Reporter call. Default 5s.
 	ReportTimeout time.Duration
+	// Registerer, when set, receives the page server's Prometheus metrics
+	// (phantom_pageserver_*), labelled node=NodeID. Default nil: metrics
+	// are kept but not exported.
+	Registerer prometheus.Registerer
 
 	// Retention is how far back in time reads may go: a Scan whose read_ts
 	// is older than Now() - Retention (measured on the commit_ts physical

@@ -103,6 +103,7 @@ func (s *Server) CollectObjects(ctx context.Context) (int, error) {
 	}
 	slices.Sort(manifests)
 	deleted := 0
+	defer func() { s.metrics.gcObjectsDeleted.Add(float64(deleted)) }()
 	budget := func() bool { return deleted < s.cfg.GCMaxDeletes }
 	keep := manifests[max(0, len(manifests)-s.cfg.KeepCheckpoints):]
 	for _, k := range manifests[:len(manifests)-len(keep)] {
@@ -269,6 +270,7 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 		if err := s.db.Apply(b, pebble.NoSync); err != nil {
 			return 0, fmt.Errorf("pageserver: gc: apply deletions: %w", err)
 		}
+		s.metrics.gcVersionsDeleted.Add(float64(deleted))
 		s.log.Info("versions garbage collected", "deleted", deleted, "visited", visited, "horizon_ts", horizon)
 	}
 	return deleted, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -35,6 +36,8 @@ const ctxCheckEvery = 256
 // as Arrow IPC record batches of at most ScanBatchRows rows.
 func (s *Server) Scan(req *wirepb.ScanRequest, stream grpc.ServerStreamingServer[wirepb.ScanResponse]) error {
 	ctx := stream.Context()
+	start := time.Now()
+	defer func() { s.metrics.scanDuration.Observe(time.Since(start).Seconds()) }()
 	if err := s.checkRetention(req.GetReadTs()); err != nil {
 		return status.Error(codes.FailedPrecondition, err.Error())
 	}

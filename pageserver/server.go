@@ -66,8 +66,9 @@ const pebbleDirName = "pebble"
 type Server struct {
 	wirepb.UnimplementedPageServerServer
 
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
 
 	// dbMu is held shared by every user of db and exclusively by Close to
 	// close it; closed is set under the exclusive lock.
@@ -116,7 +117,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(cfg.Registerer, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Store = countingStore{Store: cfg.Store, m: m}
 	s := &Server{
+		metrics:   m,
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "pageserver"),
 		appliedCh: make(chan struct{}),
@@ -304,6 +311,7 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 	if err := s.db.Apply(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("pageserver: apply index %d: %w", e.GetIndex(), err)
 	}
+	s.metrics.observeApplied(e.GetIndex(), e.GetCommitTs(), s.cfg.Now())
 	s.mu.Lock()
 	s.appliedIndex, s.appliedTS = e.GetIndex(), e.GetCommitTs()
 	close(s.appliedCh)

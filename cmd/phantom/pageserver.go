@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/internal/objstore"
@@ -97,6 +98,7 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		GCInterval:         gcInterval,
 		Retention:          retention,
 		NodeID:             f.nodeID,
+		Registerer:         prometheus.DefaultRegisterer,
 		Logger:             log,
 	})
 	if err != nil {
