@@ -3,6 +3,8 @@ package pageserver
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,11 +19,14 @@ import (
 // Object key layout under Config.Prefix:
 //
 //	sst/<file>                   immutable Pebble files (*.sst, *.blob), shared by checkpoints
-//	checkpoints/<ts>/<file>      the mutable files of one checkpoint (MANIFEST-*, OPTIONS-*, marker.*, *.log)
+//	checkpoints/<ts>/<attempt>/<file>  the mutable files of one checkpoint (MANIFEST-*, OPTIONS-*, marker.*, *.log)
 //	manifests/<ts>.json          the commit point of one checkpoint
 //
 // <ts> is the checkpoint's applied commit_ts, zero-padded to 20 digits so
-// that lexical order is timestamp order.
+// that lexical order is timestamp order. <attempt> is random per checkpoint
+// attempt: a retried checkpoint at the same ts never overwrites the mutable
+// files a manifest of an earlier attempt (whose Put may have landed even
+// though it reported an error) names.
 const (
 	sstDir        = "sst/"
 	checkpointDir = "checkpoints/"
@@ -57,8 +62,46 @@ type manifestFile struct {
 // Checkpoint uploads a consistent copy of the Pebble database to the object
 // store, manifest last. It uploads only the immutable files not uploaded
 // before, and does nothing when no entry was applied since the last
-// checkpoint. Checkpoints never run concurrently.
+// checkpoint. Checkpoints never run concurrently. Afterwards the position
+// of the newest checkpoint is reported to Config.Reporter unless it was
+// reported already (a failed report is logged and retried next time).
 func (s *Server) Checkpoint(ctx context.Context) error {
+	start, before := time.Now(), s.ckptIndex.Load()
+	if err := s.checkpoint(ctx); err != nil {
+		s.metrics.checkpointFailures.Inc()
+		return err
+	}
+	if s.ckptIndex.Load() != before {
+		s.metrics.checkpointDuration.Observe(time.Since(start).Seconds())
+	}
+	s.reportConsistent(ctx)
+	return nil
+}
+
+// reportConsistent tells Config.Reporter the newest checkpoint position if
+// it has not been told yet. Errors are logged, never returned.
+func (s *Server) reportConsistent(ctx context.Context) {
+	if s.cfg.Reporter == nil {
+		return
+	}
+	s.reportMu.Lock()
+	defer s.reportMu.Unlock()
+	index, ts := s.ckptIndex.Load(), s.ckptTS.Load()
+	if index == 0 || index <= s.reportedIndex {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReportTimeout)
+	defer cancel()
+	if err := s.cfg.Reporter.ReportConsistent(rctx, s.cfg.NodeID, index, ts); err != nil {
+		s.log.Warn("reporting the checkpoint position failed; retrying after the next checkpoint",
+			"applied_index", index, "applied_ts", ts, "err", err)
+		return
+	}
+	s.reportedIndex = index
+}
+
+// checkpoint is Checkpoint without the report.
+func (s *Server) checkpoint(ctx context.Context) error {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 	s.dbMu.RLock()
@@ -91,6 +134,8 @@ func (s *Server) Checkpoint(ctx context.Context) error {
 	if index <= s.ckptIndex.Load() {
 		return nil
 	}
+	// Crash tests watch for this line to kill the process mid-upload.
+	s.log.Info("checkpoint upload started", "applied_index", index, "applied_ts", ts)
 	m, err := s.uploadCheckpointFiles(ctx, dir, index, ts)
 	if err != nil {
 		return err
@@ -131,6 +176,9 @@ func (s *Server) uploadCheckpointFiles(ctx context.Context, dir string, index, t
 		return nil, fmt.Errorf("pageserver: checkpoint: %w", err)
 	}
 	m := &manifest{Version: manifestVersion, AppliedIndex: index, AppliedTS: ts, Created: s.cfg.Now().UTC()}
+	var nonce [8]byte
+	_, _ = rand.Read(nonce[:]) // crypto/rand.Read never fails
+	attemptDir := s.cfg.Prefix + checkpointDir + padTS(ts) + "/" + hex.EncodeToString(nonce[:]) + "/"
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || name == "LOCK" {
@@ -145,7 +193,7 @@ func (s *Server) uploadCheckpointFiles(ctx context.Context, dir string, index, t
 		if immutable {
 			f.Key = s.cfg.Prefix + sstDir + name
 		} else {
-			f.Key = s.cfg.Prefix + checkpointDir + padTS(ts) + "/" + name
+			f.Key = attemptDir + name
 		}
 		m.Files = append(m.Files, f)
 		if immutable && s.uploaded[name] == f.Size {
@@ -156,6 +204,13 @@ func (s *Server) uploadCheckpointFiles(ctx context.Context, dir string, index, t
 		}
 		if immutable {
 			s.uploaded[name] = f.Size
+		}
+		if d := s.cfg.TestCheckpointPause; d > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("pageserver: checkpoint: %w", ctx.Err())
+			case <-time.After(d):
+			}
 		}
 	}
 	return m, nil

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phantom-db/phantom/internal/objstore"
 	"github.com/phantom-db/phantom/internal/wirepb"
@@ -17,6 +20,13 @@ const (
 	DefaultReadWaitTimeout        = 5 * time.Second
 	DefaultScanBatchRows          = 1024
 	DefaultCloseCheckpointTimeout = 30 * time.Second
+	DefaultNodeID                 = "pageserver"
+	DefaultRetention              = 24 * time.Hour
+	DefaultGCInterval             = 10 * time.Minute
+	DefaultKeepCheckpoints        = 3
+	DefaultGCMaxDeletes           = 1000
+	DefaultGCMaxVersions          = 100_000
+	DefaultReportTimeout          = 5 * time.Second
 )
 
 // LogSource is the part of the log service client the page server consumes.
@@ -27,6 +37,16 @@ type LogSource interface {
 	// are not commits have no LogEntry). An error from fn ends the call with
 	// that error.
 	ReadLog(ctx context.Context, fromIndex uint64, fn func(*wirepb.LogEntry) error) error
+}
+
+// ConsistencyReporter receives the position of every checkpoint the page
+// server wrote: everything up to index (commit_ts ts) is in the object store,
+// so the log service may truncate the log up to index. The log service
+// client implements it.
+type ConsistencyReporter interface {
+	// ReportConsistent reports that node nodeID holds a checkpoint of the
+	// log up to index (whose commit_ts is ts) in the object store.
+	ReportConsistent(ctx context.Context, nodeID string, index, ts uint64) error
 }
 
 // Config configures one page server serving one shard.
@@ -60,7 +80,51 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the page server's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Reporter, when set, is told the position of every checkpoint written
+	// (after the manifest), bounded by ReportTimeout; its errors are logged
+	// and retried at the next checkpoint. Default nil: no reports.
+	Reporter ConsistencyReporter
+	// NodeID names this page server in reports. Default "pageserver".
+	NodeID string
+	// ReportTimeout bounds one Reporter call. Default 5s.
+	ReportTimeout time.Duration
+	// Registerer, when set, receives the page server's Prometheus metrics
+	// (phantom_pageserver_*), labelled node=NodeID. Default nil: metrics
+	// are kept but not exported.
+	Registerer prometheus.Registerer
+
+	// Retention is how far back in time reads may go: a Scan whose read_ts
+	// is older than Now() - Retention (measured on the commit_ts physical
+	// part, ts >> 18 = unix ms) fails with FailedPrecondition, and version GC
+	// drops what only such reads could see. Default 24h; negative keeps
+	// every version and allows every read_ts.
+	Retention time.Duration
+	// GCInterval is the time between garbage collection runs (object store
+	// and MVCC versions). Default 10m; negative disables the periodic run
+	// (CollectObjects and CollectVersions still work on demand).
+	GCInterval time.Duration
+	// KeepCheckpoints is how many of the newest manifests object GC keeps;
+	// older manifests and every object no kept manifest names are deleted.
+	// Default 3; minimum 1.
+	KeepCheckpoints int
+	// GCMaxDeletes bounds the objects one CollectObjects call deletes.
+	// Default 1000.
+	GCMaxDeletes int
+	// GCMaxVersions bounds the versions one CollectVersions call visits;
+	// the next call resumes after the last key visited. Default 100000.
+	GCMaxVersions int
+
+	// TestCheckpointPause is a TEST HOOK, never set in production: a
+	// checkpoint sleeps this long after uploading each file (before the
+	// manifest), so crash tests can SIGKILL the process mid-upload. Zero
+	// means no pause; EnsureDefaults reads it from the environment variable
+	// PHANTOM_TEST_CHECKPOINT_PAUSE (a Go duration) when unset.
+	TestCheckpointPause time.Duration
 }
+
+// TestCheckpointPauseEnv is the environment variable EnsureDefaults reads
+// Config.TestCheckpointPause from (test hook; see that field).
+const TestCheckpointPauseEnv = "PHANTOM_TEST_CHECKPOINT_PAUSE"
 
 // EnsureDefaults fills unset fields with their defaults.
 func (c *Config) EnsureDefaults() {
@@ -76,11 +140,37 @@ func (c *Config) EnsureDefaults() {
 	if c.CloseCheckpointTimeout <= 0 {
 		c.CloseCheckpointTimeout = DefaultCloseCheckpointTimeout
 	}
+	if c.NodeID == "" {
+		c.NodeID = DefaultNodeID
+	}
+	if c.ReportTimeout <= 0 {
+		c.ReportTimeout = DefaultReportTimeout
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
+	}
+	if c.KeepCheckpoints <= 0 {
+		c.KeepCheckpoints = DefaultKeepCheckpoints
+	}
+	if c.GCMaxDeletes <= 0 {
+		c.GCMaxDeletes = DefaultGCMaxDeletes
+	}
+	if c.GCMaxVersions <= 0 {
+		c.GCMaxVersions = DefaultGCMaxVersions
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.TestCheckpointPause == 0 {
+		if d, err := time.ParseDuration(os.Getenv(TestCheckpointPauseEnv)); err == nil && d > 0 {
+			c.TestCheckpointPause = d
+		}
 	}
 }
 

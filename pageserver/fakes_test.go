@@ -163,6 +163,8 @@ func testConfig(dir string, log LogSource, store objstore.Store) Config {
 		Store:              store,
 		Prefix:             testPrefix,
 		CheckpointInterval: -1,
+		GCInterval:         -1,
+		Retention:          -1,
 		ReadWaitTimeout:    2 * time.Second,
 		ScanBatchRows:      3,
 		Logger:             slog.New(slog.DiscardHandler),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -35,6 +36,11 @@ const ctxCheckEvery = 256
 // as Arrow IPC record batches of at most ScanBatchRows rows.
 func (s *Server) Scan(req *wirepb.ScanRequest, stream grpc.ServerStreamingServer[wirepb.ScanResponse]) error {
 	ctx := stream.Context()
+	start := time.Now()
+	defer func() { s.metrics.scanDuration.Observe(time.Since(start).Seconds()) }()
+	if err := s.checkRetention(req.GetReadTs()); err != nil {
+		return status.Error(codes.FailedPrecondition, err.Error())
+	}
 	if err := s.waitForRead(ctx, req.GetMinIndex()); err != nil {
 		return err
 	}
@@ -51,6 +57,8 @@ func (s *Server) Scan(req *wirepb.ScanRequest, stream grpc.ServerStreamingServer
 		return nil
 	case errors.Is(err, ErrClosed):
 		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, ErrBeforeRetention):
+		return status.Error(codes.FailedPrecondition, err.Error())
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
 	}
@@ -136,6 +144,11 @@ func (s *Server) scanRows(ctx context.Context, start, end []byte, readTS, limit 
 	defer s.dbMu.RUnlock()
 	if s.closed {
 		return ErrClosed
+	}
+	// Checked again right before the iterator opens: version GC keeps a
+	// minute of grace behind this horizon.
+	if err := s.checkRetention(readTS); err != nil {
+		return err
 	}
 	opts := &pebble.IterOptions{LowerBound: appendUserKeyPrefix(nil, start)}
 	if len(end) > 0 {

@@ -66,8 +66,9 @@ const pebbleDirName = "pebble"
 type Server struct {
 	wirepb.UnimplementedPageServerServer
 
-	cfg Config
-	log *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
 
 	// dbMu is held shared by every user of db and exclusively by Close to
 	// close it; closed is set under the exclusive lock.
@@ -90,6 +91,16 @@ type Server struct {
 	ckptIndex atomic.Uint64
 	ckptTS    atomic.Uint64
 
+	// reportMu serializes reports; reportedIndex is the newest checkpoint
+	// index Config.Reporter accepted.
+	reportMu      sync.Mutex
+	reportedIndex uint64
+
+	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
+	// next run resumes at (nil: from the start).
+	gcMu     sync.Mutex
+	gcCursor []byte
+
 	closing   chan struct{}
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -106,7 +117,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(cfg.Registerer, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Store = countingStore{Store: cfg.Store, m: m}
 	s := &Server{
+		metrics:   m,
 		cfg:       cfg,
 		log:       cfg.Logger.With("component", "pageserver"),
 		appliedCh: make(chan struct{}),
@@ -158,6 +175,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		go func() {
 			defer s.wg.Done()
 			s.checkpointLoop(loopCtx)
+		}()
+	}
+	if cfg.GCInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.gcLoop(loopCtx)
 		}()
 	}
 	return s, nil
@@ -287,6 +311,7 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 	if err := s.db.Apply(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("pageserver: apply index %d: %w", e.GetIndex(), err)
 	}
+	s.metrics.observeApplied(e.GetIndex(), e.GetCommitTs(), s.cfg.Now())
 	s.mu.Lock()
 	s.appliedIndex, s.appliedTS = e.GetIndex(), e.GetCommitTs()
 	close(s.appliedCh)

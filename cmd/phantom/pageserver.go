@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/internal/objstore"
@@ -27,6 +28,8 @@ type pageserverFlags struct {
 	objectStore        string
 	objectPrefix       string
 	checkpointInterval time.Duration
+	gcInterval         time.Duration
+	retention          time.Duration
 	natsURL            string
 	logs               logFlags
 }
@@ -40,6 +43,8 @@ func (f *pageserverFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.objectStore, "object-store", "./phantom-data/objects", "object store: a directory, file:///dir, or s3://bucket/prefix?endpoint=host:port")
 	fs.StringVar(&f.objectPrefix, "object-prefix", "shards/0/", "key prefix of this shard's objects")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "how often to checkpoint to the object store (0: only on shutdown)")
+	fs.DurationVar(&f.gcInterval, "gc-interval", pageserver.DefaultGCInterval, "how often to garbage-collect old versions and unreferenced objects (0: never)")
+	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "how far back reads may go; older versions are garbage-collected (0: keep everything)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 }
 
@@ -77,12 +82,23 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 	if interval == 0 {
 		interval = -1 // the flag's 0 means "only on shutdown"; the config's means "default"
 	}
+	gcInterval, retention := f.gcInterval, f.retention
+	if gcInterval == 0 {
+		gcInterval = -1 // the flags' 0 means "never"/"forever"; the config's means "default"
+	}
+	if retention == 0 {
+		retention = -1
+	}
 	srv, err := pageserver.New(ctx, pageserver.Config{
 		DataDir:            dataDir,
 		Log:                logc,
 		Store:              store,
 		Prefix:             f.objectPrefix,
 		CheckpointInterval: interval,
+		GCInterval:         gcInterval,
+		Retention:          retention,
+		NodeID:             f.nodeID,
+		Registerer:         prometheus.DefaultRegisterer,
 		Logger:             log,
 	})
 	if err != nil {

@@ -1,0 +1,277 @@
+package pageserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// ErrBeforeRetention is wrapped when a read asks for a timestamp older than
+// the retention window.
+var ErrBeforeRetention = errors.New("pageserver: read timestamp is older than the retention window")
+
+// gcGrace is how much older than the read horizon version GC's horizon is,
+// so a read admitted just before a GC run never misses a version.
+const gcGrace = time.Minute
+
+// physicalShift is the number of logical bits of a hybrid timestamp:
+// ts >> physicalShift is unix milliseconds.
+const physicalShift = 18
+
+// tsAt is the smallest hybrid timestamp at or after t.
+func tsAt(t time.Time) uint64 {
+	ms := t.UnixMilli()
+	if ms <= 0 {
+		return 0
+	}
+	return uint64(ms) << physicalShift
+}
+
+// readHorizon is the oldest read_ts a read may use now; 0 when retention is
+// disabled.
+func (s *Server) readHorizon() uint64 {
+	if s.cfg.Retention < 0 {
+		return 0
+	}
+	return tsAt(s.cfg.Now().Add(-s.cfg.Retention))
+}
+
+// checkRetention answers an error wrapping ErrBeforeRetention when readTS
+// is older than the retention window.
+func (s *Server) checkRetention(readTS uint64) error {
+	h := s.readHorizon()
+	if readTS >= h {
+		return nil
+	}
+	return fmt.Errorf("%w: timestamp %d (%s) is older than the retention window %s (oldest readable %d, %s)",
+		ErrBeforeRetention, readTS, physicalTime(readTS), s.cfg.Retention, h, physicalTime(h))
+}
+
+// physicalTime formats the physical part of a hybrid timestamp.
+func physicalTime(ts uint64) string {
+	return time.UnixMilli(int64(ts >> physicalShift)).UTC().Format(time.RFC3339Nano)
+}
+
+// gcLoop runs CollectObjects and CollectVersions every GCInterval until ctx
+// is done.
+func (s *Server) gcLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.CollectVersions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("version garbage collection failed", "err", err)
+			}
+			if _, err := s.CollectObjects(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("object garbage collection failed", "err", err)
+			}
+		}
+	}
+}
+
+// CollectObjects deletes, under Config.Prefix, the manifests older than the
+// newest KeepCheckpoints and then every object in sst/ and checkpoints/ that
+// no remaining manifest names (leftovers of interrupted checkpoints and of
+// deleted manifests). It deletes at most GCMaxDeletes objects and answers
+// how many it deleted. It holds the checkpoint lock, so it never deletes the
+// files of a checkpoint in progress in this process (there is one writer
+// per prefix). Manifests go first: a crash midway leaves orphan files for
+// the next run, never a manifest naming a deleted file.
+func (s *Server) CollectObjects(ctx context.Context) (int, error) {
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
+	store, prefix := s.cfg.Store, s.cfg.Prefix
+	keys, err := store.List(ctx, prefix+manifestDir)
+	if err != nil {
+		return 0, fmt.Errorf("pageserver: gc: list manifests: %w", err)
+	}
+	var manifests []string
+	for _, k := range keys {
+		if _, ok := manifestTS(prefix, k); ok {
+			manifests = append(manifests, k)
+		}
+	}
+	slices.Sort(manifests)
+	deleted := 0
+	defer func() { s.metrics.gcObjectsDeleted.Add(float64(deleted)) }()
+	budget := func() bool { return deleted < s.cfg.GCMaxDeletes }
+	keep := manifests[max(0, len(manifests)-s.cfg.KeepCheckpoints):]
+	for _, k := range manifests[:len(manifests)-len(keep)] {
+		if !budget() {
+			return deleted, nil
+		}
+		if err := store.Delete(ctx, k); err != nil {
+			return deleted, fmt.Errorf("pageserver: gc: delete manifest %s: %w", k, err)
+		}
+		deleted++
+	}
+	referenced := make(map[string]bool)
+	for _, k := range keep {
+		m, err := s.readManifest(ctx, k)
+		if err != nil {
+			// Without every kept manifest the referenced set is incomplete:
+			// delete nothing more.
+			return deleted, fmt.Errorf("pageserver: gc: %w", err)
+		}
+		for _, f := range m.Files {
+			referenced[f.Key] = true
+		}
+	}
+	for _, dir := range []string{sstDir, checkpointDir} {
+		objs, err := store.List(ctx, prefix+dir)
+		if err != nil {
+			return deleted, fmt.Errorf("pageserver: gc: list %s: %w", dir, err)
+		}
+		for _, k := range objs {
+			if referenced[k] {
+				continue
+			}
+			if !budget() {
+				return deleted, nil
+			}
+			if err := store.Delete(ctx, k); err != nil {
+				return deleted, fmt.Errorf("pageserver: gc: delete %s: %w", k, err)
+			}
+			deleted++
+			if dir == sstDir {
+				// The next checkpoint must upload it again if it needs it.
+				delete(s.uploaded, strings.TrimPrefix(k, prefix+sstDir))
+			}
+		}
+	}
+	if deleted > 0 {
+		s.log.Info("object garbage collected", "deleted", deleted, "kept_manifests", len(keep))
+	}
+	return deleted, nil
+}
+
+// manifestTS parses the timestamp of a manifest key.
+func manifestTS(prefix, key string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(strings.TrimPrefix(key, prefix+manifestDir), manifestExt)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	ts, err := strconv.ParseUint(digits, 10, 64)
+	return ts, err == nil
+}
+
+// readManifest reads and decodes the manifest at key.
+func (s *Server) readManifest(ctx context.Context, key string) (*manifest, error) {
+	rc, err := s.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("get manifest %s: %w", key, err)
+	}
+	defer rc.Close()
+	m, err := decodeManifest(rc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return m, nil
+}
+
+// userKeysStart is the first key after the metadata keys.
+var userKeysStart = []byte{0x00, 0x01}
+
+// CollectVersions drops MVCC versions no admissible read can see: for
+// every user key, the versions older than its newest version at or below
+// the GC horizon (the read horizon minus a minute of grace), and that
+// newest version too when it is a tombstone. It visits at most
+// GCMaxVersions versions, resuming after the last key of the previous call,
+// and answers how many versions it deleted. It does nothing when retention
+// is disabled.
+func (s *Server) CollectVersions(ctx context.Context) (int, error) {
+	if s.cfg.Retention < 0 {
+		return 0, nil
+	}
+	horizon := tsAt(s.cfg.Now().Add(-s.cfg.Retention - gcGrace))
+	s.gcMu.Lock()
+	defer s.gcMu.Unlock()
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: userKeysStart})
+	if err != nil {
+		return 0, fmt.Errorf("pageserver: gc: open iterator: %w", err)
+	}
+	defer it.Close()
+	b := s.db.NewBatch()
+	defer b.Close()
+
+	var (
+		cur      []byte // prefix of the key being visited
+		covered  bool   // cur has a version at or below the horizon
+		visited  int
+		deleted  int
+		finished = true
+	)
+	valid := it.First()
+	if s.gcCursor != nil {
+		valid = it.SeekGE(s.gcCursor)
+	}
+	for ; valid; valid = it.Next() {
+		prefix, ts, err := splitVersionedKey(it.Key())
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(prefix, cur) {
+			if visited >= s.cfg.GCMaxVersions {
+				s.gcCursor = append(s.gcCursor[:0], prefix...)
+				finished = false
+				break
+			}
+			cur = append(cur[:0], prefix...)
+			covered = false
+		}
+		visited++
+		if visited%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+		}
+		if ts > horizon {
+			continue
+		}
+		drop := covered // an older version below the kept one
+		if !covered {
+			covered = true
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return 0, fmt.Errorf("pageserver: gc: read value: %w", err)
+			}
+			drop = len(v) > 0 && v[0] == kindTombstone
+		}
+		if drop {
+			if err := b.Delete(it.Key(), nil); err != nil {
+				return 0, fmt.Errorf("pageserver: gc: %w", err)
+			}
+			deleted++
+		}
+	}
+	if err := it.Error(); err != nil {
+		return 0, fmt.Errorf("pageserver: gc: iterate: %w", err)
+	}
+	if finished {
+		s.gcCursor = nil
+	}
+	if deleted > 0 {
+		// Not synced: a lost deletion is redone by the next run.
+		if err := s.db.Apply(b, pebble.NoSync); err != nil {
+			return 0, fmt.Errorf("pageserver: gc: apply deletions: %w", err)
+		}
+		s.metrics.gcVersionsDeleted.Add(float64(deleted))
+		s.log.Info("versions garbage collected", "deleted", deleted, "visited", visited, "horizon_ts", horizon)
+	}
+	return deleted, nil
+}
