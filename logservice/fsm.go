@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/google/btree"
 	"github.com/hashicorp/raft"
 )
 
@@ -25,6 +26,9 @@ var (
 	// ErrBadTimestamp: the record's timestamps violate monotonicity
 	// (commit_ts not above the last commit, or start_ts not below commit_ts).
 	ErrBadTimestamp = errors.New("logservice: bad commit timestamps")
+	// ErrReadConflict: a key in one of the transaction's read ranges was
+	// written by a commit with a commit_ts above its start_ts (SERIALIZABLE).
+	ErrReadConflict = errors.New("logservice: serializable read conflict")
 )
 
 // applyResult is the FSM's answer to one Raft command, returned through the
@@ -33,7 +37,8 @@ type applyResult struct {
 	index    uint64
 	commitTS uint64
 	// err is nil for an applied commit or high-water mark, or wraps
-	// ErrConflict, ErrTooOld, ErrBadTimestamp or ErrCorruptRecord.
+	// ErrConflict, ErrReadConflict, ErrTooOld, ErrBadTimestamp or
+	// ErrCorruptRecord.
 	err error
 }
 
@@ -43,12 +48,23 @@ type writeRef struct {
 	ts  uint64
 }
 
+// lessKey orders writes by key, the order of fsmState.lastWrite.
+func lessKey(a, b writeRef) bool { return a.key < b.key }
+
+// btreeDegree is the B-tree node degree of the resolver's key index.
+const btreeDegree = 32
+
+func newWriteTree() *btree.BTreeG[writeRef] { return btree.NewG(btreeDegree, lessKey) }
+
 // fsmState is everything the FSM replicates; Snapshot/Restore carry all of it.
 type fsmState struct {
-	// lastWrite maps key -> commit_ts of its newest remembered write.
-	lastWrite map[string]uint64
+	// lastWrite holds, ordered by key, the commit_ts of each key's newest
+	// remembered write: point lookups for write-write conflicts, range scans
+	// for read ranges, and a copy-on-write clone for snapshots.
+	lastWrite *btree.BTreeG[writeRef]
 	// queue holds writes in commit_ts order (log order); entries whose key
-	// was rewritten later are stale and skipped. It drives pruning.
+	// was rewritten later are stale and skipped. It drives pruning, and its
+	// tail (ts > start_ts) lists every key written after a snapshot.
 	queue []writeRef
 	// horizon: every forgotten write has commit_ts <= horizon, so a commit
 	// with start_ts < horizon cannot be resolved and aborts as too old.
@@ -87,7 +103,7 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 func newFSM(maxKeys int) *fsm {
 	return &fsm{
 		maxKeys: maxKeys,
-		st:      fsmState{lastWrite: make(map[string]uint64)},
+		st:      fsmState{lastWrite: newWriteTree()},
 		changed: make(chan struct{}),
 	}
 }
@@ -114,7 +130,7 @@ func (f *fsm) view() (fsmView, <-chan struct{}) {
 		hwm:             f.st.hwm,
 		appliedIndex:    f.st.appliedIndex,
 		horizon:         f.st.horizon,
-		keys:            len(f.st.lastWrite),
+		keys:            f.st.lastWrite.Len(),
 	}, f.changed
 }
 
@@ -159,7 +175,7 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 	case kindHWM:
 		f.st.hwm = max(f.st.hwm, rec.hwm)
 		return &applyResult{index: index}
-	case kindCommit:
+	case kindCommit, kindCommitReads:
 		res := &applyResult{index: index, commitTS: rec.commitTS}
 		f.st.lastProcessedTS = max(f.st.lastProcessedTS, rec.commitTS)
 		if res.err = f.resolveLocked(rec); res.err != nil {
@@ -168,7 +184,7 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 		}
 		for _, m := range rec.mutations {
 			k := string(m.GetKey())
-			f.st.lastWrite[k] = rec.commitTS
+			f.st.lastWrite.ReplaceOrInsert(writeRef{key: k, ts: rec.commitTS})
 			f.st.queue = append(f.st.queue, writeRef{key: k, ts: rec.commitTS})
 		}
 		f.st.lastCommitTS = rec.commitTS
@@ -190,16 +206,27 @@ func (f *fsm) resolveLocked(rec record) error {
 		return fmt.Errorf("%w: start_ts %d below resolver horizon %d", ErrTooOld, rec.startTS, f.st.horizon)
 	}
 	for _, m := range rec.mutations {
-		if ts, ok := f.st.lastWrite[string(m.GetKey())]; ok && ts > rec.startTS {
+		if ts, ok := f.st.lastTS(string(m.GetKey())); ok && ts > rec.startTS {
 			return fmt.Errorf("%w: key %q written at %d after start_ts %d", ErrConflict, m.GetKey(), ts, rec.startTS)
+		}
+	}
+	if len(rec.reads) > 0 {
+		if key, ts, found := f.st.readConflict(rec.startTS, normalizeRanges(rec.reads)); found {
+			return fmt.Errorf("%w: key %q in a read range written at %d after start_ts %d", ErrReadConflict, key, ts, rec.startTS)
 		}
 	}
 	return nil
 }
 
+// lastTS returns the commit_ts of key's newest remembered write.
+func (s *fsmState) lastTS(key string) (uint64, bool) {
+	w, ok := s.lastWrite.Get(writeRef{key: key})
+	return w.ts, ok
+}
+
 // live reports whether w is still the newest write of its key.
 func (s *fsmState) live(w writeRef) bool {
-	ts, ok := s.lastWrite[w.key]
+	ts, ok := s.lastTS(w.key)
 	return ok && ts == w.ts
 }
 
@@ -209,7 +236,7 @@ func (s *fsmState) live(w writeRef) bool {
 // restored replica has no stale queue entries), so it is deterministic.
 func (f *fsm) pruneLocked() {
 	s := &f.st
-	for len(s.lastWrite) > f.maxKeys && len(s.queue) > 0 {
+	for s.lastWrite.Len() > f.maxKeys && len(s.queue) > 0 {
 		for len(s.queue) > 0 && !s.live(s.queue[0]) {
 			s.queue = s.queue[1:]
 		}
@@ -219,7 +246,7 @@ func (f *fsm) pruneLocked() {
 		ts := s.queue[0].ts
 		for len(s.queue) > 0 && s.queue[0].ts == ts {
 			if s.live(s.queue[0]) {
-				delete(s.lastWrite, s.queue[0].key)
+				s.lastWrite.Delete(s.queue[0])
 			}
 			s.queue = s.queue[1:]
 		}
@@ -227,15 +254,15 @@ func (f *fsm) pruneLocked() {
 	}
 	// Drop stale entries once they dominate, so rewriting hot keys does not
 	// grow the queue without bound.
-	if len(s.queue) > 2*len(s.lastWrite)+1024 {
+	if len(s.queue) > 2*s.lastWrite.Len()+1024 {
 		s.queue = s.liveWrites()
 	}
 }
 
 // liveWrites returns the live writes in queue order, each key once.
 func (s *fsmState) liveWrites() []writeRef {
-	out := make([]writeRef, 0, len(s.lastWrite))
-	seen := make(map[string]struct{}, len(s.lastWrite))
+	out := make([]writeRef, 0, s.lastWrite.Len())
+	seen := make(map[string]struct{}, s.lastWrite.Len())
 	for _, w := range s.queue {
 		if _, dup := seen[w.key]; dup || !s.live(w) {
 			continue
@@ -246,14 +273,15 @@ func (s *fsmState) liveWrites() []writeRef {
 	return out
 }
 
-// Snapshot implements raft.FSM. It copies the live writes (O(keys)) under the
-// lock; encoding happens in Persist, concurrently with Apply.
+// Snapshot implements raft.FSM. Under the lock it takes a copy-on-write
+// clone of the key index (O(1)) and copies the small slices; encoding
+// happens in Persist, concurrently with Apply.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.st
-	st.queue = f.st.liveWrites()
-	st.lastWrite = nil
+	st.lastWrite = f.st.lastWrite.Clone()
+	st.queue = nil
 	st.aborted = slices.Clone(f.st.aborted)
 	return &fsmSnapshot{st: st}, nil
 }
@@ -273,8 +301,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// fsmSnapshot is a point-in-time copy of the FSM state; queue holds only live
-// writes and lastWrite is unused.
+// fsmSnapshot is a point-in-time copy of the FSM state; lastWrite is a
+// private clone and queue is unused.
 type fsmSnapshot struct{ st fsmState }
 
 // Persist implements raft.FSMSnapshot.
@@ -294,18 +322,26 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 // Release implements raft.FSMSnapshot.
 func (s *fsmSnapshot) Release() {}
 
+// lessWrite orders writes by (ts, key): the snapshot order.
+func lessWrite(a, b writeRef) bool {
+	if c := cmp.Compare(a.ts, b.ts); c != 0 {
+		return c < 0
+	}
+	return a.key < b.key
+}
+
 const snapshotMagic = "PHLS\x01"
 
-// encodeSnapshot writes st with its live writes sorted by (ts, key), so equal
-// states encode to equal bytes.
+// encodeSnapshot writes st with its live writes (lastWrite) sorted by
+// (ts, key), so equal states encode to equal bytes and a restore rebuilds the
+// queue in commit_ts order.
 func encodeSnapshot(w io.Writer, st *fsmState) error {
-	writes := slices.Clone(st.queue)
-	sort.Slice(writes, func(i, j int) bool {
-		if c := cmp.Compare(writes[i].ts, writes[j].ts); c != 0 {
-			return c < 0
-		}
-		return writes[i].key < writes[j].key
+	writes := make([]writeRef, 0, st.lastWrite.Len())
+	st.lastWrite.Ascend(func(wr writeRef) bool {
+		writes = append(writes, wr)
+		return true
 	})
+	sort.Slice(writes, func(i, j int) bool { return lessWrite(writes[i], writes[j]) })
 	b := []byte(snapshotMagic)
 	for _, v := range []uint64{st.horizon, st.lastCommitTS, st.lastCommitIndex, st.lastProcessedTS, st.hwm, st.appliedIndex, uint64(len(st.aborted)), uint64(len(writes))} {
 		b = binary.AppendUvarint(b, v)
@@ -355,7 +391,7 @@ func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
 		}
 		st.aborted = append(st.aborted, v)
 	}
-	st.lastWrite = make(map[string]uint64, min(nWrites, 1<<16))
+	st.lastWrite = newWriteTree()
 	st.queue = make([]writeRef, 0, min(nWrites, 1<<16))
 	for range nWrites {
 		ts, err := binary.ReadUvarint(r)
@@ -370,8 +406,14 @@ func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
 		if err != nil || uint64(len(key)) != n {
 			return fsmState{}, fmt.Errorf("snapshot key: short read (%d of %d): %v", len(key), n, err)
 		}
-		st.lastWrite[string(key)] = ts
-		st.queue = append(st.queue, writeRef{key: string(key), ts: ts})
+		w := writeRef{key: string(key), ts: ts}
+		if len(st.queue) > 0 && lessWrite(w, st.queue[len(st.queue)-1]) {
+			return fsmState{}, fmt.Errorf("snapshot writes out of (ts, key) order at key %q", key)
+		}
+		if _, dup := st.lastWrite.ReplaceOrInsert(w); dup {
+			return fsmState{}, fmt.Errorf("snapshot writes: duplicate key %q", key)
+		}
+		st.queue = append(st.queue, w)
 	}
 	return st, nil
 }

@@ -53,7 +53,7 @@ func (g *server) GetTimestamp(ctx context.Context, req *wirepb.GetTimestampReque
 
 // Commit implements wirepb.LogServiceServer.
 func (g *server) Commit(ctx context.Context, req *wirepb.CommitRequest) (*wirepb.CommitResponse, error) {
-	ts, idx, err := g.s.commit(ctx, req.GetStartTs(), req.GetMutations())
+	ts, idx, err := g.s.commit(ctx, req.GetStartTs(), req.GetMutations(), req.GetReadRanges())
 	if err != nil {
 		return nil, g.status(ctx, err)
 	}
@@ -140,7 +140,7 @@ func (s *Service) readEntry(index uint64) (*wirepb.LogEntry, error) {
 		return nil, nil
 	}
 	rec, err := decodeRecord(l.Data)
-	if err != nil || rec.kind != kindCommit || s.fsm.isAborted(index) {
+	if err != nil || !rec.isCommit() || s.fsm.isAborted(index) {
 		// A corrupt record was rejected by the FSM as well.
 		return nil, nil
 	}
@@ -164,7 +164,7 @@ func (g *server) status(ctx context.Context, err error) error {
 			return status.Errorf(codes.FailedPrecondition, "%v: leadership of %s not established yet", err, id)
 		}
 		return status.Errorf(codes.FailedPrecondition, "%v: leader id=%q addr=%q raft=%q", err, id, apiAddr, raftAddr)
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrReadConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
 		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, errInvalid):
 		return status.Error(codes.InvalidArgument, err.Error())

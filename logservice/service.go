@@ -411,7 +411,10 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 
 // commit proposes a commit record and waits until it is committed by a
 // quorum and applied. It answers the FSM's verdict.
-func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error) {
+func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
+	if err := validateRanges(reads); err != nil {
+		return 0, 0, err
+	}
 	s.mu.Lock()
 	if !s.ready {
 		s.mu.Unlock()
@@ -428,7 +431,7 @@ func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mut
 		s.requestResync()
 		return 0, 0, err
 	}
-	f := s.raft.Apply(encodeCommit(startTS, commitTS, muts), s.cfg.CommitWait)
+	f := s.raft.Apply(encodeCommit(startTS, commitTS, muts, reads), s.cfg.CommitWait)
 	s.lastProposedTS = commitTS
 	s.mu.Unlock()
 

@@ -191,8 +191,12 @@ type CommitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Snapshot timestamp the transaction read at; writes by commits with
 	// commit_ts > start_ts to any key in mutations abort this commit.
-	StartTs       uint64      `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
-	Mutations     []*Mutation `protobuf:"bytes,2,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	StartTs   uint64      `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	Mutations []*Mutation `protobuf:"bytes,2,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	// Key ranges the transaction read (SERIALIZABLE): a write by a commit with
+	// commit_ts > start_ts to any key in one of them aborts this commit.
+	// Empty for snapshot isolation.
+	ReadRanges    []*KeyRange `protobuf:"bytes,3,rep,name=read_ranges,json=readRanges,proto3" json:"read_ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -241,6 +245,67 @@ func (x *CommitRequest) GetMutations() []*Mutation {
 	return nil
 }
 
+func (x *CommitRequest) GetReadRanges() []*KeyRange {
+	if x != nil {
+		return x.ReadRanges
+	}
+	return nil
+}
+
+// KeyRange is the key interval [start, end); an empty end is unbounded and an
+// empty start begins at the smallest key. A single key k is [k, k+"\x00").
+type KeyRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         []byte                 `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End           []byte                 `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyRange) Reset() {
+	*x = KeyRange{}
+	mi := &file_phantom_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyRange) ProtoMessage() {}
+
+func (x *KeyRange) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyRange.ProtoReflect.Descriptor instead.
+func (*KeyRange) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *KeyRange) GetStart() []byte {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *KeyRange) GetEnd() []byte {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
 type CommitResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	CommitTs uint64                 `protobuf:"varint,1,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
@@ -252,7 +317,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_phantom_proto_msgTypes[4]
+	mi := &file_phantom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +329,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[4]
+	mi := &file_phantom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +342,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{4}
+	return file_phantom_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CommitResponse) GetCommitTs() uint64 {
@@ -303,7 +368,7 @@ type ReadLogRequest struct {
 
 func (x *ReadLogRequest) Reset() {
 	*x = ReadLogRequest{}
-	mi := &file_phantom_proto_msgTypes[5]
+	mi := &file_phantom_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +380,7 @@ func (x *ReadLogRequest) String() string {
 func (*ReadLogRequest) ProtoMessage() {}
 
 func (x *ReadLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[5]
+	mi := &file_phantom_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +393,7 @@ func (x *ReadLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLogRequest.ProtoReflect.Descriptor instead.
 func (*ReadLogRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{5}
+	return file_phantom_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReadLogRequest) GetFromIndex() uint64 {
@@ -350,7 +415,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_phantom_proto_msgTypes[6]
+	mi := &file_phantom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +427,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[6]
+	mi := &file_phantom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +440,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{6}
+	return file_phantom_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LogEntry) GetIndex() uint64 {
@@ -407,7 +472,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_phantom_proto_msgTypes[7]
+	mi := &file_phantom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +484,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[7]
+	mi := &file_phantom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +497,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{7}
+	return file_phantom_proto_rawDescGZIP(), []int{8}
 }
 
 type StatusResponse struct {
@@ -448,7 +513,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_phantom_proto_msgTypes[8]
+	mi := &file_phantom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +525,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[8]
+	mi := &file_phantom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +538,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{8}
+	return file_phantom_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -526,7 +591,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_phantom_proto_msgTypes[9]
+	mi := &file_phantom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +603,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[9]
+	mi := &file_phantom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +616,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{9}
+	return file_phantom_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ScanRequest) GetStart() []byte {
@@ -599,7 +664,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_phantom_proto_msgTypes[10]
+	mi := &file_phantom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +676,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[10]
+	mi := &file_phantom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +689,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{10}
+	return file_phantom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ScanResponse) GetArrowIpc() []byte {
@@ -642,7 +707,7 @@ type PageStatusRequest struct {
 
 func (x *PageStatusRequest) Reset() {
 	*x = PageStatusRequest{}
-	mi := &file_phantom_proto_msgTypes[11]
+	mi := &file_phantom_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +719,7 @@ func (x *PageStatusRequest) String() string {
 func (*PageStatusRequest) ProtoMessage() {}
 
 func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[11]
+	mi := &file_phantom_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +732,7 @@ func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusRequest.ProtoReflect.Descriptor instead.
 func (*PageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{11}
+	return file_phantom_proto_rawDescGZIP(), []int{12}
 }
 
 type PageStatusResponse struct {
@@ -682,7 +747,7 @@ type PageStatusResponse struct {
 
 func (x *PageStatusResponse) Reset() {
 	*x = PageStatusResponse{}
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +759,7 @@ func (x *PageStatusResponse) String() string {
 func (*PageStatusResponse) ProtoMessage() {}
 
 func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +772,7 @@ func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusResponse.ProtoReflect.Descriptor instead.
 func (*PageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{12}
+	return file_phantom_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PageStatusResponse) GetAppliedIndex() uint64 {
@@ -752,10 +817,15 @@ const file_phantom_proto_rawDesc = "" +
 	"\x05count\x18\x01 \x01(\rR\x05count\"W\n" +
 	"\x14GetTimestampResponse\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x01(\x04R\ttimestamp\x12!\n" +
-	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\"^\n" +
+	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\"\x95\x01\n" +
 	"\rCommitRequest\x12\x19\n" +
 	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x122\n" +
-	"\tmutations\x18\x02 \x03(\v2\x14.phantom.v1.MutationR\tmutations\"C\n" +
+	"\tmutations\x18\x02 \x03(\v2\x14.phantom.v1.MutationR\tmutations\x125\n" +
+	"\vread_ranges\x18\x03 \x03(\v2\x14.phantom.v1.KeyRangeR\n" +
+	"readRanges\"2\n" +
+	"\bKeyRange\x12\x14\n" +
+	"\x05start\x18\x01 \x01(\fR\x05start\x12\x10\n" +
+	"\x03end\x18\x02 \x01(\fR\x03end\"C\n" +
 	"\x0eCommitResponse\x12\x1b\n" +
 	"\tcommit_ts\x18\x01 \x01(\x04R\bcommitTs\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"/\n" +
@@ -811,42 +881,44 @@ func file_phantom_proto_rawDescGZIP() []byte {
 	return file_phantom_proto_rawDescData
 }
 
-var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_phantom_proto_goTypes = []any{
 	(*Mutation)(nil),             // 0: phantom.v1.Mutation
 	(*GetTimestampRequest)(nil),  // 1: phantom.v1.GetTimestampRequest
 	(*GetTimestampResponse)(nil), // 2: phantom.v1.GetTimestampResponse
 	(*CommitRequest)(nil),        // 3: phantom.v1.CommitRequest
-	(*CommitResponse)(nil),       // 4: phantom.v1.CommitResponse
-	(*ReadLogRequest)(nil),       // 5: phantom.v1.ReadLogRequest
-	(*LogEntry)(nil),             // 6: phantom.v1.LogEntry
-	(*StatusRequest)(nil),        // 7: phantom.v1.StatusRequest
-	(*StatusResponse)(nil),       // 8: phantom.v1.StatusResponse
-	(*ScanRequest)(nil),          // 9: phantom.v1.ScanRequest
-	(*ScanResponse)(nil),         // 10: phantom.v1.ScanResponse
-	(*PageStatusRequest)(nil),    // 11: phantom.v1.PageStatusRequest
-	(*PageStatusResponse)(nil),   // 12: phantom.v1.PageStatusResponse
+	(*KeyRange)(nil),             // 4: phantom.v1.KeyRange
+	(*CommitResponse)(nil),       // 5: phantom.v1.CommitResponse
+	(*ReadLogRequest)(nil),       // 6: phantom.v1.ReadLogRequest
+	(*LogEntry)(nil),             // 7: phantom.v1.LogEntry
+	(*StatusRequest)(nil),        // 8: phantom.v1.StatusRequest
+	(*StatusResponse)(nil),       // 9: phantom.v1.StatusResponse
+	(*ScanRequest)(nil),          // 10: phantom.v1.ScanRequest
+	(*ScanResponse)(nil),         // 11: phantom.v1.ScanResponse
+	(*PageStatusRequest)(nil),    // 12: phantom.v1.PageStatusRequest
+	(*PageStatusResponse)(nil),   // 13: phantom.v1.PageStatusResponse
 }
 var file_phantom_proto_depIdxs = []int32{
 	0,  // 0: phantom.v1.CommitRequest.mutations:type_name -> phantom.v1.Mutation
-	0,  // 1: phantom.v1.LogEntry.mutations:type_name -> phantom.v1.Mutation
-	1,  // 2: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
-	3,  // 3: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
-	5,  // 4: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
-	7,  // 5: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
-	9,  // 6: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
-	11, // 7: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
-	2,  // 8: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
-	4,  // 9: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
-	6,  // 10: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
-	8,  // 11: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
-	10, // 12: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
-	12, // 13: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
-	8,  // [8:14] is the sub-list for method output_type
-	2,  // [2:8] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	4,  // 1: phantom.v1.CommitRequest.read_ranges:type_name -> phantom.v1.KeyRange
+	0,  // 2: phantom.v1.LogEntry.mutations:type_name -> phantom.v1.Mutation
+	1,  // 3: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
+	3,  // 4: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
+	6,  // 5: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
+	8,  // 6: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
+	10, // 7: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
+	12, // 8: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
+	2,  // 9: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
+	5,  // 10: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
+	7,  // 11: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
+	9,  // 12: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
+	11, // 13: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
+	13, // 14: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
+	9,  // [9:15] is the sub-list for method output_type
+	3,  // [3:9] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_phantom_proto_init() }
@@ -860,7 +932,7 @@ func file_phantom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_phantom_proto_rawDesc), len(file_phantom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -28,8 +28,9 @@ import (
 // Errors answered by the client.
 var (
 	// ErrConflict wraps a commit the log service aborted (gRPC ABORTED):
-	// a write-write conflict, or a transaction older than the resolver
-	// remembers. Nothing was written; the transaction may be retried.
+	// a write-write conflict, a serializable read conflict, or a transaction
+	// older than the resolver remembers. Nothing was written; the
+	// transaction may be retried.
 	ErrConflict = errors.New("logclient: commit conflict")
 	// ErrUnknownOutcome wraps a commit that may or may not have been applied
 	// (the connection or the leader failed after the request was sent).
@@ -233,14 +234,17 @@ func (c *Client) GetTimestamp(ctx context.Context, n uint32) (ts, commitIndex ui
 	return resp.GetTimestamp(), resp.GetCommitIndex(), nil
 }
 
-// Commit commits muts on top of a snapshot at startTS. It answers an error
-// wrapping ErrConflict when the log service aborted the commit, and one
-// wrapping ErrUnknownOutcome when it may or may not have been applied.
-func (c *Client) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error) {
+// Commit commits muts on top of a snapshot at startTS. reads are the key
+// ranges the transaction read, for SERIALIZABLE (nil for snapshot
+// isolation): a write after startTS to a key in one of them aborts the
+// commit. It answers an error wrapping ErrConflict when the log service
+// aborted the commit (write-write or read-write conflict, or too old), and
+// one wrapping ErrUnknownOutcome when it may or may not have been applied.
+func (c *Client) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
 	var resp *wirepb.CommitResponse
 	err = c.onLeader(ctx, false, func(cl wirepb.LogServiceClient, opt grpc.CallOption) error {
 		var err error
-		resp, err = cl.Commit(ctx, &wirepb.CommitRequest{StartTs: startTS, Mutations: muts}, opt)
+		resp, err = cl.Commit(ctx, &wirepb.CommitRequest{StartTs: startTS, Mutations: muts, ReadRanges: reads}, opt)
 		return err
 	})
 	switch code := status.Code(err); {
