@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 )
 
@@ -96,11 +95,15 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// SnapshotRetain is how many snapshots are kept on disk. Default 2.
 	SnapshotRetain int
-	// TrailingLogs is how many log entries a snapshot leaves behind. Page
-	// servers read the log from the Raft log store, so the default keeps
-	// every entry (math.MaxUint64): truncation below the page servers'
-	// remote_consistent_ts is a later issue.
+	// TrailingLogs is how many log entries (at least 1) a snapshot leaves
+	// behind, so lagging followers catch up by replay. Independently of it,
+	// no entry above the truncation floor (the minimum consistent index the
+	// page servers reported) is ever dropped, and nothing is dropped before
+	// any page server reported. Default 1024.
 	TrailingLogs uint64
+	// TruncateInterval is how often the replica tries to truncate its log
+	// below the truncation floor (Service.Truncate). Default 1m.
+	TruncateInterval time.Duration
 	// TransportTimeout is the Raft TCP transport I/O timeout. Default 10s.
 	TransportTimeout time.Duration
 	// TransportMaxPool is the Raft TCP connection pool size per peer.
@@ -156,7 +159,10 @@ func (c *Config) EnsureDefaults() {
 		c.SnapshotRetain = 2
 	}
 	if c.TrailingLogs == 0 {
-		c.TrailingLogs = math.MaxUint64
+		c.TrailingLogs = 1024
+	}
+	if c.TruncateInterval == 0 {
+		c.TruncateInterval = time.Minute
 	}
 	if c.TransportTimeout == 0 {
 		c.TransportTimeout = 10 * time.Second
@@ -198,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ElectionTimeout < c.HeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("ElectionTimeout %s is below HeartbeatTimeout %s", c.ElectionTimeout, c.HeartbeatTimeout))
+	}
+	if c.TruncateInterval <= 0 {
+		errs = append(errs, fmt.Errorf("TruncateInterval %s must be positive", c.TruncateInterval))
 	}
 	if c.SnapshotRetain < 1 {
 		errs = append(errs, fmt.Errorf("SnapshotRetain %d must be positive", c.SnapshotRetain))

@@ -2,13 +2,11 @@ package logservice
 
 import (
 	"bufio"
-	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/google/btree"
@@ -29,6 +27,9 @@ var (
 	// ErrReadConflict: a key in one of the transaction's read ranges was
 	// written by a commit with a commit_ts above its start_ts (SERIALIZABLE).
 	ErrReadConflict = errors.New("logservice: serializable read conflict")
+	// ErrBadReport: a consistent-point report without a node id, or for an
+	// index not below its own log entry.
+	ErrBadReport = errors.New("logservice: bad consistent-point report")
 )
 
 // applyResult is the FSM's answer to one Raft command, returned through the
@@ -36,6 +37,8 @@ var (
 type applyResult struct {
 	index    uint64
 	commitTS uint64
+	// floor is, for a report, the truncation floor after applying it.
+	floor uint64
 	// err is nil for an applied commit or high-water mark, or wraps
 	// ErrConflict, ErrReadConflict, ErrTooOld, ErrBadTimestamp or
 	// ErrCorruptRecord.
@@ -80,10 +83,15 @@ type fsmState struct {
 	hwm uint64
 	// appliedIndex is the index of the newest Raft entry the FSM saw.
 	appliedIndex uint64
-	// aborted lists, ascending, the indexes of aborted commit records, so
-	// ReadLog can skip them (8 bytes per aborted commit; pruned once log
-	// truncation exists).
+	// aborted lists, ascending, the indexes above floor of aborted commit
+	// records, so ReadLog can skip them (8 bytes per aborted commit).
 	aborted []uint64
+	// reports maps a page server's node id to its newest consistent point.
+	reports map[string]consistentReport
+	// floor is the minimum reported index over reports (0 if none): entries
+	// at or below it are in every reporting page server's object store, so
+	// they may be dropped from the log.
+	floor uint64
 }
 
 // fsm is the replicated state machine: the conflict resolver plus the
@@ -103,7 +111,7 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 func newFSM(maxKeys int) *fsm {
 	return &fsm{
 		maxKeys: maxKeys,
-		st:      fsmState{lastWrite: newWriteTree()},
+		st:      fsmState{lastWrite: newWriteTree(), reports: map[string]consistentReport{}},
 		changed: make(chan struct{}),
 	}
 }
@@ -117,6 +125,7 @@ type fsmView struct {
 	appliedIndex    uint64
 	horizon         uint64
 	keys            int
+	floor           uint64
 }
 
 // view returns the counters and a channel closed at the next change.
@@ -131,6 +140,7 @@ func (f *fsm) view() (fsmView, <-chan struct{}) {
 		appliedIndex:    f.st.appliedIndex,
 		horizon:         f.st.horizon,
 		keys:            f.st.lastWrite.Len(),
+		floor:           f.st.floor,
 	}, f.changed
 }
 
@@ -175,6 +185,8 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 	case kindHWM:
 		f.st.hwm = max(f.st.hwm, rec.hwm)
 		return &applyResult{index: index}
+	case kindReport:
+		return f.applyReportLocked(index, rec.report)
 	case kindCommit, kindCommitReads:
 		res := &applyResult{index: index, commitTS: rec.commitTS}
 		f.st.lastProcessedTS = max(f.st.lastProcessedTS, rec.commitTS)
@@ -193,6 +205,30 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 		return res
 	}
 	return &applyResult{index: index, err: fmt.Errorf("entry %d: %w: kind %d", index, ErrCorruptRecord, rec.kind)}
+}
+
+// applyReportLocked records a page server's consistent point (a lower index
+// than its last report is ignored) and raises the truncation floor.
+func (f *fsm) applyReportLocked(index uint64, r consistentReport) *applyResult {
+	if r.nodeID == "" || r.index >= index {
+		return &applyResult{index: index, floor: f.st.floor, err: fmt.Errorf("%w: node %q index %d in entry %d", ErrBadReport, r.nodeID, r.index, index)}
+	}
+	if old, ok := f.st.reports[r.nodeID]; !ok || r.index > old.index {
+		f.st.reports[r.nodeID] = r
+	}
+	floor := uint64(0)
+	first := true
+	for _, rep := range f.st.reports {
+		if first || rep.index < floor {
+			floor, first = rep.index, false
+		}
+	}
+	// The floor never moves down: a new page server reporting a lower index
+	// cannot bring back entries that may already be gone.
+	f.st.floor = max(f.st.floor, floor)
+	i, _ := slices.BinarySearch(f.st.aborted, f.st.floor+1)
+	f.st.aborted = slices.Delete(f.st.aborted, 0, i)
+	return &applyResult{index: index, floor: f.st.floor}
 }
 
 // resolveLocked decides whether a commit record may be applied.
@@ -283,6 +319,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	st.lastWrite = f.st.lastWrite.Clone()
 	st.queue = nil
 	st.aborted = slices.Clone(f.st.aborted)
+	st.reports = maps.Clone(f.st.reports)
 	return &fsmSnapshot{st: st}, nil
 }
 
@@ -322,98 +359,3 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 // Release implements raft.FSMSnapshot.
 func (s *fsmSnapshot) Release() {}
 
-// lessWrite orders writes by (ts, key): the snapshot order.
-func lessWrite(a, b writeRef) bool {
-	if c := cmp.Compare(a.ts, b.ts); c != 0 {
-		return c < 0
-	}
-	return a.key < b.key
-}
-
-const snapshotMagic = "PHLS\x01"
-
-// encodeSnapshot writes st with its live writes (lastWrite) sorted by
-// (ts, key), so equal states encode to equal bytes and a restore rebuilds the
-// queue in commit_ts order.
-func encodeSnapshot(w io.Writer, st *fsmState) error {
-	writes := make([]writeRef, 0, st.lastWrite.Len())
-	st.lastWrite.Ascend(func(wr writeRef) bool {
-		writes = append(writes, wr)
-		return true
-	})
-	sort.Slice(writes, func(i, j int) bool { return lessWrite(writes[i], writes[j]) })
-	b := []byte(snapshotMagic)
-	for _, v := range []uint64{st.horizon, st.lastCommitTS, st.lastCommitIndex, st.lastProcessedTS, st.hwm, st.appliedIndex, uint64(len(st.aborted)), uint64(len(writes))} {
-		b = binary.AppendUvarint(b, v)
-	}
-	for _, idx := range st.aborted {
-		b = binary.AppendUvarint(b, idx)
-	}
-	for _, wr := range writes {
-		b = binary.AppendUvarint(b, wr.ts)
-		b = binary.AppendUvarint(b, uint64(len(wr.key)))
-		b = append(b, wr.key...)
-		if len(b) > 1<<20 {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-// decodeSnapshot reads what encodeSnapshot wrote.
-func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
-		return fsmState{}, fmt.Errorf("bad snapshot header: %v", err)
-	}
-	var hdr [8]uint64
-	for i := range hdr {
-		v, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fsmState{}, fmt.Errorf("snapshot header: %w", err)
-		}
-		hdr[i] = v
-	}
-	st := fsmState{
-		horizon: hdr[0], lastCommitTS: hdr[1], lastCommitIndex: hdr[2],
-		lastProcessedTS: hdr[3], hwm: hdr[4], appliedIndex: hdr[5],
-	}
-	nAborted, nWrites := hdr[6], hdr[7]
-	st.aborted = make([]uint64, 0, min(nAborted, 1<<16))
-	for range nAborted {
-		v, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fsmState{}, fmt.Errorf("snapshot aborted list: %w", err)
-		}
-		st.aborted = append(st.aborted, v)
-	}
-	st.lastWrite = newWriteTree()
-	st.queue = make([]writeRef, 0, min(nWrites, 1<<16))
-	for range nWrites {
-		ts, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fsmState{}, fmt.Errorf("snapshot writes: %w", err)
-		}
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > 1<<26 {
-			return fsmState{}, fmt.Errorf("snapshot key length %d: %v", n, err)
-		}
-		key, err := io.ReadAll(io.LimitReader(r, int64(n)))
-		if err != nil || uint64(len(key)) != n {
-			return fsmState{}, fmt.Errorf("snapshot key: short read (%d of %d): %v", len(key), n, err)
-		}
-		w := writeRef{key: string(key), ts: ts}
-		if len(st.queue) > 0 && lessWrite(w, st.queue[len(st.queue)-1]) {
-			return fsmState{}, fmt.Errorf("snapshot writes out of (ts, key) order at key %q", key)
-		}
-		if _, dup := st.lastWrite.ReplaceOrInsert(w); dup {
-			return fsmState{}, fmt.Errorf("snapshot writes: duplicate key %q", key)
-		}
-		st.queue = append(st.queue, w)
-	}
-	return st, nil
-}

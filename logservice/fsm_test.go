@@ -169,6 +169,12 @@ func randomEntries(seed uint64, n int) [][]byte {
 			out = append(out, encodeHWM(ts+uint64(r.IntN(1000))))
 			continue
 		}
+		if r.IntN(50) == 0 {
+			// Applied at index len(out)+1 by applyAll(..., 1, ...).
+			rep := consistentReport{nodeID: fmt.Sprintf("page-%d", r.IntN(3)), index: uint64(r.IntN(len(out) + 1)), ts: ts}
+			out = append(out, encodeReport(rep))
+			continue
+		}
 		ts += uint64(1 + r.IntN(3))
 		var keys []string
 		for range 1 + r.IntN(3) {
@@ -252,6 +258,12 @@ func TestFSMDeterminismAndSnapshot(t *testing.T) {
 	if len(a.st.queue) > 2*a.st.lastWrite.Len()+1024 {
 		t.Fatalf("resolver queue not compacted: %d entries for %d keys", len(a.st.queue), a.st.lastWrite.Len())
 	}
+	if va.floor == 0 || len(a.st.reports) != 3 {
+		t.Fatalf("workload did not exercise reports: floor %d, %d reporters", va.floor, len(a.st.reports))
+	}
+	if len(a.st.aborted) > 0 && a.st.aborted[0] <= va.floor {
+		t.Fatalf("aborted index %d at or below the floor %d not pruned", a.st.aborted[0], va.floor)
+	}
 	// Aborted indexes survive the snapshot.
 	for i := uint64(1); i <= uint64(len(entries)); i++ {
 		if a.isAborted(i) != c.isAborted(i) {
@@ -293,6 +305,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeCommit(1, 2, puts("a", "b"), nil))
 	f.Add(encodeCommit(1, 2, puts("a"), []*wirepb.KeyRange{{Start: []byte("a"), End: []byte("c")}, {Start: []byte("x")}}))
 	f.Add(encodeHWM(99))
+	f.Add(encodeReport(consistentReport{nodeID: "page-1", index: 7, ts: 9}))
 	f.Add([]byte{1, 0, 0, 200})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := decodeRecord(data)
@@ -301,9 +314,12 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		// Whatever decodes re-encodes to the same bytes.
 		var again []byte
-		if rec.kind == kindHWM {
+		switch rec.kind {
+		case kindHWM:
 			again = encodeHWM(rec.hwm)
-		} else {
+		case kindReport:
+			again = encodeReport(rec.report)
+		default:
 			again = encodeCommit(rec.startTS, rec.commitTS, rec.mutations, rec.reads)
 		}
 		if !bytes.Equal(again, data) {
@@ -322,6 +338,7 @@ func FuzzRestoreSnapshot(f *testing.F) {
 	for i := range uint64(10) {
 		_ = fd.commit(i*10, i*10+5, fmt.Sprint(i%6))
 	}
+	fd.apply(encodeReport(consistentReport{nodeID: "page-1", index: 3, ts: 30}))
 	snap, _ := fd.f.Snapshot()
 	var sink memSink
 	_ = snap.Persist(&sink)
@@ -333,7 +350,7 @@ func FuzzRestoreSnapshot(f *testing.F) {
 }
 
 func recordString(r record) string {
-	s := fmt.Sprint(r.kind, r.startTS, r.commitTS, r.hwm)
+	s := fmt.Sprint(r.kind, r.startTS, r.commitTS, r.hwm, r.report)
 	for _, m := range r.mutations {
 		s += fmt.Sprintf(" %q=%q/%v", m.Key, m.Value, m.Delete)
 	}

@@ -60,6 +60,15 @@ func (g *server) Commit(ctx context.Context, req *wirepb.CommitRequest) (*wirepb
 	return &wirepb.CommitResponse{CommitTs: ts, Index: idx}, nil
 }
 
+// ReportConsistent implements wirepb.LogServiceServer.
+func (g *server) ReportConsistent(ctx context.Context, req *wirepb.ReportConsistentRequest) (*wirepb.ReportConsistentResponse, error) {
+	floor, err := g.s.ReportConsistent(ctx, req.GetNodeId(), req.GetIndex(), req.GetTs())
+	if err != nil {
+		return nil, g.status(ctx, err)
+	}
+	return &wirepb.ReportConsistentResponse{TruncateIndex: floor}, nil
+}
+
 // Status implements wirepb.LogServiceServer. commit_index and last_commit_ts
 // describe the newest applied commit record; leader_address is the leader's
 // gRPC address when this node knows it, else its Raft address.
@@ -120,10 +129,13 @@ var errTruncated = errors.New("logservice: log truncated")
 func (s *Service) readEntry(index uint64) (*wirepb.LogEntry, error) {
 	// raft-wal may still answer GetLog for indexes a head truncation removed
 	// (it trims whole segments lazily), so check the first index explicitly.
+	// Entries at or below the truncation floor count as gone even while
+	// stored: the aborted-commit list no longer covers them.
 	first, err := s.wal.FirstIndex()
 	if err != nil {
 		return nil, fmt.Errorf("%w: read first index: %w", ErrUnavailable, err)
 	}
+	first = max(first, s.floorIndex()+1)
 	var l raft.Log
 	if index < first {
 		err = raft.ErrLogNotFound
@@ -166,7 +178,7 @@ func (g *server) status(ctx context.Context, err error) error {
 		return status.Errorf(codes.FailedPrecondition, "%v: leader id=%q addr=%q raft=%q", err, id, apiAddr, raftAddr)
 	case errors.Is(err, ErrConflict), errors.Is(err, ErrReadConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
 		return status.Error(codes.Aborted, err.Error())
-	case errors.Is(err, errInvalid):
+	case errors.Is(err, errInvalid), errors.Is(err, ErrBadReport):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, errTruncated):
 		return status.Error(codes.OutOfRange, err.Error())

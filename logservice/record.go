@@ -26,6 +26,9 @@ const (
 	// count read ranges of (uvarint start len, start, uvarint end len, end).
 	// Written only when the commit has read ranges.
 	kindCommitReads recordKind = 3
+	// kindReport: uvarint node id len, node id, uvarint index, uvarint ts: a
+	// page server's consistent point (ReportConsistent).
+	kindReport recordKind = 4
 )
 
 const flagDelete = 1
@@ -39,6 +42,26 @@ type record struct {
 	hwm       uint64
 	mutations []*wirepb.Mutation
 	reads     []*wirepb.KeyRange
+	// report is set for kindReport.
+	report consistentReport
+}
+
+// consistentReport is a page server's consistent point: the object store
+// holds everything up to log index index (commit_ts ts).
+type consistentReport struct {
+	nodeID string
+	index  uint64
+	ts     uint64
+}
+
+// encodeReport encodes a consistent-point report.
+func encodeReport(r consistentReport) []byte {
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(r.nodeID))
+	b = append(b, byte(kindReport))
+	b = binary.AppendUvarint(b, uint64(len(r.nodeID)))
+	b = append(b, r.nodeID...)
+	b = binary.AppendUvarint(b, r.index)
+	return binary.AppendUvarint(b, r.ts)
 }
 
 // isCommit reports whether r is a commit record.
@@ -135,6 +158,10 @@ func decodeRecord(data []byte) (record, error) {
 		}
 	case kindHWM:
 		r.hwm = d.uvarint()
+	case kindReport:
+		r.report.nodeID = string(d.bytes())
+		r.report.index = d.uvarint()
+		r.report.ts = d.uvarint()
 	default:
 		return record{}, fmt.Errorf("%w: unknown kind %d", ErrCorruptRecord, data[0])
 	}

@@ -79,6 +79,8 @@ type Service struct {
 	// waiters that can no longer be satisfied.
 	epochDone chan struct{}
 
+	truncMu   sync.Mutex    // serialises Truncate
+	truncDone chan struct{} // closed when truncateLoop returns
 	resync    chan struct{} // asks the leader loop to re-establish
 	closing   chan struct{}
 	loopDone  chan struct{}
@@ -106,6 +108,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		resync:    make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		loopDone:  make(chan struct{}),
+		truncDone: make(chan struct{}),
 	}
 	for _, p := range cfg.Peers {
 		if p.APIAddr != "" {
@@ -120,6 +123,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	go s.leaderLoop()
+	go s.truncateLoop()
 	return s, nil
 }
 
@@ -188,7 +192,8 @@ func (s *Service) open() error {
 			s.log.Info("bootstrapped raft group", "servers", len(conf.Servers))
 		}
 	}
-	r, err := raft.NewRaft(rc, s.fsm, w, w, snaps, trans)
+	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log}
+	r, err := raft.NewRaft(rc, s.fsm, logs, w, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("logservice: start raft: %w", err)
 	}
@@ -267,6 +272,7 @@ func (s *Service) Close() error {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
 		<-s.loopDone
+		<-s.truncDone
 		errs = append(errs, s.closeStores())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("logservice: close: %w", err)

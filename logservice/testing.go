@@ -26,8 +26,8 @@ type TestGroup struct {
 
 // StartTestGroup starts a group of voters replicas (1 or 3 are typical) with
 // fast-failover Raft timing, and waits until every replica knows the ready
-// leader.
-func StartTestGroup(tb testing.TB, voters int) *TestGroup {
+// leader. Each opt may adjust every replica's Config before it starts.
+func StartTestGroup(tb testing.TB, voters int, opts ...func(*Config)) *TestGroup {
 	tb.Helper()
 	if voters < 1 {
 		tb.Fatalf("logservice: StartTestGroup(%d): need at least one voter", voters)
@@ -60,6 +60,9 @@ func StartTestGroup(tb testing.TB, voters int) *TestGroup {
 			LeaderLeaseTimeout: 150 * time.Millisecond,
 			RaftCommitTimeout:  10 * time.Millisecond,
 			Logger:             slog.New(slog.DiscardHandler),
+		}
+		for _, opt := range opts {
+			opt(&cfg)
 		}
 		svc, err := New(context.Background(), cfg)
 		if err != nil {

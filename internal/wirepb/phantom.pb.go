@@ -88,6 +88,112 @@ func (x *Mutation) GetDelete() bool {
 	return false
 }
 
+type ReportConsistentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Index         uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	Ts            uint64                 `protobuf:"varint,3,opt,name=ts,proto3" json:"ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportConsistentRequest) Reset() {
+	*x = ReportConsistentRequest{}
+	mi := &file_phantom_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportConsistentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportConsistentRequest) ProtoMessage() {}
+
+func (x *ReportConsistentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportConsistentRequest.ProtoReflect.Descriptor instead.
+func (*ReportConsistentRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReportConsistentRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ReportConsistentRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ReportConsistentRequest) GetTs() uint64 {
+	if x != nil {
+		return x.Ts
+	}
+	return 0
+}
+
+type ReportConsistentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Minimum reported index over all page servers after this report: the log
+	// may be truncated at or below it.
+	TruncateIndex uint64 `protobuf:"varint,1,opt,name=truncate_index,json=truncateIndex,proto3" json:"truncate_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportConsistentResponse) Reset() {
+	*x = ReportConsistentResponse{}
+	mi := &file_phantom_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportConsistentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportConsistentResponse) ProtoMessage() {}
+
+func (x *ReportConsistentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportConsistentResponse.ProtoReflect.Descriptor instead.
+func (*ReportConsistentResponse) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReportConsistentResponse) GetTruncateIndex() uint64 {
+	if x != nil {
+		return x.TruncateIndex
+	}
+	return 0
+}
+
 type GetTimestampRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Number of timestamps wanted; 0 means 1.
@@ -98,7 +204,7 @@ type GetTimestampRequest struct {
 
 func (x *GetTimestampRequest) Reset() {
 	*x = GetTimestampRequest{}
-	mi := &file_phantom_proto_msgTypes[1]
+	mi := &file_phantom_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -110,7 +216,7 @@ func (x *GetTimestampRequest) String() string {
 func (*GetTimestampRequest) ProtoMessage() {}
 
 func (x *GetTimestampRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[1]
+	mi := &file_phantom_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -123,7 +229,7 @@ func (x *GetTimestampRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimestampRequest.ProtoReflect.Descriptor instead.
 func (*GetTimestampRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{1}
+	return file_phantom_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetTimestampRequest) GetCount() uint32 {
@@ -145,7 +251,7 @@ type GetTimestampResponse struct {
 
 func (x *GetTimestampResponse) Reset() {
 	*x = GetTimestampResponse{}
-	mi := &file_phantom_proto_msgTypes[2]
+	mi := &file_phantom_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +263,7 @@ func (x *GetTimestampResponse) String() string {
 func (*GetTimestampResponse) ProtoMessage() {}
 
 func (x *GetTimestampResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[2]
+	mi := &file_phantom_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +276,7 @@ func (x *GetTimestampResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimestampResponse.ProtoReflect.Descriptor instead.
 func (*GetTimestampResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{2}
+	return file_phantom_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetTimestampResponse) GetTimestamp() uint64 {
@@ -203,7 +309,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_phantom_proto_msgTypes[3]
+	mi := &file_phantom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +321,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[3]
+	mi := &file_phantom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +334,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{3}
+	return file_phantom_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CommitRequest) GetStartTs() uint64 {
@@ -264,7 +370,7 @@ type KeyRange struct {
 
 func (x *KeyRange) Reset() {
 	*x = KeyRange{}
-	mi := &file_phantom_proto_msgTypes[4]
+	mi := &file_phantom_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -276,7 +382,7 @@ func (x *KeyRange) String() string {
 func (*KeyRange) ProtoMessage() {}
 
 func (x *KeyRange) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[4]
+	mi := &file_phantom_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -289,7 +395,7 @@ func (x *KeyRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRange.ProtoReflect.Descriptor instead.
 func (*KeyRange) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{4}
+	return file_phantom_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *KeyRange) GetStart() []byte {
@@ -317,7 +423,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_phantom_proto_msgTypes[5]
+	mi := &file_phantom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +435,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[5]
+	mi := &file_phantom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +448,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{5}
+	return file_phantom_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CommitResponse) GetCommitTs() uint64 {
@@ -368,7 +474,7 @@ type ReadLogRequest struct {
 
 func (x *ReadLogRequest) Reset() {
 	*x = ReadLogRequest{}
-	mi := &file_phantom_proto_msgTypes[6]
+	mi := &file_phantom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +486,7 @@ func (x *ReadLogRequest) String() string {
 func (*ReadLogRequest) ProtoMessage() {}
 
 func (x *ReadLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[6]
+	mi := &file_phantom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +499,7 @@ func (x *ReadLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLogRequest.ProtoReflect.Descriptor instead.
 func (*ReadLogRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{6}
+	return file_phantom_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReadLogRequest) GetFromIndex() uint64 {
@@ -415,7 +521,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_phantom_proto_msgTypes[7]
+	mi := &file_phantom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +533,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[7]
+	mi := &file_phantom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +546,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{7}
+	return file_phantom_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LogEntry) GetIndex() uint64 {
@@ -472,7 +578,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_phantom_proto_msgTypes[8]
+	mi := &file_phantom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +590,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[8]
+	mi := &file_phantom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +603,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{8}
+	return file_phantom_proto_rawDescGZIP(), []int{10}
 }
 
 type StatusResponse struct {
@@ -513,7 +619,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_phantom_proto_msgTypes[9]
+	mi := &file_phantom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +631,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[9]
+	mi := &file_phantom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +644,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{9}
+	return file_phantom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -591,7 +697,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_phantom_proto_msgTypes[10]
+	mi := &file_phantom_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -603,7 +709,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[10]
+	mi := &file_phantom_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -616,7 +722,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{10}
+	return file_phantom_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ScanRequest) GetStart() []byte {
@@ -664,7 +770,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_phantom_proto_msgTypes[11]
+	mi := &file_phantom_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +782,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[11]
+	mi := &file_phantom_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +795,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{11}
+	return file_phantom_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ScanResponse) GetArrowIpc() []byte {
@@ -707,7 +813,7 @@ type PageStatusRequest struct {
 
 func (x *PageStatusRequest) Reset() {
 	*x = PageStatusRequest{}
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +825,7 @@ func (x *PageStatusRequest) String() string {
 func (*PageStatusRequest) ProtoMessage() {}
 
 func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +838,7 @@ func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusRequest.ProtoReflect.Descriptor instead.
 func (*PageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{12}
+	return file_phantom_proto_rawDescGZIP(), []int{14}
 }
 
 type PageStatusResponse struct {
@@ -747,7 +853,7 @@ type PageStatusResponse struct {
 
 func (x *PageStatusResponse) Reset() {
 	*x = PageStatusResponse{}
-	mi := &file_phantom_proto_msgTypes[13]
+	mi := &file_phantom_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +865,7 @@ func (x *PageStatusResponse) String() string {
 func (*PageStatusResponse) ProtoMessage() {}
 
 func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[13]
+	mi := &file_phantom_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +878,7 @@ func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusResponse.ProtoReflect.Descriptor instead.
 func (*PageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{13}
+	return file_phantom_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PageStatusResponse) GetAppliedIndex() uint64 {
@@ -812,7 +918,13 @@ const file_phantom_proto_rawDesc = "" +
 	"\bMutation\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x03 \x01(\bR\x06delete\"+\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"X\n" +
+	"\x17ReportConsistentRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x0e\n" +
+	"\x02ts\x18\x03 \x01(\x04R\x02ts\"A\n" +
+	"\x18ReportConsistentResponse\x12%\n" +
+	"\x0etruncate_index\x18\x01 \x01(\x04R\rtruncateIndex\"+\n" +
 	"\x13GetTimestampRequest\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\"W\n" +
 	"\x14GetTimestampResponse\x12\x1c\n" +
@@ -857,13 +969,14 @@ const file_phantom_proto_rawDesc = "" +
 	"\n" +
 	"applied_ts\x18\x02 \x01(\x04R\tappliedTs\x12#\n" +
 	"\rcheckpoint_ts\x18\x03 \x01(\x04R\fcheckpointTs\x12)\n" +
-	"\x10checkpoint_index\x18\x04 \x01(\x04R\x0fcheckpointIndex2\xa0\x02\n" +
+	"\x10checkpoint_index\x18\x04 \x01(\x04R\x0fcheckpointIndex2\xff\x02\n" +
 	"\n" +
 	"LogService\x12Q\n" +
 	"\fGetTimestamp\x12\x1f.phantom.v1.GetTimestampRequest\x1a .phantom.v1.GetTimestampResponse\x12?\n" +
 	"\x06Commit\x12\x19.phantom.v1.CommitRequest\x1a\x1a.phantom.v1.CommitResponse\x12=\n" +
 	"\aReadLog\x12\x1a.phantom.v1.ReadLogRequest\x1a\x14.phantom.v1.LogEntry0\x01\x12?\n" +
-	"\x06Status\x12\x19.phantom.v1.StatusRequest\x1a\x1a.phantom.v1.StatusResponse2\x92\x01\n" +
+	"\x06Status\x12\x19.phantom.v1.StatusRequest\x1a\x1a.phantom.v1.StatusResponse\x12]\n" +
+	"\x10ReportConsistent\x12#.phantom.v1.ReportConsistentRequest\x1a$.phantom.v1.ReportConsistentResponse2\x92\x01\n" +
 	"\n" +
 	"PageServer\x12;\n" +
 	"\x04Scan\x12\x17.phantom.v1.ScanRequest\x1a\x18.phantom.v1.ScanResponse0\x01\x12G\n" +
@@ -881,41 +994,45 @@ func file_phantom_proto_rawDescGZIP() []byte {
 	return file_phantom_proto_rawDescData
 }
 
-var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_phantom_proto_goTypes = []any{
-	(*Mutation)(nil),             // 0: phantom.v1.Mutation
-	(*GetTimestampRequest)(nil),  // 1: phantom.v1.GetTimestampRequest
-	(*GetTimestampResponse)(nil), // 2: phantom.v1.GetTimestampResponse
-	(*CommitRequest)(nil),        // 3: phantom.v1.CommitRequest
-	(*KeyRange)(nil),             // 4: phantom.v1.KeyRange
-	(*CommitResponse)(nil),       // 5: phantom.v1.CommitResponse
-	(*ReadLogRequest)(nil),       // 6: phantom.v1.ReadLogRequest
-	(*LogEntry)(nil),             // 7: phantom.v1.LogEntry
-	(*StatusRequest)(nil),        // 8: phantom.v1.StatusRequest
-	(*StatusResponse)(nil),       // 9: phantom.v1.StatusResponse
-	(*ScanRequest)(nil),          // 10: phantom.v1.ScanRequest
-	(*ScanResponse)(nil),         // 11: phantom.v1.ScanResponse
-	(*PageStatusRequest)(nil),    // 12: phantom.v1.PageStatusRequest
-	(*PageStatusResponse)(nil),   // 13: phantom.v1.PageStatusResponse
+	(*Mutation)(nil),                 // 0: phantom.v1.Mutation
+	(*ReportConsistentRequest)(nil),  // 1: phantom.v1.ReportConsistentRequest
+	(*ReportConsistentResponse)(nil), // 2: phantom.v1.ReportConsistentResponse
+	(*GetTimestampRequest)(nil),      // 3: phantom.v1.GetTimestampRequest
+	(*GetTimestampResponse)(nil),     // 4: phantom.v1.GetTimestampResponse
+	(*CommitRequest)(nil),            // 5: phantom.v1.CommitRequest
+	(*KeyRange)(nil),                 // 6: phantom.v1.KeyRange
+	(*CommitResponse)(nil),           // 7: phantom.v1.CommitResponse
+	(*ReadLogRequest)(nil),           // 8: phantom.v1.ReadLogRequest
+	(*LogEntry)(nil),                 // 9: phantom.v1.LogEntry
+	(*StatusRequest)(nil),            // 10: phantom.v1.StatusRequest
+	(*StatusResponse)(nil),           // 11: phantom.v1.StatusResponse
+	(*ScanRequest)(nil),              // 12: phantom.v1.ScanRequest
+	(*ScanResponse)(nil),             // 13: phantom.v1.ScanResponse
+	(*PageStatusRequest)(nil),        // 14: phantom.v1.PageStatusRequest
+	(*PageStatusResponse)(nil),       // 15: phantom.v1.PageStatusResponse
 }
 var file_phantom_proto_depIdxs = []int32{
 	0,  // 0: phantom.v1.CommitRequest.mutations:type_name -> phantom.v1.Mutation
-	4,  // 1: phantom.v1.CommitRequest.read_ranges:type_name -> phantom.v1.KeyRange
+	6,  // 1: phantom.v1.CommitRequest.read_ranges:type_name -> phantom.v1.KeyRange
 	0,  // 2: phantom.v1.LogEntry.mutations:type_name -> phantom.v1.Mutation
-	1,  // 3: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
-	3,  // 4: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
-	6,  // 5: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
-	8,  // 6: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
-	10, // 7: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
-	12, // 8: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
-	2,  // 9: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
-	5,  // 10: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
-	7,  // 11: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
-	9,  // 12: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
-	11, // 13: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
-	13, // 14: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
-	9,  // [9:15] is the sub-list for method output_type
-	3,  // [3:9] is the sub-list for method input_type
+	3,  // 3: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
+	5,  // 4: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
+	8,  // 5: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
+	10, // 6: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
+	1,  // 7: phantom.v1.LogService.ReportConsistent:input_type -> phantom.v1.ReportConsistentRequest
+	12, // 8: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
+	14, // 9: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
+	4,  // 10: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
+	7,  // 11: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
+	9,  // 12: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
+	11, // 13: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
+	2,  // 14: phantom.v1.LogService.ReportConsistent:output_type -> phantom.v1.ReportConsistentResponse
+	13, // 15: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
+	15, // 16: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
+	10, // [10:17] is the sub-list for method output_type
+	3,  // [3:10] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -932,7 +1049,7 @@ func file_phantom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_phantom_proto_rawDesc), len(file_phantom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

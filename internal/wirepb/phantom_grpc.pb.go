@@ -24,10 +24,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LogService_GetTimestamp_FullMethodName = "/phantom.v1.LogService/GetTimestamp"
-	LogService_Commit_FullMethodName       = "/phantom.v1.LogService/Commit"
-	LogService_ReadLog_FullMethodName      = "/phantom.v1.LogService/ReadLog"
-	LogService_Status_FullMethodName       = "/phantom.v1.LogService/Status"
+	LogService_GetTimestamp_FullMethodName     = "/phantom.v1.LogService/GetTimestamp"
+	LogService_Commit_FullMethodName           = "/phantom.v1.LogService/Commit"
+	LogService_ReadLog_FullMethodName          = "/phantom.v1.LogService/ReadLog"
+	LogService_Status_FullMethodName           = "/phantom.v1.LogService/Status"
+	LogService_ReportConsistent_FullMethodName = "/phantom.v1.LogService/ReportConsistent"
 )
 
 // LogServiceClient is the client API for LogService service.
@@ -51,6 +52,12 @@ type LogServiceClient interface {
 	ReadLog(ctx context.Context, in *ReadLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogEntry], error)
 	// Status describes the node's view of the group.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	// ReportConsistent records, through Raft, that page server node_id has
+	// everything up to log index `index` (commit_ts `ts`) in the object store.
+	// Every replica may then drop log entries at or below the minimum index
+	// over the page servers that have reported. Leader only (not leader:
+	// FAILED_PRECONDITION); idempotent; a lower index than before is ignored.
+	ReportConsistent(ctx context.Context, in *ReportConsistentRequest, opts ...grpc.CallOption) (*ReportConsistentResponse, error)
 }
 
 type logServiceClient struct {
@@ -110,6 +117,16 @@ func (c *logServiceClient) Status(ctx context.Context, in *StatusRequest, opts .
 	return out, nil
 }
 
+func (c *logServiceClient) ReportConsistent(ctx context.Context, in *ReportConsistentRequest, opts ...grpc.CallOption) (*ReportConsistentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportConsistentResponse)
+	err := c.cc.Invoke(ctx, LogService_ReportConsistent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LogServiceServer is the server API for LogService service.
 // All implementations must embed UnimplementedLogServiceServer
 // for forward compatibility.
@@ -131,6 +148,12 @@ type LogServiceServer interface {
 	ReadLog(*ReadLogRequest, grpc.ServerStreamingServer[LogEntry]) error
 	// Status describes the node's view of the group.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	// ReportConsistent records, through Raft, that page server node_id has
+	// everything up to log index `index` (commit_ts `ts`) in the object store.
+	// Every replica may then drop log entries at or below the minimum index
+	// over the page servers that have reported. Leader only (not leader:
+	// FAILED_PRECONDITION); idempotent; a lower index than before is ignored.
+	ReportConsistent(context.Context, *ReportConsistentRequest) (*ReportConsistentResponse, error)
 	mustEmbedUnimplementedLogServiceServer()
 }
 
@@ -152,6 +175,9 @@ func (UnimplementedLogServiceServer) ReadLog(*ReadLogRequest, grpc.ServerStreami
 }
 func (UnimplementedLogServiceServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedLogServiceServer) ReportConsistent(context.Context, *ReportConsistentRequest) (*ReportConsistentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportConsistent not implemented")
 }
 func (UnimplementedLogServiceServer) mustEmbedUnimplementedLogServiceServer() {}
 func (UnimplementedLogServiceServer) testEmbeddedByValue()                    {}
@@ -239,6 +265,24 @@ func _LogService_Status_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogService_ReportConsistent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportConsistentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogServiceServer).ReportConsistent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogService_ReportConsistent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogServiceServer).ReportConsistent(ctx, req.(*ReportConsistentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LogService_ServiceDesc is the grpc.ServiceDesc for LogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -257,6 +301,10 @@ var LogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _LogService_Status_Handler,
+		},
+		{
+			MethodName: "ReportConsistent",
+			Handler:    _LogService_ReportConsistent_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -259,6 +259,22 @@ func (c *Client) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Muta
 	}
 }
 
+// ReportConsistent tells the log group that page server nodeID holds
+// everything up to log index index (commit_ts ts) in the object store, so
+// the log may be truncated at or below the minimum such index over the page
+// servers that reported. It goes to the leader and is retried (it is
+// idempotent; a lower index than reported before is ignored).
+func (c *Client) ReportConsistent(ctx context.Context, nodeID string, index, ts uint64) error {
+	err := c.onLeader(ctx, true, func(cl wirepb.LogServiceClient, opt grpc.CallOption) error {
+		_, err := cl.ReportConsistent(ctx, &wirepb.ReportConsistentRequest{NodeId: nodeID, Index: index, Ts: ts}, opt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("logclient: report consistent index %d of %s: %w", index, nodeID, err)
+	}
+	return nil
+}
+
 // Status returns the status of the node the client currently sends
 // GetTimestamp and Commit to.
 func (c *Client) Status(ctx context.Context) (*wirepb.StatusResponse, error) {
