@@ -92,6 +92,9 @@ type fsmState struct {
 	// at or below it are in every reporting page server's object store, so
 	// they may be dropped from the log.
 	floor uint64
+	// memberAddrs maps a member's Raft server id to its gRPC address, as
+	// recorded by the admin that added it.
+	memberAddrs map[string]string
 }
 
 // fsm is the replicated state machine: the conflict resolver plus the
@@ -111,7 +114,7 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 func newFSM(maxKeys int) *fsm {
 	return &fsm{
 		maxKeys: maxKeys,
-		st:      fsmState{lastWrite: newWriteTree(), reports: map[string]consistentReport{}},
+		st:      fsmState{lastWrite: newWriteTree(), reports: map[string]consistentReport{}, memberAddrs: map[string]string{}},
 		changed: make(chan struct{}),
 	}
 }
@@ -142,6 +145,13 @@ func (f *fsm) view() (fsmView, <-chan struct{}) {
 		keys:            f.st.lastWrite.Len(),
 		floor:           f.st.floor,
 	}, f.changed
+}
+
+// memberAddr returns the recorded gRPC address of member id.
+func (f *fsm) memberAddr(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st.memberAddrs[id]
 }
 
 // isAborted reports whether the commit record at index was aborted.
@@ -187,6 +197,13 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 		return &applyResult{index: index}
 	case kindReport:
 		return f.applyReportLocked(index, rec.report)
+	case kindMemberAddr:
+		if rec.memberAddr == "" {
+			delete(f.st.memberAddrs, rec.memberID)
+		} else {
+			f.st.memberAddrs[rec.memberID] = rec.memberAddr
+		}
+		return &applyResult{index: index}
 	case kindCommit, kindCommitReads:
 		res := &applyResult{index: index, commitTS: rec.commitTS}
 		f.st.lastProcessedTS = max(f.st.lastProcessedTS, rec.commitTS)
@@ -320,6 +337,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	st.queue = nil
 	st.aborted = slices.Clone(f.st.aborted)
 	st.reports = maps.Clone(f.st.reports)
+	st.memberAddrs = maps.Clone(f.st.memberAddrs)
 	return &fsmSnapshot{st: st}, nil
 }
 

@@ -76,7 +76,7 @@ func (g *server) Status(ctx context.Context, _ *wirepb.StatusRequest) (*wirepb.S
 	s := g.s
 	v, _ := s.fsm.view()
 	raftAddr, id := s.raft.LeaderWithID()
-	addr := s.apiAddrs[id]
+	addr := s.apiAddr(id)
 	if addr == "" {
 		addr = string(raftAddr)
 	}
@@ -166,7 +166,7 @@ func (g *server) status(ctx context.Context, err error) error {
 	case errors.Is(err, ErrNotLeader):
 		s := g.s
 		raftAddr, id := s.raft.LeaderWithID()
-		apiAddr := s.apiAddrs[id]
+		apiAddr := s.apiAddr(id)
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(
 			MetadataLeaderAddr, apiAddr,
 			MetadataLeaderID, string(id),

@@ -29,6 +29,9 @@ const (
 	// kindReport: uvarint node id len, node id, uvarint index, uvarint ts: a
 	// page server's consistent point (ReportConsistent).
 	kindReport recordKind = 4
+	// kindMemberAddr: uvarint id len, id, uvarint addr len, addr: the gRPC
+	// address of a group member, recorded when an admin adds it.
+	kindMemberAddr recordKind = 5
 )
 
 const flagDelete = 1
@@ -44,6 +47,18 @@ type record struct {
 	reads     []*wirepb.KeyRange
 	// report is set for kindReport.
 	report consistentReport
+	// memberID and memberAddr are set for kindMemberAddr.
+	memberID, memberAddr string
+}
+
+// encodeMemberAddr encodes a member's gRPC address.
+func encodeMemberAddr(id, addr string) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(id)+len(addr))
+	b = append(b, byte(kindMemberAddr))
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	b = append(b, id...)
+	b = binary.AppendUvarint(b, uint64(len(addr)))
+	return append(b, addr...)
 }
 
 // consistentReport is a page server's consistent point: the object store
@@ -158,6 +173,9 @@ func decodeRecord(data []byte) (record, error) {
 		}
 	case kindHWM:
 		r.hwm = d.uvarint()
+	case kindMemberAddr:
+		r.memberID = string(d.bytes())
+		r.memberAddr = string(d.bytes())
 	case kindReport:
 		r.report.nodeID = string(d.bytes())
 		r.report.index = d.uvarint()

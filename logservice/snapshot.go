@@ -20,7 +20,7 @@ func lessWrite(a, b writeRef) bool {
 }
 
 // Snapshot format versions: v1 has no consistent-point reports; v2 adds the
-// truncation floor and the reports. encodeSnapshot writes v2; both decode.
+// truncation floor, the reports and the member addresses. encodeSnapshot writes v2; both decode.
 const (
 	snapshotMagicV1 = "PHLS\x01"
 	snapshotMagic   = "PHLS\x02"
@@ -48,6 +48,13 @@ func encodeSnapshot(w io.Writer, st *fsmState) error {
 		b = append(b, id...)
 		b = binary.AppendUvarint(b, rep.index)
 		b = binary.AppendUvarint(b, rep.ts)
+	}
+	b = binary.AppendUvarint(b, uint64(len(st.memberAddrs)))
+	for _, id := range slices.Sorted(maps.Keys(st.memberAddrs)) {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+		b = binary.AppendUvarint(b, uint64(len(st.memberAddrs[id])))
+		b = append(b, st.memberAddrs[id]...)
 	}
 	for _, idx := range st.aborted {
 		b = binary.AppendUvarint(b, idx)
@@ -87,6 +94,7 @@ func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
 	}
 	nAborted, nWrites := hdr[6], hdr[7]
 	st.reports = map[string]consistentReport{}
+	st.memberAddrs = map[string]string{}
 	if string(magic) == snapshotMagic {
 		if err := decodeReports(r, &st); err != nil {
 			return fsmState{}, err
@@ -157,5 +165,33 @@ func decodeReports(r *bufio.Reader, st *fsmState) error {
 		}
 		st.reports[rep.nodeID] = rep
 	}
+	n, err = binary.ReadUvarint(r)
+	if err != nil {
+		return fmt.Errorf("snapshot member addresses: %w", err)
+	}
+	for range n {
+		id, err := readString(r)
+		if err != nil {
+			return fmt.Errorf("snapshot member id: %w", err)
+		}
+		addr, err := readString(r)
+		if err != nil {
+			return fmt.Errorf("snapshot member address: %w", err)
+		}
+		st.memberAddrs[id] = addr
+	}
 	return nil
+}
+
+// readString reads a uvarint length (at most 64 KiB) and that many bytes.
+func readString(r *bufio.Reader) (string, error) {
+	l, err := binary.ReadUvarint(r)
+	if err != nil || l > 1<<16 {
+		return "", fmt.Errorf("length %d: %v", l, err)
+	}
+	b := make([]byte, l)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", err
+	}
+	return string(b), nil
 }

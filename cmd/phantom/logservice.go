@@ -106,6 +106,7 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		return nil, err
 	}
 	svc.Register(g.srv)
+	svc.RegisterAdmin(g.srv)
 	g.serve(log)
 	h, err := startHTTP(f.httpAddr, adminHandler(), log)
 	if err != nil {

@@ -682,6 +682,279 @@ func (x *StatusResponse) GetLastCommitTs() uint64 {
 	return 0
 }
 
+type AddServerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Raft server id (the node's --node-id).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Raft address peers dial (the node's advertised Raft address).
+	RaftAddr string `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	// gRPC address clients use, optional: named to clients as leader address.
+	ApiAddr       string `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddServerRequest) Reset() {
+	*x = AddServerRequest{}
+	mi := &file_phantom_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddServerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddServerRequest) ProtoMessage() {}
+
+func (x *AddServerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddServerRequest.ProtoReflect.Descriptor instead.
+func (*AddServerRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AddServerRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AddServerRequest) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *AddServerRequest) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+type ServerIDRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerIDRequest) Reset() {
+	*x = ServerIDRequest{}
+	mi := &file_phantom_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerIDRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerIDRequest) ProtoMessage() {}
+
+func (x *ServerIDRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerIDRequest.ProtoReflect.Descriptor instead.
+func (*ServerIDRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ServerIDRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ConfigurationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigurationRequest) Reset() {
+	*x = ConfigurationRequest{}
+	mi := &file_phantom_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigurationRequest) ProtoMessage() {}
+
+func (x *ConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*ConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{14}
+}
+
+type ServerInfo struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddr string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	ApiAddr  string                 `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	// "Voter" or "Nonvoter".
+	Suffrage      string `protobuf:"bytes,4,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
+	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerInfo) Reset() {
+	*x = ServerInfo{}
+	mi := &file_phantom_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerInfo) ProtoMessage() {}
+
+func (x *ServerInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerInfo.ProtoReflect.Descriptor instead.
+func (*ServerInfo) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ServerInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetSuffrage() string {
+	if x != nil {
+		return x.Suffrage
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+type ConfigurationResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Servers []*ServerInfo          `protobuf:"bytes,1,rep,name=servers,proto3" json:"servers,omitempty"`
+	// Raft index of the configuration.
+	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigurationResponse) Reset() {
+	*x = ConfigurationResponse{}
+	mi := &file_phantom_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigurationResponse) ProtoMessage() {}
+
+func (x *ConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*ConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConfigurationResponse) GetServers() []*ServerInfo {
+	if x != nil {
+		return x.Servers
+	}
+	return nil
+}
+
+func (x *ConfigurationResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type ScanRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Start []byte                 `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
@@ -697,7 +970,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -709,7 +982,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -722,7 +995,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{12}
+	return file_phantom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScanRequest) GetStart() []byte {
@@ -770,7 +1043,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_phantom_proto_msgTypes[13]
+	mi := &file_phantom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +1055,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[13]
+	mi := &file_phantom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +1068,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{13}
+	return file_phantom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScanResponse) GetArrowIpc() []byte {
@@ -813,7 +1086,7 @@ type PageStatusRequest struct {
 
 func (x *PageStatusRequest) Reset() {
 	*x = PageStatusRequest{}
-	mi := &file_phantom_proto_msgTypes[14]
+	mi := &file_phantom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1098,7 @@ func (x *PageStatusRequest) String() string {
 func (*PageStatusRequest) ProtoMessage() {}
 
 func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[14]
+	mi := &file_phantom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1111,7 @@ func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusRequest.ProtoReflect.Descriptor instead.
 func (*PageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{14}
+	return file_phantom_proto_rawDescGZIP(), []int{19}
 }
 
 type PageStatusResponse struct {
@@ -853,7 +1126,7 @@ type PageStatusResponse struct {
 
 func (x *PageStatusResponse) Reset() {
 	*x = PageStatusResponse{}
-	mi := &file_phantom_proto_msgTypes[15]
+	mi := &file_phantom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -865,7 +1138,7 @@ func (x *PageStatusResponse) String() string {
 func (*PageStatusResponse) ProtoMessage() {}
 
 func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[15]
+	mi := &file_phantom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -878,7 +1151,7 @@ func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusResponse.ProtoReflect.Descriptor instead.
 func (*PageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{15}
+	return file_phantom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PageStatusResponse) GetAppliedIndex() uint64 {
@@ -954,7 +1227,24 @@ const file_phantom_proto_rawDesc = "" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12%\n" +
 	"\x0eleader_address\x18\x03 \x01(\tR\rleaderAddress\x12!\n" +
 	"\fcommit_index\x18\x04 \x01(\x04R\vcommitIndex\x12$\n" +
-	"\x0elast_commit_ts\x18\x05 \x01(\x04R\flastCommitTs\"\x81\x01\n" +
+	"\x0elast_commit_ts\x18\x05 \x01(\x04R\flastCommitTs\"Z\n" +
+	"\x10AddServerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x19\n" +
+	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\"!\n" +
+	"\x0fServerIDRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x14ConfigurationRequest\"\x88\x01\n" +
+	"\n" +
+	"ServerInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x19\n" +
+	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\x12\x1a\n" +
+	"\bsuffrage\x18\x04 \x01(\tR\bsuffrage\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"_\n" +
+	"\x15ConfigurationResponse\x120\n" +
+	"\aservers\x18\x01 \x03(\v2\x16.phantom.v1.ServerInfoR\aservers\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"\x81\x01\n" +
 	"\vScanRequest\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\fR\x05start\x12\x10\n" +
 	"\x03end\x18\x02 \x01(\fR\x03end\x12\x17\n" +
@@ -976,7 +1266,15 @@ const file_phantom_proto_rawDesc = "" +
 	"\x06Commit\x12\x19.phantom.v1.CommitRequest\x1a\x1a.phantom.v1.CommitResponse\x12=\n" +
 	"\aReadLog\x12\x1a.phantom.v1.ReadLogRequest\x1a\x14.phantom.v1.LogEntry0\x01\x12?\n" +
 	"\x06Status\x12\x19.phantom.v1.StatusRequest\x1a\x1a.phantom.v1.StatusResponse\x12]\n" +
-	"\x10ReportConsistent\x12#.phantom.v1.ReportConsistentRequest\x1a$.phantom.v1.ReportConsistentResponse2\x92\x01\n" +
+	"\x10ReportConsistent\x12#.phantom.v1.ReportConsistentRequest\x1a$.phantom.v1.ReportConsistentResponse2\xf4\x03\n" +
+	"\bLogAdmin\x12K\n" +
+	"\bAddVoter\x12\x1c.phantom.v1.AddServerRequest\x1a!.phantom.v1.ConfigurationResponse\x12M\n" +
+	"\n" +
+	"AddLearner\x12\x1c.phantom.v1.AddServerRequest\x1a!.phantom.v1.ConfigurationResponse\x12N\n" +
+	"\fRemoveServer\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12P\n" +
+	"\x0ePromoteLearner\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12T\n" +
+	"\x12TransferLeadership\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12T\n" +
+	"\rConfiguration\x12 .phantom.v1.ConfigurationRequest\x1a!.phantom.v1.ConfigurationResponse2\x92\x01\n" +
 	"\n" +
 	"PageServer\x12;\n" +
 	"\x04Scan\x12\x17.phantom.v1.ScanRequest\x1a\x18.phantom.v1.ScanResponse0\x01\x12G\n" +
@@ -994,7 +1292,7 @@ func file_phantom_proto_rawDescGZIP() []byte {
 	return file_phantom_proto_rawDescData
 }
 
-var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_phantom_proto_goTypes = []any{
 	(*Mutation)(nil),                 // 0: phantom.v1.Mutation
 	(*ReportConsistentRequest)(nil),  // 1: phantom.v1.ReportConsistentRequest
@@ -1008,34 +1306,52 @@ var file_phantom_proto_goTypes = []any{
 	(*LogEntry)(nil),                 // 9: phantom.v1.LogEntry
 	(*StatusRequest)(nil),            // 10: phantom.v1.StatusRequest
 	(*StatusResponse)(nil),           // 11: phantom.v1.StatusResponse
-	(*ScanRequest)(nil),              // 12: phantom.v1.ScanRequest
-	(*ScanResponse)(nil),             // 13: phantom.v1.ScanResponse
-	(*PageStatusRequest)(nil),        // 14: phantom.v1.PageStatusRequest
-	(*PageStatusResponse)(nil),       // 15: phantom.v1.PageStatusResponse
+	(*AddServerRequest)(nil),         // 12: phantom.v1.AddServerRequest
+	(*ServerIDRequest)(nil),          // 13: phantom.v1.ServerIDRequest
+	(*ConfigurationRequest)(nil),     // 14: phantom.v1.ConfigurationRequest
+	(*ServerInfo)(nil),               // 15: phantom.v1.ServerInfo
+	(*ConfigurationResponse)(nil),    // 16: phantom.v1.ConfigurationResponse
+	(*ScanRequest)(nil),              // 17: phantom.v1.ScanRequest
+	(*ScanResponse)(nil),             // 18: phantom.v1.ScanResponse
+	(*PageStatusRequest)(nil),        // 19: phantom.v1.PageStatusRequest
+	(*PageStatusResponse)(nil),       // 20: phantom.v1.PageStatusResponse
 }
 var file_phantom_proto_depIdxs = []int32{
 	0,  // 0: phantom.v1.CommitRequest.mutations:type_name -> phantom.v1.Mutation
 	6,  // 1: phantom.v1.CommitRequest.read_ranges:type_name -> phantom.v1.KeyRange
 	0,  // 2: phantom.v1.LogEntry.mutations:type_name -> phantom.v1.Mutation
-	3,  // 3: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
-	5,  // 4: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
-	8,  // 5: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
-	10, // 6: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
-	1,  // 7: phantom.v1.LogService.ReportConsistent:input_type -> phantom.v1.ReportConsistentRequest
-	12, // 8: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
-	14, // 9: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
-	4,  // 10: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
-	7,  // 11: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
-	9,  // 12: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
-	11, // 13: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
-	2,  // 14: phantom.v1.LogService.ReportConsistent:output_type -> phantom.v1.ReportConsistentResponse
-	13, // 15: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
-	15, // 16: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	15, // 3: phantom.v1.ConfigurationResponse.servers:type_name -> phantom.v1.ServerInfo
+	3,  // 4: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
+	5,  // 5: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
+	8,  // 6: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
+	10, // 7: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
+	1,  // 8: phantom.v1.LogService.ReportConsistent:input_type -> phantom.v1.ReportConsistentRequest
+	12, // 9: phantom.v1.LogAdmin.AddVoter:input_type -> phantom.v1.AddServerRequest
+	12, // 10: phantom.v1.LogAdmin.AddLearner:input_type -> phantom.v1.AddServerRequest
+	13, // 11: phantom.v1.LogAdmin.RemoveServer:input_type -> phantom.v1.ServerIDRequest
+	13, // 12: phantom.v1.LogAdmin.PromoteLearner:input_type -> phantom.v1.ServerIDRequest
+	13, // 13: phantom.v1.LogAdmin.TransferLeadership:input_type -> phantom.v1.ServerIDRequest
+	14, // 14: phantom.v1.LogAdmin.Configuration:input_type -> phantom.v1.ConfigurationRequest
+	17, // 15: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
+	19, // 16: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
+	4,  // 17: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
+	7,  // 18: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
+	9,  // 19: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
+	11, // 20: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
+	2,  // 21: phantom.v1.LogService.ReportConsistent:output_type -> phantom.v1.ReportConsistentResponse
+	16, // 22: phantom.v1.LogAdmin.AddVoter:output_type -> phantom.v1.ConfigurationResponse
+	16, // 23: phantom.v1.LogAdmin.AddLearner:output_type -> phantom.v1.ConfigurationResponse
+	16, // 24: phantom.v1.LogAdmin.RemoveServer:output_type -> phantom.v1.ConfigurationResponse
+	16, // 25: phantom.v1.LogAdmin.PromoteLearner:output_type -> phantom.v1.ConfigurationResponse
+	16, // 26: phantom.v1.LogAdmin.TransferLeadership:output_type -> phantom.v1.ConfigurationResponse
+	16, // 27: phantom.v1.LogAdmin.Configuration:output_type -> phantom.v1.ConfigurationResponse
+	18, // 28: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
+	20, // 29: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
+	17, // [17:30] is the sub-list for method output_type
+	4,  // [4:17] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_phantom_proto_init() }
@@ -1049,9 +1365,9 @@ func file_phantom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_phantom_proto_rawDesc), len(file_phantom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   21,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_phantom_proto_goTypes,
 		DependencyIndexes: file_phantom_proto_depIdxs,

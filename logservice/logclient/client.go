@@ -119,8 +119,17 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// client returns the stub for addr, connecting lazily.
+// client returns the LogService stub for addr, connecting lazily.
 func (c *Client) client(addr string) (wirepb.LogServiceClient, error) {
+	cc, err := c.conn(addr)
+	if err != nil {
+		return nil, err
+	}
+	return wirepb.NewLogServiceClient(cc), nil
+}
+
+// conn returns the connection to addr, connecting lazily.
+func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -135,7 +144,7 @@ func (c *Client) client(addr string) (wirepb.LogServiceClient, error) {
 		}
 		c.conns[addr] = cc
 	}
-	return wirepb.NewLogServiceClient(cc), nil
+	return cc, nil
 }
 
 func (c *Client) leaderAddr() string {
@@ -181,10 +190,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 // guarantee the request was not executed). Unavailable answers move to the
 // next node and are retried only when idempotent.
 func (c *Client) onLeader(ctx context.Context, idempotent bool, fn func(wirepb.LogServiceClient, grpc.CallOption) error) error {
+	return c.onLeaderConn(ctx, idempotent, func(cc *grpc.ClientConn, opt grpc.CallOption) error {
+		return fn(wirepb.NewLogServiceClient(cc), opt)
+	})
+}
+
+// onLeaderConn is onLeader for any service on the leader's connection.
+func (c *Client) onLeaderConn(ctx context.Context, idempotent bool, fn func(*grpc.ClientConn, grpc.CallOption) error) error {
 	backoff := c.o.minBackoff
 	for attempt := 1; ; attempt++ {
 		addr := c.leaderAddr()
-		cl, err := c.client(addr)
+		cl, err := c.conn(addr)
 		if err != nil {
 			return err
 		}
