@@ -359,6 +359,13 @@ func (s *Service) establish() error {
 	if err := s.raft.Barrier(s.cfg.CommitWait).Error(); err != nil {
 		return fmt.Errorf("barrier: %w", err)
 	}
+	// Record this leader's gRPC address, so members that were added later
+	// (and have no Config.Peers entry for it) can name it to clients.
+	if a := s.cfg.APIAddr; a != "" && s.fsm.memberAddr(s.cfg.NodeID) != a {
+		if err := s.raft.Apply(encodeMemberAddr(s.cfg.NodeID, a), s.cfg.CommitWait).Error(); err != nil {
+			return fmt.Errorf("record api address: %w", err)
+		}
+	}
 	v, _ := s.fsm.view()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -43,8 +44,10 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 
 func logserviceCommand() *ffcli.Command {
 	var f logserviceFlags
-	return serviceCommand("logservice", "run a log service replica (the Raft-replicated WAL)", f.register, &f.logs,
+	cmd := serviceCommand("logservice", "run a log service replica (the Raft-replicated WAL)", f.register, &f.logs,
 		func(ctx context.Context, log *slog.Logger) (io.Closer, error) { return startLogservice(ctx, f, log) })
+	cmd.Subcommands = []*ffcli.Command{logadminCommand(os.Stdout)}
+	return cmd
 }
 
 // logserviceNode is a running log service replica.
