@@ -129,4 +129,3 @@ func printMembers(out io.Writer, resp *wirepb.ConfigurationResponse) error {
 	fmt.Fprintf(tw, "(configuration index %d)\n", resp.GetIndex())
 	return tw.Flush()
 }
-
