@@ -30,7 +30,7 @@ func commitKey(t *testing.T, c *logclient.Client, key string, unknown map[string
 	for {
 		start, _, err := c.GetTimestamp(ctx, 1)
 		if err == nil {
-			ts, idx, err2 := c.Commit(ctx, start, mut(key, "v"))
+			ts, idx, err2 := c.Commit(ctx, start, mut(key, "v"), nil)
 			if err2 == nil {
 				return acked{key: key, commitTS: ts, index: idx}
 			}
@@ -228,7 +228,7 @@ func TestConcurrentCommits(t *testing.T) {
 					return
 				}
 				key := fmt.Sprintf("w%02d-%d", w, i)
-				ts, idx, err := c.Commit(ctx, start, mut(key, "v"))
+				ts, idx, err := c.Commit(ctx, start, mut(key, "v"), nil)
 				if err != nil {
 					errs <- fmt.Errorf("commit %s: %w", key, err)
 					return

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 )
 
@@ -16,6 +15,12 @@ type Peer struct {
 	// bootstrap. For the entry whose ID equals Config.NodeID it may be empty
 	// or differ: the locally bound address is used.
 	RaftAddr string
+	// RaftAdvertiseAddr is the host:port peers dial to reach this replica's
+	// Raft transport and the address recorded for it in the group
+	// configuration (at bootstrap, and when a leader adds it). It may differ
+	// from RaftAddr behind NAT, a proxy or a fault-injecting test proxy.
+	// Default "": the bound RaftAddr.
+	RaftAdvertiseAddr string
 	// APIAddr is the peer's gRPC address (host:port), optional. When set, a
 	// follower names it to clients as the leader's address.
 	APIAddr string
@@ -31,9 +36,16 @@ type Config struct {
 	// file snapshot store (DataDir/snapshots). Required.
 	DataDir string
 	// RaftAddr is the TCP address the Raft transport binds; "127.0.0.1:0"
-	// picks a free port (Service.RaftAddr reports the bound address). It must
-	// be advertisable (not 0.0.0.0). Default "127.0.0.1:0".
+	// picks a free port (Service.RaftBindAddr reports the bound address). It
+	// must be advertisable (not 0.0.0.0) unless RaftAdvertiseAddr is set.
+	// Default "127.0.0.1:0".
 	RaftAddr string
+	// RaftAdvertiseAddr is the host:port peers dial to reach this replica's
+	// Raft transport and the address recorded for it in the group
+	// configuration (at bootstrap, and when a leader adds it). It may differ
+	// from RaftAddr behind NAT, a proxy or a fault-injecting test proxy.
+	// Default "": the bound RaftAddr.
+	RaftAdvertiseAddr string
 	// APIAddr is this replica's own gRPC address as clients reach it,
 	// optional; reported by Status and in not-leader answers. Default "".
 	APIAddr string
@@ -83,11 +95,15 @@ type Config struct {
 	SnapshotInterval time.Duration
 	// SnapshotRetain is how many snapshots are kept on disk. Default 2.
 	SnapshotRetain int
-	// TrailingLogs is how many log entries a snapshot leaves behind. Page
-	// servers read the log from the Raft log store, so the default keeps
-	// every entry (math.MaxUint64): truncation below the page servers'
-	// remote_consistent_ts is a later issue.
+	// TrailingLogs is how many log entries (at least 1) a snapshot leaves
+	// behind, so lagging followers catch up by replay. Independently of it,
+	// no entry above the truncation floor (the minimum consistent index the
+	// page servers reported) is ever dropped, and nothing is dropped before
+	// any page server reported. Default 1024.
 	TrailingLogs uint64
+	// TruncateInterval is how often the replica tries to truncate its log
+	// below the truncation floor (Service.Truncate). Default 1m.
+	TruncateInterval time.Duration
 	// TransportTimeout is the Raft TCP transport I/O timeout. Default 10s.
 	TransportTimeout time.Duration
 	// TransportMaxPool is the Raft TCP connection pool size per peer.
@@ -143,7 +159,10 @@ func (c *Config) EnsureDefaults() {
 		c.SnapshotRetain = 2
 	}
 	if c.TrailingLogs == 0 {
-		c.TrailingLogs = math.MaxUint64
+		c.TrailingLogs = 1024
+	}
+	if c.TruncateInterval == 0 {
+		c.TruncateInterval = time.Minute
 	}
 	if c.TransportTimeout == 0 {
 		c.TransportTimeout = 10 * time.Second
@@ -186,8 +205,16 @@ func (c *Config) Validate() error {
 	if c.ElectionTimeout < c.HeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("ElectionTimeout %s is below HeartbeatTimeout %s", c.ElectionTimeout, c.HeartbeatTimeout))
 	}
+	if c.TruncateInterval <= 0 {
+		errs = append(errs, fmt.Errorf("TruncateInterval %s must be positive", c.TruncateInterval))
+	}
 	if c.SnapshotRetain < 1 {
 		errs = append(errs, fmt.Errorf("SnapshotRetain %d must be positive", c.SnapshotRetain))
+	}
+	if c.RaftAdvertiseAddr != "" {
+		if err := validateAdvertise(c.RaftAdvertiseAddr); err != nil {
+			errs = append(errs, fmt.Errorf("RaftAdvertiseAddr: %w", err))
+		}
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Peers {

@@ -2,15 +2,14 @@ package logservice
 
 import (
 	"bufio"
-	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"sync"
 
+	"github.com/google/btree"
 	"github.com/hashicorp/raft"
 )
 
@@ -25,6 +24,12 @@ var (
 	// ErrBadTimestamp: the record's timestamps violate monotonicity
 	// (commit_ts not above the last commit, or start_ts not below commit_ts).
 	ErrBadTimestamp = errors.New("logservice: bad commit timestamps")
+	// ErrReadConflict: a key in one of the transaction's read ranges was
+	// written by a commit with a commit_ts above its start_ts (SERIALIZABLE).
+	ErrReadConflict = errors.New("logservice: serializable read conflict")
+	// ErrBadReport: a consistent-point report without a node id, or for an
+	// index not below its own log entry.
+	ErrBadReport = errors.New("logservice: bad consistent-point report")
 )
 
 // applyResult is the FSM's answer to one Raft command, returned through the
@@ -32,8 +37,11 @@ var (
 type applyResult struct {
 	index    uint64
 	commitTS uint64
+	// floor is, for a report, the truncation floor after applying it.
+	floor uint64
 	// err is nil for an applied commit or high-water mark, or wraps
-	// ErrConflict, ErrTooOld, ErrBadTimestamp or ErrCorruptRecord.
+	// ErrConflict, ErrReadConflict, ErrTooOld, ErrBadTimestamp or
+	// ErrCorruptRecord.
 	err error
 }
 
@@ -43,12 +51,23 @@ type writeRef struct {
 	ts  uint64
 }
 
+// lessKey orders writes by key, the order of fsmState.lastWrite.
+func lessKey(a, b writeRef) bool { return a.key < b.key }
+
+// btreeDegree is the B-tree node degree of the resolver's key index.
+const btreeDegree = 32
+
+func newWriteTree() *btree.BTreeG[writeRef] { return btree.NewG(btreeDegree, lessKey) }
+
 // fsmState is everything the FSM replicates; Snapshot/Restore carry all of it.
 type fsmState struct {
-	// lastWrite maps key -> commit_ts of its newest remembered write.
-	lastWrite map[string]uint64
+	// lastWrite holds, ordered by key, the commit_ts of each key's newest
+	// remembered write: point lookups for write-write conflicts, range scans
+	// for read ranges, and a copy-on-write clone for snapshots.
+	lastWrite *btree.BTreeG[writeRef]
 	// queue holds writes in commit_ts order (log order); entries whose key
-	// was rewritten later are stale and skipped. It drives pruning.
+	// was rewritten later are stale and skipped. It drives pruning, and its
+	// tail (ts > start_ts) lists every key written after a snapshot.
 	queue []writeRef
 	// horizon: every forgotten write has commit_ts <= horizon, so a commit
 	// with start_ts < horizon cannot be resolved and aborts as too old.
@@ -64,10 +83,18 @@ type fsmState struct {
 	hwm uint64
 	// appliedIndex is the index of the newest Raft entry the FSM saw.
 	appliedIndex uint64
-	// aborted lists, ascending, the indexes of aborted commit records, so
-	// ReadLog can skip them (8 bytes per aborted commit; pruned once log
-	// truncation exists).
+	// aborted lists, ascending, the indexes above floor of aborted commit
+	// records, so ReadLog can skip them (8 bytes per aborted commit).
 	aborted []uint64
+	// reports maps a page server's node id to its newest consistent point.
+	reports map[string]consistentReport
+	// floor is the minimum reported index over reports (0 if none): entries
+	// at or below it are in every reporting page server's object store, so
+	// they may be dropped from the log.
+	floor uint64
+	// memberAddrs maps a member's Raft server id to its gRPC address, as
+	// recorded by the admin that added it.
+	memberAddrs map[string]string
 }
 
 // fsm is the replicated state machine: the conflict resolver plus the
@@ -87,7 +114,7 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 func newFSM(maxKeys int) *fsm {
 	return &fsm{
 		maxKeys: maxKeys,
-		st:      fsmState{lastWrite: make(map[string]uint64)},
+		st:      fsmState{lastWrite: newWriteTree(), reports: map[string]consistentReport{}, memberAddrs: map[string]string{}},
 		changed: make(chan struct{}),
 	}
 }
@@ -101,6 +128,7 @@ type fsmView struct {
 	appliedIndex    uint64
 	horizon         uint64
 	keys            int
+	floor           uint64
 }
 
 // view returns the counters and a channel closed at the next change.
@@ -114,8 +142,16 @@ func (f *fsm) view() (fsmView, <-chan struct{}) {
 		hwm:             f.st.hwm,
 		appliedIndex:    f.st.appliedIndex,
 		horizon:         f.st.horizon,
-		keys:            len(f.st.lastWrite),
+		keys:            f.st.lastWrite.Len(),
+		floor:           f.st.floor,
 	}, f.changed
+}
+
+// memberAddr returns the recorded gRPC address of member id.
+func (f *fsm) memberAddr(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st.memberAddrs[id]
 }
 
 // isAborted reports whether the commit record at index was aborted.
@@ -159,7 +195,16 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 	case kindHWM:
 		f.st.hwm = max(f.st.hwm, rec.hwm)
 		return &applyResult{index: index}
-	case kindCommit:
+	case kindReport:
+		return f.applyReportLocked(index, rec.report)
+	case kindMemberAddr:
+		if rec.memberAddr == "" {
+			delete(f.st.memberAddrs, rec.memberID)
+		} else {
+			f.st.memberAddrs[rec.memberID] = rec.memberAddr
+		}
+		return &applyResult{index: index}
+	case kindCommit, kindCommitReads:
 		res := &applyResult{index: index, commitTS: rec.commitTS}
 		f.st.lastProcessedTS = max(f.st.lastProcessedTS, rec.commitTS)
 		if res.err = f.resolveLocked(rec); res.err != nil {
@@ -168,7 +213,7 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 		}
 		for _, m := range rec.mutations {
 			k := string(m.GetKey())
-			f.st.lastWrite[k] = rec.commitTS
+			f.st.lastWrite.ReplaceOrInsert(writeRef{key: k, ts: rec.commitTS})
 			f.st.queue = append(f.st.queue, writeRef{key: k, ts: rec.commitTS})
 		}
 		f.st.lastCommitTS = rec.commitTS
@@ -177,6 +222,30 @@ func (f *fsm) applyLocked(index uint64, data []byte) *applyResult {
 		return res
 	}
 	return &applyResult{index: index, err: fmt.Errorf("entry %d: %w: kind %d", index, ErrCorruptRecord, rec.kind)}
+}
+
+// applyReportLocked records a page server's consistent point (a lower index
+// than its last report is ignored) and raises the truncation floor.
+func (f *fsm) applyReportLocked(index uint64, r consistentReport) *applyResult {
+	if r.nodeID == "" || r.index >= index {
+		return &applyResult{index: index, floor: f.st.floor, err: fmt.Errorf("%w: node %q index %d in entry %d", ErrBadReport, r.nodeID, r.index, index)}
+	}
+	if old, ok := f.st.reports[r.nodeID]; !ok || r.index > old.index {
+		f.st.reports[r.nodeID] = r
+	}
+	floor := uint64(0)
+	first := true
+	for _, rep := range f.st.reports {
+		if first || rep.index < floor {
+			floor, first = rep.index, false
+		}
+	}
+	// The floor never moves down: a new page server reporting a lower index
+	// cannot bring back entries that may already be gone.
+	f.st.floor = max(f.st.floor, floor)
+	i, _ := slices.BinarySearch(f.st.aborted, f.st.floor+1)
+	f.st.aborted = slices.Delete(f.st.aborted, 0, i)
+	return &applyResult{index: index, floor: f.st.floor}
 }
 
 // resolveLocked decides whether a commit record may be applied.
@@ -190,16 +259,27 @@ func (f *fsm) resolveLocked(rec record) error {
 		return fmt.Errorf("%w: start_ts %d below resolver horizon %d", ErrTooOld, rec.startTS, f.st.horizon)
 	}
 	for _, m := range rec.mutations {
-		if ts, ok := f.st.lastWrite[string(m.GetKey())]; ok && ts > rec.startTS {
+		if ts, ok := f.st.lastTS(string(m.GetKey())); ok && ts > rec.startTS {
 			return fmt.Errorf("%w: key %q written at %d after start_ts %d", ErrConflict, m.GetKey(), ts, rec.startTS)
+		}
+	}
+	if len(rec.reads) > 0 {
+		if key, ts, found := f.st.readConflict(rec.startTS, normalizeRanges(rec.reads)); found {
+			return fmt.Errorf("%w: key %q in a read range written at %d after start_ts %d", ErrReadConflict, key, ts, rec.startTS)
 		}
 	}
 	return nil
 }
 
+// lastTS returns the commit_ts of key's newest remembered write.
+func (s *fsmState) lastTS(key string) (uint64, bool) {
+	w, ok := s.lastWrite.Get(writeRef{key: key})
+	return w.ts, ok
+}
+
 // live reports whether w is still the newest write of its key.
 func (s *fsmState) live(w writeRef) bool {
-	ts, ok := s.lastWrite[w.key]
+	ts, ok := s.lastTS(w.key)
 	return ok && ts == w.ts
 }
 
@@ -209,7 +289,7 @@ func (s *fsmState) live(w writeRef) bool {
 // restored replica has no stale queue entries), so it is deterministic.
 func (f *fsm) pruneLocked() {
 	s := &f.st
-	for len(s.lastWrite) > f.maxKeys && len(s.queue) > 0 {
+	for s.lastWrite.Len() > f.maxKeys && len(s.queue) > 0 {
 		for len(s.queue) > 0 && !s.live(s.queue[0]) {
 			s.queue = s.queue[1:]
 		}
@@ -219,7 +299,7 @@ func (f *fsm) pruneLocked() {
 		ts := s.queue[0].ts
 		for len(s.queue) > 0 && s.queue[0].ts == ts {
 			if s.live(s.queue[0]) {
-				delete(s.lastWrite, s.queue[0].key)
+				s.lastWrite.Delete(s.queue[0])
 			}
 			s.queue = s.queue[1:]
 		}
@@ -227,15 +307,15 @@ func (f *fsm) pruneLocked() {
 	}
 	// Drop stale entries once they dominate, so rewriting hot keys does not
 	// grow the queue without bound.
-	if len(s.queue) > 2*len(s.lastWrite)+1024 {
+	if len(s.queue) > 2*s.lastWrite.Len()+1024 {
 		s.queue = s.liveWrites()
 	}
 }
 
 // liveWrites returns the live writes in queue order, each key once.
 func (s *fsmState) liveWrites() []writeRef {
-	out := make([]writeRef, 0, len(s.lastWrite))
-	seen := make(map[string]struct{}, len(s.lastWrite))
+	out := make([]writeRef, 0, s.lastWrite.Len())
+	seen := make(map[string]struct{}, s.lastWrite.Len())
 	for _, w := range s.queue {
 		if _, dup := seen[w.key]; dup || !s.live(w) {
 			continue
@@ -246,15 +326,18 @@ func (s *fsmState) liveWrites() []writeRef {
 	return out
 }
 
-// Snapshot implements raft.FSM. It copies the live writes (O(keys)) under the
-// lock; encoding happens in Persist, concurrently with Apply.
+// Snapshot implements raft.FSM. Under the lock it takes a copy-on-write
+// clone of the key index (O(1)) and copies the small slices; encoding
+// happens in Persist, concurrently with Apply.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st := f.st
-	st.queue = f.st.liveWrites()
-	st.lastWrite = nil
+	st.lastWrite = f.st.lastWrite.Clone()
+	st.queue = nil
 	st.aborted = slices.Clone(f.st.aborted)
+	st.reports = maps.Clone(f.st.reports)
+	st.memberAddrs = maps.Clone(f.st.memberAddrs)
 	return &fsmSnapshot{st: st}, nil
 }
 
@@ -273,8 +356,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// fsmSnapshot is a point-in-time copy of the FSM state; queue holds only live
-// writes and lastWrite is unused.
+// fsmSnapshot is a point-in-time copy of the FSM state; lastWrite is a
+// private clone and queue is unused.
 type fsmSnapshot struct{ st fsmState }
 
 // Persist implements raft.FSMSnapshot.
@@ -293,85 +376,3 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 
 // Release implements raft.FSMSnapshot.
 func (s *fsmSnapshot) Release() {}
-
-const snapshotMagic = "PHLS\x01"
-
-// encodeSnapshot writes st with its live writes sorted by (ts, key), so equal
-// states encode to equal bytes.
-func encodeSnapshot(w io.Writer, st *fsmState) error {
-	writes := slices.Clone(st.queue)
-	sort.Slice(writes, func(i, j int) bool {
-		if c := cmp.Compare(writes[i].ts, writes[j].ts); c != 0 {
-			return c < 0
-		}
-		return writes[i].key < writes[j].key
-	})
-	b := []byte(snapshotMagic)
-	for _, v := range []uint64{st.horizon, st.lastCommitTS, st.lastCommitIndex, st.lastProcessedTS, st.hwm, st.appliedIndex, uint64(len(st.aborted)), uint64(len(writes))} {
-		b = binary.AppendUvarint(b, v)
-	}
-	for _, idx := range st.aborted {
-		b = binary.AppendUvarint(b, idx)
-	}
-	for _, wr := range writes {
-		b = binary.AppendUvarint(b, wr.ts)
-		b = binary.AppendUvarint(b, uint64(len(wr.key)))
-		b = append(b, wr.key...)
-		if len(b) > 1<<20 {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	_, err := w.Write(b)
-	return err
-}
-
-// decodeSnapshot reads what encodeSnapshot wrote.
-func decodeSnapshot(r *bufio.Reader) (fsmState, error) {
-	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != snapshotMagic {
-		return fsmState{}, fmt.Errorf("bad snapshot header: %v", err)
-	}
-	var hdr [8]uint64
-	for i := range hdr {
-		v, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fsmState{}, fmt.Errorf("snapshot header: %w", err)
-		}
-		hdr[i] = v
-	}
-	st := fsmState{
-		horizon: hdr[0], lastCommitTS: hdr[1], lastCommitIndex: hdr[2],
-		lastProcessedTS: hdr[3], hwm: hdr[4], appliedIndex: hdr[5],
-	}
-	nAborted, nWrites := hdr[6], hdr[7]
-	st.aborted = make([]uint64, 0, min(nAborted, 1<<16))
-	for range nAborted {
-		v, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fsmState{}, fmt.Errorf("snapshot aborted list: %w", err)
-		}
-		st.aborted = append(st.aborted, v)
-	}
-	st.lastWrite = make(map[string]uint64, min(nWrites, 1<<16))
-	st.queue = make([]writeRef, 0, min(nWrites, 1<<16))
-	for range nWrites {
-		ts, err := binary.ReadUvarint(r)
-		if err != nil {
-			return fsmState{}, fmt.Errorf("snapshot writes: %w", err)
-		}
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > 1<<26 {
-			return fsmState{}, fmt.Errorf("snapshot key length %d: %v", n, err)
-		}
-		key, err := io.ReadAll(io.LimitReader(r, int64(n)))
-		if err != nil || uint64(len(key)) != n {
-			return fsmState{}, fmt.Errorf("snapshot key: short read (%d of %d): %v", len(key), n, err)
-		}
-		st.lastWrite[string(key)] = ts
-		st.queue = append(st.queue, writeRef{key: string(key), ts: ts})
-	}
-	return st, nil
-}

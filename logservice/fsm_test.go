@@ -33,7 +33,7 @@ func (fd *feeder) apply(data []byte) *applyResult {
 }
 
 func (fd *feeder) commit(start, commit uint64, keys ...string) error {
-	return fd.apply(encodeCommit(start, commit, puts(keys...))).err
+	return fd.apply(encodeCommit(start, commit, puts(keys...), nil)).err
 }
 
 func TestResolverConflict(t *testing.T) {
@@ -169,13 +169,28 @@ func randomEntries(seed uint64, n int) [][]byte {
 			out = append(out, encodeHWM(ts+uint64(r.IntN(1000))))
 			continue
 		}
+		if r.IntN(50) == 0 {
+			// Applied at index len(out)+1 by applyAll(..., 1, ...).
+			rep := consistentReport{nodeID: fmt.Sprintf("page-%d", r.IntN(3)), index: uint64(r.IntN(len(out) + 1)), ts: ts}
+			out = append(out, encodeReport(rep))
+			continue
+		}
 		ts += uint64(1 + r.IntN(3))
 		var keys []string
 		for range 1 + r.IntN(3) {
 			keys = append(keys, fmt.Sprintf("k%02d", r.IntN(40)))
 		}
 		start := ts - uint64(1+r.IntN(30))
-		out = append(out, encodeCommit(start, ts, puts(keys...)))
+		var reads []*wirepb.KeyRange
+		if r.IntN(3) == 0 {
+			lo := r.IntN(40)
+			end := fmt.Sprintf("k%02d", lo+1+r.IntN(4))
+			if r.IntN(8) == 0 {
+				end = ""
+			}
+			reads = append(reads, &wirepb.KeyRange{Start: fmt.Appendf(nil, "k%02d", lo), End: []byte(end)})
+		}
+		out = append(out, encodeCommit(start, ts, puts(keys...), reads))
 	}
 	return out
 }
@@ -223,9 +238,11 @@ func TestFSMDeterminismAndSnapshot(t *testing.T) {
 		t.Fatal("restored FSM state diverged")
 	}
 	va, _ := a.view()
-	var conflicts, tooOld, ok int
+	var conflicts, readConflicts, tooOld, ok int
 	for _, r := range append(resA, resB...) {
 		switch {
+		case bytes.Contains([]byte(r), []byte("serializable read conflict")):
+			readConflicts++
 		case bytes.Contains([]byte(r), []byte("conflict")):
 			conflicts++
 		case bytes.Contains([]byte(r), []byte("too old")):
@@ -234,12 +251,18 @@ func TestFSMDeterminismAndSnapshot(t *testing.T) {
 			ok++
 		}
 	}
-	if conflicts == 0 || tooOld == 0 || ok == 0 || va.horizon == 0 || va.keys > maxKeys {
-		t.Fatalf("workload did not exercise the resolver: conflicts=%d tooOld=%d ok=%d horizon=%d keys=%d",
-			conflicts, tooOld, ok, va.horizon, va.keys)
+	if conflicts == 0 || readConflicts == 0 || tooOld == 0 || ok == 0 || va.horizon == 0 || va.keys > maxKeys {
+		t.Fatalf("workload did not exercise the resolver: conflicts=%d readConflicts=%d tooOld=%d ok=%d horizon=%d keys=%d",
+			conflicts, readConflicts, tooOld, ok, va.horizon, va.keys)
 	}
-	if len(a.st.queue) > 2*len(a.st.lastWrite)+1024 {
-		t.Fatalf("resolver queue not compacted: %d entries for %d keys", len(a.st.queue), len(a.st.lastWrite))
+	if len(a.st.queue) > 2*a.st.lastWrite.Len()+1024 {
+		t.Fatalf("resolver queue not compacted: %d entries for %d keys", len(a.st.queue), a.st.lastWrite.Len())
+	}
+	if va.floor == 0 || len(a.st.reports) != 3 {
+		t.Fatalf("workload did not exercise reports: floor %d, %d reporters", va.floor, len(a.st.reports))
+	}
+	if len(a.st.aborted) > 0 && a.st.aborted[0] <= va.floor {
+		t.Fatalf("aborted index %d at or below the floor %d not pruned", a.st.aborted[0], va.floor)
 	}
 	// Aborted indexes survive the snapshot.
 	for i := uint64(1); i <= uint64(len(entries)); i++ {
@@ -255,7 +278,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Key: []byte("b"), Delete: true},
 		{Key: []byte{}, Value: bytes.Repeat([]byte{0xff}, 300)},
 	}
-	rec, err := decodeRecord(encodeCommit(7, 1<<40, muts))
+	rec, err := decodeRecord(encodeCommit(7, 1<<40, muts, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +293,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if rec, err := decodeRecord(encodeHWM(42)); err != nil || rec.kind != kindHWM || rec.hwm != 42 {
 		t.Fatalf("hwm: %+v %v", rec, err)
 	}
-	enc := encodeCommit(1, 2, muts)
+	enc := encodeCommit(1, 2, muts, nil)
 	for i := range enc {
 		if _, err := decodeRecord(enc[:i]); !errors.Is(err, ErrCorruptRecord) {
 			t.Fatalf("truncated at %d: got %v", i, err)
@@ -279,8 +302,10 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add(encodeCommit(1, 2, puts("a", "b")))
+	f.Add(encodeCommit(1, 2, puts("a", "b"), nil))
+	f.Add(encodeCommit(1, 2, puts("a"), []*wirepb.KeyRange{{Start: []byte("a"), End: []byte("c")}, {Start: []byte("x")}}))
 	f.Add(encodeHWM(99))
+	f.Add(encodeReport(consistentReport{nodeID: "page-1", index: 7, ts: 9}))
 	f.Add([]byte{1, 0, 0, 200})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := decodeRecord(data)
@@ -289,10 +314,13 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		// Whatever decodes re-encodes to the same bytes.
 		var again []byte
-		if rec.kind == kindHWM {
+		switch rec.kind {
+		case kindHWM:
 			again = encodeHWM(rec.hwm)
-		} else {
-			again = encodeCommit(rec.startTS, rec.commitTS, rec.mutations)
+		case kindReport:
+			again = encodeReport(rec.report)
+		default:
+			again = encodeCommit(rec.startTS, rec.commitTS, rec.mutations, rec.reads)
 		}
 		if !bytes.Equal(again, data) {
 			// Non-minimal varints decode but re-encode shorter; accept that
@@ -310,6 +338,7 @@ func FuzzRestoreSnapshot(f *testing.F) {
 	for i := range uint64(10) {
 		_ = fd.commit(i*10, i*10+5, fmt.Sprint(i%6))
 	}
+	fd.apply(encodeReport(consistentReport{nodeID: "page-1", index: 3, ts: 30}))
 	snap, _ := fd.f.Snapshot()
 	var sink memSink
 	_ = snap.Persist(&sink)
@@ -321,9 +350,12 @@ func FuzzRestoreSnapshot(f *testing.F) {
 }
 
 func recordString(r record) string {
-	s := fmt.Sprint(r.kind, r.startTS, r.commitTS, r.hwm)
+	s := fmt.Sprint(r.kind, r.startTS, r.commitTS, r.hwm, r.report)
 	for _, m := range r.mutations {
 		s += fmt.Sprintf(" %q=%q/%v", m.Key, m.Value, m.Delete)
+	}
+	for _, kr := range r.reads {
+		s += fmt.Sprintf(" [%q,%q)", kr.Start, kr.End)
 	}
 	return s
 }

@@ -53,11 +53,20 @@ func (g *server) GetTimestamp(ctx context.Context, req *wirepb.GetTimestampReque
 
 // Commit implements wirepb.LogServiceServer.
 func (g *server) Commit(ctx context.Context, req *wirepb.CommitRequest) (*wirepb.CommitResponse, error) {
-	ts, idx, err := g.s.commit(ctx, req.GetStartTs(), req.GetMutations())
+	ts, idx, err := g.s.commit(ctx, req.GetStartTs(), req.GetMutations(), req.GetReadRanges())
 	if err != nil {
 		return nil, g.status(ctx, err)
 	}
 	return &wirepb.CommitResponse{CommitTs: ts, Index: idx}, nil
+}
+
+// ReportConsistent implements wirepb.LogServiceServer.
+func (g *server) ReportConsistent(ctx context.Context, req *wirepb.ReportConsistentRequest) (*wirepb.ReportConsistentResponse, error) {
+	floor, err := g.s.ReportConsistent(ctx, req.GetNodeId(), req.GetIndex(), req.GetTs())
+	if err != nil {
+		return nil, g.status(ctx, err)
+	}
+	return &wirepb.ReportConsistentResponse{TruncateIndex: floor}, nil
 }
 
 // Status implements wirepb.LogServiceServer. commit_index and last_commit_ts
@@ -67,7 +76,7 @@ func (g *server) Status(ctx context.Context, _ *wirepb.StatusRequest) (*wirepb.S
 	s := g.s
 	v, _ := s.fsm.view()
 	raftAddr, id := s.raft.LeaderWithID()
-	addr := s.apiAddrs[id]
+	addr := s.apiAddr(id)
 	if addr == "" {
 		addr = string(raftAddr)
 	}
@@ -120,10 +129,13 @@ var errTruncated = errors.New("logservice: log truncated")
 func (s *Service) readEntry(index uint64) (*wirepb.LogEntry, error) {
 	// raft-wal may still answer GetLog for indexes a head truncation removed
 	// (it trims whole segments lazily), so check the first index explicitly.
+	// Entries at or below the truncation floor count as gone even while
+	// stored: the aborted-commit list no longer covers them.
 	first, err := s.wal.FirstIndex()
 	if err != nil {
 		return nil, fmt.Errorf("%w: read first index: %w", ErrUnavailable, err)
 	}
+	first = max(first, s.floorIndex()+1)
 	var l raft.Log
 	if index < first {
 		err = raft.ErrLogNotFound
@@ -140,7 +152,7 @@ func (s *Service) readEntry(index uint64) (*wirepb.LogEntry, error) {
 		return nil, nil
 	}
 	rec, err := decodeRecord(l.Data)
-	if err != nil || rec.kind != kindCommit || s.fsm.isAborted(index) {
+	if err != nil || !rec.isCommit() || s.fsm.isAborted(index) {
 		// A corrupt record was rejected by the FSM as well.
 		return nil, nil
 	}
@@ -154,7 +166,7 @@ func (g *server) status(ctx context.Context, err error) error {
 	case errors.Is(err, ErrNotLeader):
 		s := g.s
 		raftAddr, id := s.raft.LeaderWithID()
-		apiAddr := s.apiAddrs[id]
+		apiAddr := s.apiAddr(id)
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(
 			MetadataLeaderAddr, apiAddr,
 			MetadataLeaderID, string(id),
@@ -164,9 +176,9 @@ func (g *server) status(ctx context.Context, err error) error {
 			return status.Errorf(codes.FailedPrecondition, "%v: leadership of %s not established yet", err, id)
 		}
 		return status.Errorf(codes.FailedPrecondition, "%v: leader id=%q addr=%q raft=%q", err, id, apiAddr, raftAddr)
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrReadConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
 		return status.Error(codes.Aborted, err.Error())
-	case errors.Is(err, errInvalid):
+	case errors.Is(err, errInvalid), errors.Is(err, ErrBadReport):
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, errTruncated):
 		return status.Error(codes.OutOfRange, err.Error())

@@ -61,7 +61,9 @@ type Service struct {
 	wal   *raftwal.WAL
 	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
 	trans *raft.NetworkTransport
-	raft  *raft.Raft
+	// raftBind is the address the Raft transport is bound to.
+	raftBind string
+	raft     *raft.Raft
 	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
 	apiAddrs map[raft.ServerID]string
 
@@ -77,6 +79,8 @@ type Service struct {
 	// waiters that can no longer be satisfied.
 	epochDone chan struct{}
 
+	truncMu   sync.Mutex    // serialises Truncate
+	truncDone chan struct{} // closed when truncateLoop returns
 	resync    chan struct{} // asks the leader loop to re-establish
 	closing   chan struct{}
 	loopDone  chan struct{}
@@ -104,6 +108,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		resync:    make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		loopDone:  make(chan struct{}),
+		truncDone: make(chan struct{}),
 	}
 	for _, p := range cfg.Peers {
 		if p.APIAddr != "" {
@@ -118,6 +123,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	go s.leaderLoop()
+	go s.truncateLoop()
 	return s, nil
 }
 
@@ -143,10 +149,17 @@ func (s *Service) open() error {
 	if err != nil {
 		return fmt.Errorf("logservice: open snapshot store: %w", err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, cfg.TransportMaxPool, cfg.TransportTimeout, hlog.Named("transport"))
+	stream, err := listenRaft(cfg.RaftAddr, cfg.RaftAdvertiseAddr)
 	if err != nil {
 		return fmt.Errorf("logservice: bind raft transport %s: %w", cfg.RaftAddr, err)
 	}
+	s.raftBind = stream.listener.Addr().String()
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: cfg.TransportMaxPool,
+		Timeout: cfg.TransportTimeout,
+		Logger:  hlog.Named("transport"),
+	})
 	s.trans = trans
 
 	rc := raft.DefaultConfig()
@@ -179,12 +192,13 @@ func (s *Service) open() error {
 			s.log.Info("bootstrapped raft group", "servers", len(conf.Servers))
 		}
 	}
-	r, err := raft.NewRaft(rc, s.fsm, w, w, snaps, trans)
+	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log}
+	r, err := raft.NewRaft(rc, s.fsm, logs, w, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("logservice: start raft: %w", err)
 	}
 	s.raft = r
-	s.log.Info("raft started", "raft_addr", trans.LocalAddr())
+	s.log.Info("raft started", "raft_addr", trans.LocalAddr(), "raft_bind", s.raftBind)
 	return nil
 }
 
@@ -210,8 +224,14 @@ func (s *Service) Register(g *grpc.Server) {
 	wirepb.RegisterLogServiceServer(g, &server{s: s})
 }
 
-// RaftAddr returns the bound Raft transport address.
+// RaftAddr returns the advertised Raft address: the one peers dial and the
+// group configuration records (Config.RaftAdvertiseAddr, else the bound
+// address).
 func (s *Service) RaftAddr() string { return string(s.trans.LocalAddr()) }
+
+// RaftBindAddr returns the address the Raft transport is bound to (with the
+// port chosen when Config.RaftAddr asked for port 0).
+func (s *Service) RaftBindAddr() string { return s.raftBind }
 
 // IsLeader reports whether this replica is the leader and its timestamp
 // oracle is ready to serve.
@@ -252,6 +272,7 @@ func (s *Service) Close() error {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
 		<-s.loopDone
+		<-s.truncDone
 		errs = append(errs, s.closeStores())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("logservice: close: %w", err)
@@ -338,6 +359,13 @@ func (s *Service) establish() error {
 	if err := s.raft.Barrier(s.cfg.CommitWait).Error(); err != nil {
 		return fmt.Errorf("barrier: %w", err)
 	}
+	// Record this leader's gRPC address, so members that were added later
+	// (and have no Config.Peers entry for it) can name it to clients.
+	if a := s.cfg.APIAddr; a != "" && s.fsm.memberAddr(s.cfg.NodeID) != a {
+		if err := s.raft.Apply(encodeMemberAddr(s.cfg.NodeID, a), s.cfg.CommitWait).Error(); err != nil {
+			return fmt.Errorf("record api address: %w", err)
+		}
+	}
 	v, _ := s.fsm.view()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -396,7 +424,10 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 
 // commit proposes a commit record and waits until it is committed by a
 // quorum and applied. It answers the FSM's verdict.
-func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error) {
+func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
+	if err := validateRanges(reads); err != nil {
+		return 0, 0, err
+	}
 	s.mu.Lock()
 	if !s.ready {
 		s.mu.Unlock()
@@ -413,7 +444,7 @@ func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mut
 		s.requestResync()
 		return 0, 0, err
 	}
-	f := s.raft.Apply(encodeCommit(startTS, commitTS, muts), s.cfg.CommitWait)
+	f := s.raft.Apply(encodeCommit(startTS, commitTS, muts, reads), s.cfg.CommitWait)
 	s.lastProposedTS = commitTS
 	s.mu.Unlock()
 

@@ -45,7 +45,7 @@ func TestSingleNode(t *testing.T) {
 	var acks []acked
 	commit := func(start uint64, key string) acked {
 		t.Helper()
-		ts, idx, err := c.Commit(ctx, start, mut(key, "v@"+key))
+		ts, idx, err := c.Commit(ctx, start, mut(key, "v@"+key), nil)
 		if err != nil {
 			t.Fatalf("commit %s: %v", key, err)
 		}
@@ -74,11 +74,11 @@ func TestSingleNode(t *testing.T) {
 	}
 	newStart, _, _ := c.GetTimestamp(ctx, 1)
 	commit(newStart, "k0")
-	if _, _, err := c.Commit(ctx, oldStart, mut("k0", "lost")); !errors.Is(err, logclient.ErrConflict) {
+	if _, _, err := c.Commit(ctx, oldStart, mut("k0", "lost"), nil); !errors.Is(err, logclient.ErrConflict) {
 		t.Fatalf("conflicting commit: got %v, want ErrConflict", err)
 	}
 	// A start_ts the oracle never issued is rejected.
-	if _, _, err := c.Commit(ctx, 1<<62, mut("x", "y")); status.Code(err) != codes.InvalidArgument {
+	if _, _, err := c.Commit(ctx, 1<<62, mut("x", "y"), nil); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("future start_ts: got %v", err)
 	}
 
@@ -156,7 +156,7 @@ func TestSingleNode(t *testing.T) {
 		}
 		maxIssued = ts
 		// The resolver remembers writes from before the restart.
-		if _, _, err := c.Commit(ctx, oldStart, mut("k0", "stale")); !errors.Is(err, logclient.ErrConflict) {
+		if _, _, err := c.Commit(ctx, oldStart, mut("k0", "stale"), nil); !errors.Is(err, logclient.ErrConflict) {
 			t.Fatalf("round %d: stale commit after restart: got %v", round, err)
 		}
 		a := commit(ts, fmt.Sprintf("after-restart-%d", round))
@@ -213,7 +213,7 @@ func TestTSOHighWaterMarkBatching(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cts, _, err := c.Commit(ctx, ts, mut("k", "v"))
+			cts, _, err := c.Commit(ctx, ts, mut("k", "v"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

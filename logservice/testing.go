@@ -26,8 +26,8 @@ type TestGroup struct {
 
 // StartTestGroup starts a group of voters replicas (1 or 3 are typical) with
 // fast-failover Raft timing, and waits until every replica knows the ready
-// leader.
-func StartTestGroup(tb testing.TB, voters int) *TestGroup {
+// leader. Each opt may adjust every replica's Config before it starts.
+func StartTestGroup(tb testing.TB, voters int, opts ...func(*Config)) *TestGroup {
 	tb.Helper()
 	if voters < 1 {
 		tb.Fatalf("logservice: StartTestGroup(%d): need at least one voter", voters)
@@ -61,6 +61,9 @@ func StartTestGroup(tb testing.TB, voters int) *TestGroup {
 			RaftCommitTimeout:  10 * time.Millisecond,
 			Logger:             slog.New(slog.DiscardHandler),
 		}
+		for _, opt := range opts {
+			opt(&cfg)
+		}
 		svc, err := New(context.Background(), cfg)
 		if err != nil {
 			tb.Fatalf("logservice: start %s: %v", cfg.NodeID, err)
@@ -68,6 +71,7 @@ func StartTestGroup(tb testing.TB, voters int) *TestGroup {
 		peers[i].RaftAddr = svc.RaftAddr()
 		srv := grpc.NewServer()
 		svc.Register(srv)
+		svc.RegisterAdmin(srv)
 		go func() { _ = srv.Serve(lis[i]) }()
 		g.Services[i], g.servers[i] = svc, srv
 		tb.Cleanup(func() { g.Stop(i) })
@@ -88,6 +92,45 @@ func seq(from, to int) []int {
 		out = append(out, i)
 	}
 	return out
+}
+
+// StartNode starts one more replica, id, with Bootstrap off (it waits to be
+// added to the group through LogAdmin) and the group's test timing, and
+// returns its index. opts adjust its Config.
+func (g *TestGroup) StartNode(tb testing.TB, id string, opts ...func(*Config)) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := Config{
+		NodeID:             id,
+		DataDir:            filepath.Join(tb.TempDir(), id),
+		APIAddr:            l.Addr().String(),
+		HeartbeatTimeout:   300 * time.Millisecond,
+		ElectionTimeout:    300 * time.Millisecond,
+		LeaderLeaseTimeout: 150 * time.Millisecond,
+		RaftCommitTimeout:  10 * time.Millisecond,
+		Logger:             slog.New(slog.DiscardHandler),
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	svc, err := New(context.Background(), cfg)
+	if err != nil {
+		_ = l.Close()
+		tb.Fatalf("logservice: start %s: %v", id, err)
+	}
+	srv := grpc.NewServer()
+	svc.Register(srv)
+	svc.RegisterAdmin(srv)
+	go func() { _ = srv.Serve(l) }()
+	i := len(g.Services)
+	g.Services = append(g.Services, svc)
+	g.servers = append(g.servers, srv)
+	g.Addrs = append(g.Addrs, cfg.APIAddr)
+	tb.Cleanup(func() { g.Stop(i) })
+	return i
 }
 
 // AddrList returns the gRPC addresses comma-separated, as logclient.Dial

@@ -21,7 +21,7 @@ import (
 // *logclient.Client implements it.
 type Log interface {
 	GetTimestamp(ctx context.Context, n uint32) (ts, commitIndex uint64, err error)
-	Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error)
+	Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error)
 }
 
 // Remote is the KV of a real cluster: timestamps and commits go to the log
@@ -101,7 +101,7 @@ func (r *Remote) Commit(ctx context.Context, snap Snapshot, muts []Mutation) (ui
 	for i, m := range muts {
 		pm[i] = &wirepb.Mutation{Key: m.Key, Value: m.Value, Delete: m.Delete}
 	}
-	ts, _, err := r.log.Commit(ctx, snap.TS, pm)
+	ts, _, err := r.log.Commit(ctx, snap.TS, pm, nil)
 	if err != nil {
 		switch {
 		case errors.Is(err, logclient.ErrConflict):

@@ -88,6 +88,112 @@ func (x *Mutation) GetDelete() bool {
 	return false
 }
 
+type ReportConsistentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Index         uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	Ts            uint64                 `protobuf:"varint,3,opt,name=ts,proto3" json:"ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportConsistentRequest) Reset() {
+	*x = ReportConsistentRequest{}
+	mi := &file_phantom_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportConsistentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportConsistentRequest) ProtoMessage() {}
+
+func (x *ReportConsistentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportConsistentRequest.ProtoReflect.Descriptor instead.
+func (*ReportConsistentRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReportConsistentRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ReportConsistentRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ReportConsistentRequest) GetTs() uint64 {
+	if x != nil {
+		return x.Ts
+	}
+	return 0
+}
+
+type ReportConsistentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Minimum reported index over all page servers after this report: the log
+	// may be truncated at or below it.
+	TruncateIndex uint64 `protobuf:"varint,1,opt,name=truncate_index,json=truncateIndex,proto3" json:"truncate_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportConsistentResponse) Reset() {
+	*x = ReportConsistentResponse{}
+	mi := &file_phantom_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportConsistentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportConsistentResponse) ProtoMessage() {}
+
+func (x *ReportConsistentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportConsistentResponse.ProtoReflect.Descriptor instead.
+func (*ReportConsistentResponse) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReportConsistentResponse) GetTruncateIndex() uint64 {
+	if x != nil {
+		return x.TruncateIndex
+	}
+	return 0
+}
+
 type GetTimestampRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Number of timestamps wanted; 0 means 1.
@@ -98,7 +204,7 @@ type GetTimestampRequest struct {
 
 func (x *GetTimestampRequest) Reset() {
 	*x = GetTimestampRequest{}
-	mi := &file_phantom_proto_msgTypes[1]
+	mi := &file_phantom_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -110,7 +216,7 @@ func (x *GetTimestampRequest) String() string {
 func (*GetTimestampRequest) ProtoMessage() {}
 
 func (x *GetTimestampRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[1]
+	mi := &file_phantom_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -123,7 +229,7 @@ func (x *GetTimestampRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimestampRequest.ProtoReflect.Descriptor instead.
 func (*GetTimestampRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{1}
+	return file_phantom_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetTimestampRequest) GetCount() uint32 {
@@ -145,7 +251,7 @@ type GetTimestampResponse struct {
 
 func (x *GetTimestampResponse) Reset() {
 	*x = GetTimestampResponse{}
-	mi := &file_phantom_proto_msgTypes[2]
+	mi := &file_phantom_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -157,7 +263,7 @@ func (x *GetTimestampResponse) String() string {
 func (*GetTimestampResponse) ProtoMessage() {}
 
 func (x *GetTimestampResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[2]
+	mi := &file_phantom_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -170,7 +276,7 @@ func (x *GetTimestampResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimestampResponse.ProtoReflect.Descriptor instead.
 func (*GetTimestampResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{2}
+	return file_phantom_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetTimestampResponse) GetTimestamp() uint64 {
@@ -191,15 +297,19 @@ type CommitRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Snapshot timestamp the transaction read at; writes by commits with
 	// commit_ts > start_ts to any key in mutations abort this commit.
-	StartTs       uint64      `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
-	Mutations     []*Mutation `protobuf:"bytes,2,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	StartTs   uint64      `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	Mutations []*Mutation `protobuf:"bytes,2,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	// Key ranges the transaction read (SERIALIZABLE): a write by a commit with
+	// commit_ts > start_ts to any key in one of them aborts this commit.
+	// Empty for snapshot isolation.
+	ReadRanges    []*KeyRange `protobuf:"bytes,3,rep,name=read_ranges,json=readRanges,proto3" json:"read_ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_phantom_proto_msgTypes[3]
+	mi := &file_phantom_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -211,7 +321,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[3]
+	mi := &file_phantom_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -224,7 +334,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{3}
+	return file_phantom_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CommitRequest) GetStartTs() uint64 {
@@ -241,6 +351,67 @@ func (x *CommitRequest) GetMutations() []*Mutation {
 	return nil
 }
 
+func (x *CommitRequest) GetReadRanges() []*KeyRange {
+	if x != nil {
+		return x.ReadRanges
+	}
+	return nil
+}
+
+// KeyRange is the key interval [start, end); an empty end is unbounded and an
+// empty start begins at the smallest key. A single key k is [k, k+"\x00").
+type KeyRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         []byte                 `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End           []byte                 `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyRange) Reset() {
+	*x = KeyRange{}
+	mi := &file_phantom_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyRange) ProtoMessage() {}
+
+func (x *KeyRange) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyRange.ProtoReflect.Descriptor instead.
+func (*KeyRange) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *KeyRange) GetStart() []byte {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *KeyRange) GetEnd() []byte {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
 type CommitResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	CommitTs uint64                 `protobuf:"varint,1,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
@@ -252,7 +423,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_phantom_proto_msgTypes[4]
+	mi := &file_phantom_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +435,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[4]
+	mi := &file_phantom_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +448,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{4}
+	return file_phantom_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CommitResponse) GetCommitTs() uint64 {
@@ -303,7 +474,7 @@ type ReadLogRequest struct {
 
 func (x *ReadLogRequest) Reset() {
 	*x = ReadLogRequest{}
-	mi := &file_phantom_proto_msgTypes[5]
+	mi := &file_phantom_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +486,7 @@ func (x *ReadLogRequest) String() string {
 func (*ReadLogRequest) ProtoMessage() {}
 
 func (x *ReadLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[5]
+	mi := &file_phantom_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +499,7 @@ func (x *ReadLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLogRequest.ProtoReflect.Descriptor instead.
 func (*ReadLogRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{5}
+	return file_phantom_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ReadLogRequest) GetFromIndex() uint64 {
@@ -350,7 +521,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_phantom_proto_msgTypes[6]
+	mi := &file_phantom_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +533,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[6]
+	mi := &file_phantom_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +546,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{6}
+	return file_phantom_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LogEntry) GetIndex() uint64 {
@@ -407,7 +578,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_phantom_proto_msgTypes[7]
+	mi := &file_phantom_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +590,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[7]
+	mi := &file_phantom_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +603,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{7}
+	return file_phantom_proto_rawDescGZIP(), []int{10}
 }
 
 type StatusResponse struct {
@@ -448,7 +619,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_phantom_proto_msgTypes[8]
+	mi := &file_phantom_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +631,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[8]
+	mi := &file_phantom_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +644,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{8}
+	return file_phantom_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -511,6 +682,279 @@ func (x *StatusResponse) GetLastCommitTs() uint64 {
 	return 0
 }
 
+type AddServerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Raft server id (the node's --node-id).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Raft address peers dial (the node's advertised Raft address).
+	RaftAddr string `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	// gRPC address clients use, optional: named to clients as leader address.
+	ApiAddr       string `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddServerRequest) Reset() {
+	*x = AddServerRequest{}
+	mi := &file_phantom_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddServerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddServerRequest) ProtoMessage() {}
+
+func (x *AddServerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddServerRequest.ProtoReflect.Descriptor instead.
+func (*AddServerRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AddServerRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AddServerRequest) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *AddServerRequest) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+type ServerIDRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerIDRequest) Reset() {
+	*x = ServerIDRequest{}
+	mi := &file_phantom_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerIDRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerIDRequest) ProtoMessage() {}
+
+func (x *ServerIDRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerIDRequest.ProtoReflect.Descriptor instead.
+func (*ServerIDRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ServerIDRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ConfigurationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigurationRequest) Reset() {
+	*x = ConfigurationRequest{}
+	mi := &file_phantom_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigurationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigurationRequest) ProtoMessage() {}
+
+func (x *ConfigurationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigurationRequest.ProtoReflect.Descriptor instead.
+func (*ConfigurationRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{14}
+}
+
+type ServerInfo struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddr string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	ApiAddr  string                 `protobuf:"bytes,3,opt,name=api_addr,json=apiAddr,proto3" json:"api_addr,omitempty"`
+	// "Voter" or "Nonvoter".
+	Suffrage      string `protobuf:"bytes,4,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
+	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerInfo) Reset() {
+	*x = ServerInfo{}
+	mi := &file_phantom_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerInfo) ProtoMessage() {}
+
+func (x *ServerInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerInfo.ProtoReflect.Descriptor instead.
+func (*ServerInfo) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ServerInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetApiAddr() string {
+	if x != nil {
+		return x.ApiAddr
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetSuffrage() string {
+	if x != nil {
+		return x.Suffrage
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+type ConfigurationResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Servers []*ServerInfo          `protobuf:"bytes,1,rep,name=servers,proto3" json:"servers,omitempty"`
+	// Raft index of the configuration.
+	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigurationResponse) Reset() {
+	*x = ConfigurationResponse{}
+	mi := &file_phantom_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigurationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigurationResponse) ProtoMessage() {}
+
+func (x *ConfigurationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigurationResponse.ProtoReflect.Descriptor instead.
+func (*ConfigurationResponse) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConfigurationResponse) GetServers() []*ServerInfo {
+	if x != nil {
+		return x.Servers
+	}
+	return nil
+}
+
+func (x *ConfigurationResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type ScanRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Start []byte                 `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
@@ -526,7 +970,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_phantom_proto_msgTypes[9]
+	mi := &file_phantom_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +982,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[9]
+	mi := &file_phantom_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +995,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{9}
+	return file_phantom_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScanRequest) GetStart() []byte {
@@ -599,7 +1043,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_phantom_proto_msgTypes[10]
+	mi := &file_phantom_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +1055,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[10]
+	mi := &file_phantom_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +1068,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{10}
+	return file_phantom_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ScanResponse) GetArrowIpc() []byte {
@@ -642,7 +1086,7 @@ type PageStatusRequest struct {
 
 func (x *PageStatusRequest) Reset() {
 	*x = PageStatusRequest{}
-	mi := &file_phantom_proto_msgTypes[11]
+	mi := &file_phantom_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +1098,7 @@ func (x *PageStatusRequest) String() string {
 func (*PageStatusRequest) ProtoMessage() {}
 
 func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[11]
+	mi := &file_phantom_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +1111,7 @@ func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusRequest.ProtoReflect.Descriptor instead.
 func (*PageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{11}
+	return file_phantom_proto_rawDescGZIP(), []int{19}
 }
 
 type PageStatusResponse struct {
@@ -682,7 +1126,7 @@ type PageStatusResponse struct {
 
 func (x *PageStatusResponse) Reset() {
 	*x = PageStatusResponse{}
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +1138,7 @@ func (x *PageStatusResponse) String() string {
 func (*PageStatusResponse) ProtoMessage() {}
 
 func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[12]
+	mi := &file_phantom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +1151,7 @@ func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusResponse.ProtoReflect.Descriptor instead.
 func (*PageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{12}
+	return file_phantom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PageStatusResponse) GetAppliedIndex() uint64 {
@@ -747,15 +1191,26 @@ const file_phantom_proto_rawDesc = "" +
 	"\bMutation\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x16\n" +
-	"\x06delete\x18\x03 \x01(\bR\x06delete\"+\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"X\n" +
+	"\x17ReportConsistentRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x0e\n" +
+	"\x02ts\x18\x03 \x01(\x04R\x02ts\"A\n" +
+	"\x18ReportConsistentResponse\x12%\n" +
+	"\x0etruncate_index\x18\x01 \x01(\x04R\rtruncateIndex\"+\n" +
 	"\x13GetTimestampRequest\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\rR\x05count\"W\n" +
 	"\x14GetTimestampResponse\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x01(\x04R\ttimestamp\x12!\n" +
-	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\"^\n" +
+	"\fcommit_index\x18\x02 \x01(\x04R\vcommitIndex\"\x95\x01\n" +
 	"\rCommitRequest\x12\x19\n" +
 	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x122\n" +
-	"\tmutations\x18\x02 \x03(\v2\x14.phantom.v1.MutationR\tmutations\"C\n" +
+	"\tmutations\x18\x02 \x03(\v2\x14.phantom.v1.MutationR\tmutations\x125\n" +
+	"\vread_ranges\x18\x03 \x03(\v2\x14.phantom.v1.KeyRangeR\n" +
+	"readRanges\"2\n" +
+	"\bKeyRange\x12\x14\n" +
+	"\x05start\x18\x01 \x01(\fR\x05start\x12\x10\n" +
+	"\x03end\x18\x02 \x01(\fR\x03end\"C\n" +
 	"\x0eCommitResponse\x12\x1b\n" +
 	"\tcommit_ts\x18\x01 \x01(\x04R\bcommitTs\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"/\n" +
@@ -772,7 +1227,24 @@ const file_phantom_proto_rawDesc = "" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12%\n" +
 	"\x0eleader_address\x18\x03 \x01(\tR\rleaderAddress\x12!\n" +
 	"\fcommit_index\x18\x04 \x01(\x04R\vcommitIndex\x12$\n" +
-	"\x0elast_commit_ts\x18\x05 \x01(\x04R\flastCommitTs\"\x81\x01\n" +
+	"\x0elast_commit_ts\x18\x05 \x01(\x04R\flastCommitTs\"Z\n" +
+	"\x10AddServerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x19\n" +
+	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\"!\n" +
+	"\x0fServerIDRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x16\n" +
+	"\x14ConfigurationRequest\"\x88\x01\n" +
+	"\n" +
+	"ServerInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x19\n" +
+	"\bapi_addr\x18\x03 \x01(\tR\aapiAddr\x12\x1a\n" +
+	"\bsuffrage\x18\x04 \x01(\tR\bsuffrage\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"_\n" +
+	"\x15ConfigurationResponse\x120\n" +
+	"\aservers\x18\x01 \x03(\v2\x16.phantom.v1.ServerInfoR\aservers\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"\x81\x01\n" +
 	"\vScanRequest\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\fR\x05start\x12\x10\n" +
 	"\x03end\x18\x02 \x01(\fR\x03end\x12\x17\n" +
@@ -787,13 +1259,22 @@ const file_phantom_proto_rawDesc = "" +
 	"\n" +
 	"applied_ts\x18\x02 \x01(\x04R\tappliedTs\x12#\n" +
 	"\rcheckpoint_ts\x18\x03 \x01(\x04R\fcheckpointTs\x12)\n" +
-	"\x10checkpoint_index\x18\x04 \x01(\x04R\x0fcheckpointIndex2\xa0\x02\n" +
+	"\x10checkpoint_index\x18\x04 \x01(\x04R\x0fcheckpointIndex2\xff\x02\n" +
 	"\n" +
 	"LogService\x12Q\n" +
 	"\fGetTimestamp\x12\x1f.phantom.v1.GetTimestampRequest\x1a .phantom.v1.GetTimestampResponse\x12?\n" +
 	"\x06Commit\x12\x19.phantom.v1.CommitRequest\x1a\x1a.phantom.v1.CommitResponse\x12=\n" +
 	"\aReadLog\x12\x1a.phantom.v1.ReadLogRequest\x1a\x14.phantom.v1.LogEntry0\x01\x12?\n" +
-	"\x06Status\x12\x19.phantom.v1.StatusRequest\x1a\x1a.phantom.v1.StatusResponse2\x92\x01\n" +
+	"\x06Status\x12\x19.phantom.v1.StatusRequest\x1a\x1a.phantom.v1.StatusResponse\x12]\n" +
+	"\x10ReportConsistent\x12#.phantom.v1.ReportConsistentRequest\x1a$.phantom.v1.ReportConsistentResponse2\xf4\x03\n" +
+	"\bLogAdmin\x12K\n" +
+	"\bAddVoter\x12\x1c.phantom.v1.AddServerRequest\x1a!.phantom.v1.ConfigurationResponse\x12M\n" +
+	"\n" +
+	"AddLearner\x12\x1c.phantom.v1.AddServerRequest\x1a!.phantom.v1.ConfigurationResponse\x12N\n" +
+	"\fRemoveServer\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12P\n" +
+	"\x0ePromoteLearner\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12T\n" +
+	"\x12TransferLeadership\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12T\n" +
+	"\rConfiguration\x12 .phantom.v1.ConfigurationRequest\x1a!.phantom.v1.ConfigurationResponse2\x92\x01\n" +
 	"\n" +
 	"PageServer\x12;\n" +
 	"\x04Scan\x12\x17.phantom.v1.ScanRequest\x1a\x18.phantom.v1.ScanResponse0\x01\x12G\n" +
@@ -811,42 +1292,66 @@ func file_phantom_proto_rawDescGZIP() []byte {
 	return file_phantom_proto_rawDescData
 }
 
-var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_phantom_proto_goTypes = []any{
-	(*Mutation)(nil),             // 0: phantom.v1.Mutation
-	(*GetTimestampRequest)(nil),  // 1: phantom.v1.GetTimestampRequest
-	(*GetTimestampResponse)(nil), // 2: phantom.v1.GetTimestampResponse
-	(*CommitRequest)(nil),        // 3: phantom.v1.CommitRequest
-	(*CommitResponse)(nil),       // 4: phantom.v1.CommitResponse
-	(*ReadLogRequest)(nil),       // 5: phantom.v1.ReadLogRequest
-	(*LogEntry)(nil),             // 6: phantom.v1.LogEntry
-	(*StatusRequest)(nil),        // 7: phantom.v1.StatusRequest
-	(*StatusResponse)(nil),       // 8: phantom.v1.StatusResponse
-	(*ScanRequest)(nil),          // 9: phantom.v1.ScanRequest
-	(*ScanResponse)(nil),         // 10: phantom.v1.ScanResponse
-	(*PageStatusRequest)(nil),    // 11: phantom.v1.PageStatusRequest
-	(*PageStatusResponse)(nil),   // 12: phantom.v1.PageStatusResponse
+	(*Mutation)(nil),                 // 0: phantom.v1.Mutation
+	(*ReportConsistentRequest)(nil),  // 1: phantom.v1.ReportConsistentRequest
+	(*ReportConsistentResponse)(nil), // 2: phantom.v1.ReportConsistentResponse
+	(*GetTimestampRequest)(nil),      // 3: phantom.v1.GetTimestampRequest
+	(*GetTimestampResponse)(nil),     // 4: phantom.v1.GetTimestampResponse
+	(*CommitRequest)(nil),            // 5: phantom.v1.CommitRequest
+	(*KeyRange)(nil),                 // 6: phantom.v1.KeyRange
+	(*CommitResponse)(nil),           // 7: phantom.v1.CommitResponse
+	(*ReadLogRequest)(nil),           // 8: phantom.v1.ReadLogRequest
+	(*LogEntry)(nil),                 // 9: phantom.v1.LogEntry
+	(*StatusRequest)(nil),            // 10: phantom.v1.StatusRequest
+	(*StatusResponse)(nil),           // 11: phantom.v1.StatusResponse
+	(*AddServerRequest)(nil),         // 12: phantom.v1.AddServerRequest
+	(*ServerIDRequest)(nil),          // 13: phantom.v1.ServerIDRequest
+	(*ConfigurationRequest)(nil),     // 14: phantom.v1.ConfigurationRequest
+	(*ServerInfo)(nil),               // 15: phantom.v1.ServerInfo
+	(*ConfigurationResponse)(nil),    // 16: phantom.v1.ConfigurationResponse
+	(*ScanRequest)(nil),              // 17: phantom.v1.ScanRequest
+	(*ScanResponse)(nil),             // 18: phantom.v1.ScanResponse
+	(*PageStatusRequest)(nil),        // 19: phantom.v1.PageStatusRequest
+	(*PageStatusResponse)(nil),       // 20: phantom.v1.PageStatusResponse
 }
 var file_phantom_proto_depIdxs = []int32{
 	0,  // 0: phantom.v1.CommitRequest.mutations:type_name -> phantom.v1.Mutation
-	0,  // 1: phantom.v1.LogEntry.mutations:type_name -> phantom.v1.Mutation
-	1,  // 2: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
-	3,  // 3: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
-	5,  // 4: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
-	7,  // 5: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
-	9,  // 6: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
-	11, // 7: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
-	2,  // 8: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
-	4,  // 9: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
-	6,  // 10: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
-	8,  // 11: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
-	10, // 12: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
-	12, // 13: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
-	8,  // [8:14] is the sub-list for method output_type
-	2,  // [2:8] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	6,  // 1: phantom.v1.CommitRequest.read_ranges:type_name -> phantom.v1.KeyRange
+	0,  // 2: phantom.v1.LogEntry.mutations:type_name -> phantom.v1.Mutation
+	15, // 3: phantom.v1.ConfigurationResponse.servers:type_name -> phantom.v1.ServerInfo
+	3,  // 4: phantom.v1.LogService.GetTimestamp:input_type -> phantom.v1.GetTimestampRequest
+	5,  // 5: phantom.v1.LogService.Commit:input_type -> phantom.v1.CommitRequest
+	8,  // 6: phantom.v1.LogService.ReadLog:input_type -> phantom.v1.ReadLogRequest
+	10, // 7: phantom.v1.LogService.Status:input_type -> phantom.v1.StatusRequest
+	1,  // 8: phantom.v1.LogService.ReportConsistent:input_type -> phantom.v1.ReportConsistentRequest
+	12, // 9: phantom.v1.LogAdmin.AddVoter:input_type -> phantom.v1.AddServerRequest
+	12, // 10: phantom.v1.LogAdmin.AddLearner:input_type -> phantom.v1.AddServerRequest
+	13, // 11: phantom.v1.LogAdmin.RemoveServer:input_type -> phantom.v1.ServerIDRequest
+	13, // 12: phantom.v1.LogAdmin.PromoteLearner:input_type -> phantom.v1.ServerIDRequest
+	13, // 13: phantom.v1.LogAdmin.TransferLeadership:input_type -> phantom.v1.ServerIDRequest
+	14, // 14: phantom.v1.LogAdmin.Configuration:input_type -> phantom.v1.ConfigurationRequest
+	17, // 15: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
+	19, // 16: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
+	4,  // 17: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
+	7,  // 18: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
+	9,  // 19: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
+	11, // 20: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
+	2,  // 21: phantom.v1.LogService.ReportConsistent:output_type -> phantom.v1.ReportConsistentResponse
+	16, // 22: phantom.v1.LogAdmin.AddVoter:output_type -> phantom.v1.ConfigurationResponse
+	16, // 23: phantom.v1.LogAdmin.AddLearner:output_type -> phantom.v1.ConfigurationResponse
+	16, // 24: phantom.v1.LogAdmin.RemoveServer:output_type -> phantom.v1.ConfigurationResponse
+	16, // 25: phantom.v1.LogAdmin.PromoteLearner:output_type -> phantom.v1.ConfigurationResponse
+	16, // 26: phantom.v1.LogAdmin.TransferLeadership:output_type -> phantom.v1.ConfigurationResponse
+	16, // 27: phantom.v1.LogAdmin.Configuration:output_type -> phantom.v1.ConfigurationResponse
+	18, // 28: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
+	20, // 29: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
+	17, // [17:30] is the sub-list for method output_type
+	4,  // [4:17] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_phantom_proto_init() }
@@ -860,9 +1365,9 @@ func file_phantom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_phantom_proto_rawDesc), len(file_phantom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   21,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_phantom_proto_goTypes,
 		DependencyIndexes: file_phantom_proto_depIdxs,

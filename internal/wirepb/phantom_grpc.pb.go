@@ -24,10 +24,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LogService_GetTimestamp_FullMethodName = "/phantom.v1.LogService/GetTimestamp"
-	LogService_Commit_FullMethodName       = "/phantom.v1.LogService/Commit"
-	LogService_ReadLog_FullMethodName      = "/phantom.v1.LogService/ReadLog"
-	LogService_Status_FullMethodName       = "/phantom.v1.LogService/Status"
+	LogService_GetTimestamp_FullMethodName     = "/phantom.v1.LogService/GetTimestamp"
+	LogService_Commit_FullMethodName           = "/phantom.v1.LogService/Commit"
+	LogService_ReadLog_FullMethodName          = "/phantom.v1.LogService/ReadLog"
+	LogService_Status_FullMethodName           = "/phantom.v1.LogService/Status"
+	LogService_ReportConsistent_FullMethodName = "/phantom.v1.LogService/ReportConsistent"
 )
 
 // LogServiceClient is the client API for LogService service.
@@ -51,6 +52,12 @@ type LogServiceClient interface {
 	ReadLog(ctx context.Context, in *ReadLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogEntry], error)
 	// Status describes the node's view of the group.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	// ReportConsistent records, through Raft, that page server node_id has
+	// everything up to log index `index` (commit_ts `ts`) in the object store.
+	// Every replica may then drop log entries at or below the minimum index
+	// over the page servers that have reported. Leader only (not leader:
+	// FAILED_PRECONDITION); idempotent; a lower index than before is ignored.
+	ReportConsistent(ctx context.Context, in *ReportConsistentRequest, opts ...grpc.CallOption) (*ReportConsistentResponse, error)
 }
 
 type logServiceClient struct {
@@ -110,6 +117,16 @@ func (c *logServiceClient) Status(ctx context.Context, in *StatusRequest, opts .
 	return out, nil
 }
 
+func (c *logServiceClient) ReportConsistent(ctx context.Context, in *ReportConsistentRequest, opts ...grpc.CallOption) (*ReportConsistentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportConsistentResponse)
+	err := c.cc.Invoke(ctx, LogService_ReportConsistent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LogServiceServer is the server API for LogService service.
 // All implementations must embed UnimplementedLogServiceServer
 // for forward compatibility.
@@ -131,6 +148,12 @@ type LogServiceServer interface {
 	ReadLog(*ReadLogRequest, grpc.ServerStreamingServer[LogEntry]) error
 	// Status describes the node's view of the group.
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	// ReportConsistent records, through Raft, that page server node_id has
+	// everything up to log index `index` (commit_ts `ts`) in the object store.
+	// Every replica may then drop log entries at or below the minimum index
+	// over the page servers that have reported. Leader only (not leader:
+	// FAILED_PRECONDITION); idempotent; a lower index than before is ignored.
+	ReportConsistent(context.Context, *ReportConsistentRequest) (*ReportConsistentResponse, error)
 	mustEmbedUnimplementedLogServiceServer()
 }
 
@@ -152,6 +175,9 @@ func (UnimplementedLogServiceServer) ReadLog(*ReadLogRequest, grpc.ServerStreami
 }
 func (UnimplementedLogServiceServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedLogServiceServer) ReportConsistent(context.Context, *ReportConsistentRequest) (*ReportConsistentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportConsistent not implemented")
 }
 func (UnimplementedLogServiceServer) mustEmbedUnimplementedLogServiceServer() {}
 func (UnimplementedLogServiceServer) testEmbeddedByValue()                    {}
@@ -239,6 +265,24 @@ func _LogService_Status_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogService_ReportConsistent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportConsistentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogServiceServer).ReportConsistent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogService_ReportConsistent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogServiceServer).ReportConsistent(ctx, req.(*ReportConsistentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LogService_ServiceDesc is the grpc.ServiceDesc for LogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -258,6 +302,10 @@ var LogService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Status",
 			Handler:    _LogService_Status_Handler,
 		},
+		{
+			MethodName: "ReportConsistent",
+			Handler:    _LogService_ReportConsistent_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -266,6 +314,320 @@ var LogService_ServiceDesc = grpc.ServiceDesc{
 			ServerStreams: true,
 		},
 	},
+	Metadata: "phantom.proto",
+}
+
+const (
+	LogAdmin_AddVoter_FullMethodName           = "/phantom.v1.LogAdmin/AddVoter"
+	LogAdmin_AddLearner_FullMethodName         = "/phantom.v1.LogAdmin/AddLearner"
+	LogAdmin_RemoveServer_FullMethodName       = "/phantom.v1.LogAdmin/RemoveServer"
+	LogAdmin_PromoteLearner_FullMethodName     = "/phantom.v1.LogAdmin/PromoteLearner"
+	LogAdmin_TransferLeadership_FullMethodName = "/phantom.v1.LogAdmin/TransferLeadership"
+	LogAdmin_Configuration_FullMethodName      = "/phantom.v1.LogAdmin/Configuration"
+)
+
+// LogAdminClient is the client API for LogAdmin service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// LogAdmin changes the membership of a log group. Every call is served by
+// the leader; a follower answers FAILED_PRECONDITION with the leader in the
+// trailer metadata (phantom-leader-addr) and message, like LogService.
+type LogAdminClient interface {
+	// AddVoter adds (or, for a learner, promotes) a voting member.
+	AddVoter(ctx context.Context, in *AddServerRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error)
+	// AddLearner adds a non-voting member that receives the log.
+	AddLearner(ctx context.Context, in *AddServerRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error)
+	// RemoveServer removes a member (voter or learner).
+	RemoveServer(ctx context.Context, in *ServerIDRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error)
+	// PromoteLearner makes a learner a voter at its recorded address.
+	PromoteLearner(ctx context.Context, in *ServerIDRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error)
+	// TransferLeadership hands leadership to id (empty: the most up to date
+	// voter) and answers once it moved.
+	TransferLeadership(ctx context.Context, in *ServerIDRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error)
+	// Configuration lists the members as the leader knows them.
+	Configuration(ctx context.Context, in *ConfigurationRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error)
+}
+
+type logAdminClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewLogAdminClient(cc grpc.ClientConnInterface) LogAdminClient {
+	return &logAdminClient{cc}
+}
+
+func (c *logAdminClient) AddVoter(ctx context.Context, in *AddServerRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigurationResponse)
+	err := c.cc.Invoke(ctx, LogAdmin_AddVoter_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *logAdminClient) AddLearner(ctx context.Context, in *AddServerRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigurationResponse)
+	err := c.cc.Invoke(ctx, LogAdmin_AddLearner_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *logAdminClient) RemoveServer(ctx context.Context, in *ServerIDRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigurationResponse)
+	err := c.cc.Invoke(ctx, LogAdmin_RemoveServer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *logAdminClient) PromoteLearner(ctx context.Context, in *ServerIDRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigurationResponse)
+	err := c.cc.Invoke(ctx, LogAdmin_PromoteLearner_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *logAdminClient) TransferLeadership(ctx context.Context, in *ServerIDRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigurationResponse)
+	err := c.cc.Invoke(ctx, LogAdmin_TransferLeadership_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *logAdminClient) Configuration(ctx context.Context, in *ConfigurationRequest, opts ...grpc.CallOption) (*ConfigurationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigurationResponse)
+	err := c.cc.Invoke(ctx, LogAdmin_Configuration_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LogAdminServer is the server API for LogAdmin service.
+// All implementations must embed UnimplementedLogAdminServer
+// for forward compatibility.
+//
+// LogAdmin changes the membership of a log group. Every call is served by
+// the leader; a follower answers FAILED_PRECONDITION with the leader in the
+// trailer metadata (phantom-leader-addr) and message, like LogService.
+type LogAdminServer interface {
+	// AddVoter adds (or, for a learner, promotes) a voting member.
+	AddVoter(context.Context, *AddServerRequest) (*ConfigurationResponse, error)
+	// AddLearner adds a non-voting member that receives the log.
+	AddLearner(context.Context, *AddServerRequest) (*ConfigurationResponse, error)
+	// RemoveServer removes a member (voter or learner).
+	RemoveServer(context.Context, *ServerIDRequest) (*ConfigurationResponse, error)
+	// PromoteLearner makes a learner a voter at its recorded address.
+	PromoteLearner(context.Context, *ServerIDRequest) (*ConfigurationResponse, error)
+	// TransferLeadership hands leadership to id (empty: the most up to date
+	// voter) and answers once it moved.
+	TransferLeadership(context.Context, *ServerIDRequest) (*ConfigurationResponse, error)
+	// Configuration lists the members as the leader knows them.
+	Configuration(context.Context, *ConfigurationRequest) (*ConfigurationResponse, error)
+	mustEmbedUnimplementedLogAdminServer()
+}
+
+// UnimplementedLogAdminServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedLogAdminServer struct{}
+
+func (UnimplementedLogAdminServer) AddVoter(context.Context, *AddServerRequest) (*ConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddVoter not implemented")
+}
+func (UnimplementedLogAdminServer) AddLearner(context.Context, *AddServerRequest) (*ConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddLearner not implemented")
+}
+func (UnimplementedLogAdminServer) RemoveServer(context.Context, *ServerIDRequest) (*ConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveServer not implemented")
+}
+func (UnimplementedLogAdminServer) PromoteLearner(context.Context, *ServerIDRequest) (*ConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteLearner not implemented")
+}
+func (UnimplementedLogAdminServer) TransferLeadership(context.Context, *ServerIDRequest) (*ConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferLeadership not implemented")
+}
+func (UnimplementedLogAdminServer) Configuration(context.Context, *ConfigurationRequest) (*ConfigurationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Configuration not implemented")
+}
+func (UnimplementedLogAdminServer) mustEmbedUnimplementedLogAdminServer() {}
+func (UnimplementedLogAdminServer) testEmbeddedByValue()                  {}
+
+// UnsafeLogAdminServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to LogAdminServer will
+// result in compilation errors.
+type UnsafeLogAdminServer interface {
+	mustEmbedUnimplementedLogAdminServer()
+}
+
+func RegisterLogAdminServer(s grpc.ServiceRegistrar, srv LogAdminServer) {
+	// If the following call panics, it indicates UnimplementedLogAdminServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&LogAdmin_ServiceDesc, srv)
+}
+
+func _LogAdmin_AddVoter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddServerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogAdminServer).AddVoter(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogAdmin_AddVoter_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogAdminServer).AddVoter(ctx, req.(*AddServerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LogAdmin_AddLearner_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddServerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogAdminServer).AddLearner(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogAdmin_AddLearner_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogAdminServer).AddLearner(ctx, req.(*AddServerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LogAdmin_RemoveServer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ServerIDRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogAdminServer).RemoveServer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogAdmin_RemoveServer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogAdminServer).RemoveServer(ctx, req.(*ServerIDRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LogAdmin_PromoteLearner_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ServerIDRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogAdminServer).PromoteLearner(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogAdmin_PromoteLearner_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogAdminServer).PromoteLearner(ctx, req.(*ServerIDRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LogAdmin_TransferLeadership_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ServerIDRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogAdminServer).TransferLeadership(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogAdmin_TransferLeadership_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogAdminServer).TransferLeadership(ctx, req.(*ServerIDRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LogAdmin_Configuration_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigurationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogAdminServer).Configuration(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogAdmin_Configuration_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogAdminServer).Configuration(ctx, req.(*ConfigurationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// LogAdmin_ServiceDesc is the grpc.ServiceDesc for LogAdmin service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var LogAdmin_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "phantom.v1.LogAdmin",
+	HandlerType: (*LogAdminServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "AddVoter",
+			Handler:    _LogAdmin_AddVoter_Handler,
+		},
+		{
+			MethodName: "AddLearner",
+			Handler:    _LogAdmin_AddLearner_Handler,
+		},
+		{
+			MethodName: "RemoveServer",
+			Handler:    _LogAdmin_RemoveServer_Handler,
+		},
+		{
+			MethodName: "PromoteLearner",
+			Handler:    _LogAdmin_PromoteLearner_Handler,
+		},
+		{
+			MethodName: "TransferLeadership",
+			Handler:    _LogAdmin_TransferLeadership_Handler,
+		},
+		{
+			MethodName: "Configuration",
+			Handler:    _LogAdmin_Configuration_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
 	Metadata: "phantom.proto",
 }
 

@@ -28,8 +28,9 @@ import (
 // Errors answered by the client.
 var (
 	// ErrConflict wraps a commit the log service aborted (gRPC ABORTED):
-	// a write-write conflict, or a transaction older than the resolver
-	// remembers. Nothing was written; the transaction may be retried.
+	// a write-write conflict, a serializable read conflict, or a transaction
+	// older than the resolver remembers. Nothing was written; the
+	// transaction may be retried.
 	ErrConflict = errors.New("logclient: commit conflict")
 	// ErrUnknownOutcome wraps a commit that may or may not have been applied
 	// (the connection or the leader failed after the request was sent).
@@ -118,8 +119,17 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// client returns the stub for addr, connecting lazily.
+// client returns the LogService stub for addr, connecting lazily.
 func (c *Client) client(addr string) (wirepb.LogServiceClient, error) {
+	cc, err := c.conn(addr)
+	if err != nil {
+		return nil, err
+	}
+	return wirepb.NewLogServiceClient(cc), nil
+}
+
+// conn returns the connection to addr, connecting lazily.
+func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -134,7 +144,7 @@ func (c *Client) client(addr string) (wirepb.LogServiceClient, error) {
 		}
 		c.conns[addr] = cc
 	}
-	return wirepb.NewLogServiceClient(cc), nil
+	return cc, nil
 }
 
 func (c *Client) leaderAddr() string {
@@ -180,10 +190,17 @@ func sleep(ctx context.Context, d time.Duration) error {
 // guarantee the request was not executed). Unavailable answers move to the
 // next node and are retried only when idempotent.
 func (c *Client) onLeader(ctx context.Context, idempotent bool, fn func(wirepb.LogServiceClient, grpc.CallOption) error) error {
+	return c.onLeaderConn(ctx, idempotent, func(cc *grpc.ClientConn, opt grpc.CallOption) error {
+		return fn(wirepb.NewLogServiceClient(cc), opt)
+	})
+}
+
+// onLeaderConn is onLeader for any service on the leader's connection.
+func (c *Client) onLeaderConn(ctx context.Context, idempotent bool, fn func(*grpc.ClientConn, grpc.CallOption) error) error {
 	backoff := c.o.minBackoff
 	for attempt := 1; ; attempt++ {
 		addr := c.leaderAddr()
-		cl, err := c.client(addr)
+		cl, err := c.conn(addr)
 		if err != nil {
 			return err
 		}
@@ -233,14 +250,17 @@ func (c *Client) GetTimestamp(ctx context.Context, n uint32) (ts, commitIndex ui
 	return resp.GetTimestamp(), resp.GetCommitIndex(), nil
 }
 
-// Commit commits muts on top of a snapshot at startTS. It answers an error
-// wrapping ErrConflict when the log service aborted the commit, and one
-// wrapping ErrUnknownOutcome when it may or may not have been applied.
-func (c *Client) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error) {
+// Commit commits muts on top of a snapshot at startTS. reads are the key
+// ranges the transaction read, for SERIALIZABLE (nil for snapshot
+// isolation): a write after startTS to a key in one of them aborts the
+// commit. It answers an error wrapping ErrConflict when the log service
+// aborted the commit (write-write or read-write conflict, or too old), and
+// one wrapping ErrUnknownOutcome when it may or may not have been applied.
+func (c *Client) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
 	var resp *wirepb.CommitResponse
 	err = c.onLeader(ctx, false, func(cl wirepb.LogServiceClient, opt grpc.CallOption) error {
 		var err error
-		resp, err = cl.Commit(ctx, &wirepb.CommitRequest{StartTs: startTS, Mutations: muts}, opt)
+		resp, err = cl.Commit(ctx, &wirepb.CommitRequest{StartTs: startTS, Mutations: muts, ReadRanges: reads}, opt)
 		return err
 	})
 	switch code := status.Code(err); {
@@ -253,6 +273,22 @@ func (c *Client) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Muta
 	default:
 		return 0, 0, fmt.Errorf("logclient: commit: %w", err)
 	}
+}
+
+// ReportConsistent tells the log group that page server nodeID holds
+// everything up to log index index (commit_ts ts) in the object store, so
+// the log may be truncated at or below the minimum such index over the page
+// servers that reported. It goes to the leader and is retried (it is
+// idempotent; a lower index than reported before is ignored).
+func (c *Client) ReportConsistent(ctx context.Context, nodeID string, index, ts uint64) error {
+	err := c.onLeader(ctx, true, func(cl wirepb.LogServiceClient, opt grpc.CallOption) error {
+		_, err := cl.ReportConsistent(ctx, &wirepb.ReportConsistentRequest{NodeId: nodeID, Index: index, Ts: ts}, opt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("logclient: report consistent index %d of %s: %w", index, nodeID, err)
+	}
+	return nil
 }
 
 // Status returns the status of the node the client currently sends

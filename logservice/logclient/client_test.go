@@ -89,7 +89,7 @@ func TestReadLogResumes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, idx, err := c.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte(key), Value: []byte("v")}})
+		_, idx, err := c.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte(key), Value: []byte("v")}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func TestReadLogResumes(t *testing.T) {
 	// Commit against an old snapshot of a rewritten key is a conflict.
 	old, _, _ := c.GetTimestamp(ctx, 1)
 	commit("a")
-	if _, _, err := c.Commit(ctx, old, []*wirepb.Mutation{{Key: []byte("a")}}); !errors.Is(err, logclient.ErrConflict) {
+	if _, _, err := c.Commit(ctx, old, []*wirepb.Mutation{{Key: []byte("a")}}, nil); !errors.Is(err, logclient.ErrConflict) {
 		t.Fatalf("stale commit: %v", err)
 	}
 	st, err := c.Status(ctx)
@@ -169,7 +169,7 @@ func TestFollowsLeaderAcrossFailover(t *testing.T) {
 			if start <= last {
 				t.Fatalf("timestamp %d not above %d", start, last)
 			}
-			ts, _, err := c.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte("k"), Value: []byte("v")}})
+			ts, _, err := c.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte("k"), Value: []byte("v")}}, nil)
 			if errors.Is(err, logclient.ErrUnknownOutcome) {
 				continue // the old leader's address; the next call moves on
 			}
