@@ -16,6 +16,12 @@ type Peer struct {
 	// bootstrap. For the entry whose ID equals Config.NodeID it may be empty
 	// or differ: the locally bound address is used.
 	RaftAddr string
+	// RaftAdvertiseAddr is the host:port peers dial to reach this replica's
+	// Raft transport and the address recorded for it in the group
+	// configuration (at bootstrap, and when a leader adds it). It may differ
+	// from RaftAddr behind NAT, a proxy or a fault-injecting test proxy.
+	// Default "": the bound RaftAddr.
+	RaftAdvertiseAddr string
 	// APIAddr is the peer's gRPC address (host:port), optional. When set, a
 	// follower names it to clients as the leader's address.
 	APIAddr string
@@ -31,9 +37,16 @@ type Config struct {
 	// file snapshot store (DataDir/snapshots). Required.
 	DataDir string
 	// RaftAddr is the TCP address the Raft transport binds; "127.0.0.1:0"
-	// picks a free port (Service.RaftAddr reports the bound address). It must
-	// be advertisable (not 0.0.0.0). Default "127.0.0.1:0".
+	// picks a free port (Service.RaftBindAddr reports the bound address). It
+	// must be advertisable (not 0.0.0.0) unless RaftAdvertiseAddr is set.
+	// Default "127.0.0.1:0".
 	RaftAddr string
+	// RaftAdvertiseAddr is the host:port peers dial to reach this replica's
+	// Raft transport and the address recorded for it in the group
+	// configuration (at bootstrap, and when a leader adds it). It may differ
+	// from RaftAddr behind NAT, a proxy or a fault-injecting test proxy.
+	// Default "": the bound RaftAddr.
+	RaftAdvertiseAddr string
 	// APIAddr is this replica's own gRPC address as clients reach it,
 	// optional; reported by Status and in not-leader answers. Default "".
 	APIAddr string
@@ -188,6 +201,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotRetain < 1 {
 		errs = append(errs, fmt.Errorf("SnapshotRetain %d must be positive", c.SnapshotRetain))
+	}
+	if c.RaftAdvertiseAddr != "" {
+		if err := validateAdvertise(c.RaftAdvertiseAddr); err != nil {
+			errs = append(errs, fmt.Errorf("RaftAdvertiseAddr: %w", err))
+		}
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Peers {

@@ -61,7 +61,9 @@ type Service struct {
 	wal   *raftwal.WAL
 	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
 	trans *raft.NetworkTransport
-	raft  *raft.Raft
+	// raftBind is the address the Raft transport is bound to.
+	raftBind string
+	raft     *raft.Raft
 	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
 	apiAddrs map[raft.ServerID]string
 
@@ -143,10 +145,17 @@ func (s *Service) open() error {
 	if err != nil {
 		return fmt.Errorf("logservice: open snapshot store: %w", err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, nil, cfg.TransportMaxPool, cfg.TransportTimeout, hlog.Named("transport"))
+	stream, err := listenRaft(cfg.RaftAddr, cfg.RaftAdvertiseAddr)
 	if err != nil {
 		return fmt.Errorf("logservice: bind raft transport %s: %w", cfg.RaftAddr, err)
 	}
+	s.raftBind = stream.listener.Addr().String()
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: cfg.TransportMaxPool,
+		Timeout: cfg.TransportTimeout,
+		Logger:  hlog.Named("transport"),
+	})
 	s.trans = trans
 
 	rc := raft.DefaultConfig()
@@ -184,7 +193,7 @@ func (s *Service) open() error {
 		return fmt.Errorf("logservice: start raft: %w", err)
 	}
 	s.raft = r
-	s.log.Info("raft started", "raft_addr", trans.LocalAddr())
+	s.log.Info("raft started", "raft_addr", trans.LocalAddr(), "raft_bind", s.raftBind)
 	return nil
 }
 
@@ -210,8 +219,14 @@ func (s *Service) Register(g *grpc.Server) {
 	wirepb.RegisterLogServiceServer(g, &server{s: s})
 }
 
-// RaftAddr returns the bound Raft transport address.
+// RaftAddr returns the advertised Raft address: the one peers dial and the
+// group configuration records (Config.RaftAdvertiseAddr, else the bound
+// address).
 func (s *Service) RaftAddr() string { return string(s.trans.LocalAddr()) }
+
+// RaftBindAddr returns the address the Raft transport is bound to (with the
+// port chosen when Config.RaftAddr asked for port 0).
+func (s *Service) RaftBindAddr() string { return s.raftBind }
 
 // IsLeader reports whether this replica is the leader and its timestamp
 // oracle is ready to serve.

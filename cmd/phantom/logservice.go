@@ -21,6 +21,7 @@ type logserviceFlags struct {
 	dataDir   string
 	grpcAddr  string
 	raftAddr  string
+	raftAdv   string
 	httpAddr  string
 	natsURL   string
 	bootstrap bool
@@ -33,6 +34,7 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data/logservice", "directory of the Raft log, stable store and snapshots")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", "127.0.0.1:8434", "gRPC API listen address (compute and page servers connect here)")
 	fs.StringVar(&f.raftAddr, "raft-addr", "127.0.0.1:8435", "Raft peer transport listen address")
+	fs.StringVar(&f.raftAdv, "raft-advertise-addr", "", "Raft address peers dial and the group configuration records (empty: the bound --raft-addr)")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8436", "admin HTTP address (/healthz, /metrics)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
@@ -90,13 +92,14 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		return nil, err
 	}
 	svc, err := logservice.New(ctx, logservice.Config{
-		NodeID:    f.nodeID,
-		DataDir:   dataDir,
-		RaftAddr:  f.raftAddr,
-		APIAddr:   g.Addr(),
-		Bootstrap: f.bootstrap,
-		Peers:     peers,
-		Logger:    log,
+		NodeID:            f.nodeID,
+		DataDir:           dataDir,
+		RaftAddr:          f.raftAddr,
+		RaftAdvertiseAddr: f.raftAdv,
+		APIAddr:           g.Addr(),
+		Bootstrap:         f.bootstrap,
+		Peers:             peers,
+		Logger:            log,
 	})
 	if err != nil {
 		g.lis.Close()
@@ -118,7 +121,7 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		return nil, err
 	}
 	n := &logserviceNode{svc: svc, grpc: g, http: h, stopHB: stop, log: log}
-	n.log.Info("log service ready", "grpc", n.grpc.Addr(), "raft", n.svc.RaftAddr(), "http", n.http.Addr())
+	n.log.Info("log service ready", "grpc", n.grpc.Addr(), "raft", n.svc.RaftAddr(), "raft_bind", n.svc.RaftBindAddr(), "http", n.http.Addr())
 	return n, nil
 }
 
