@@ -79,8 +79,8 @@ type LogNode struct {
 // LogCluster is a log service group of real processes on loopback, plus an
 // optional page server. Everything is stopped when the test ends.
 type LogCluster struct {
-	t    testing.TB
-	cfg  LogClusterConfig
+	t     testing.TB
+	cfg   LogClusterConfig
 	quiet *slog.Logger
 
 	// Nodes are the replicas; Nodes[0] bootstrapped the group.
