@@ -36,12 +36,17 @@ type bank struct {
 	failed     []Commit
 	violations []string
 	stats      map[string]int
+	start      time.Time
+	perSec     []int // successful transfers and audits per second since start
 }
 
 func (b *bank) count(what string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.stats[what]++
+	if what == "audit ok" {
+		b.perSec = tick(b.perSec, b.start)
+	}
 }
 
 // audit reads every balance at one snapshot and checks the invariant: all
@@ -87,6 +92,7 @@ func runBank(t *testing.T, seed uint64) {
 	b := &bank{
 		kv:    NewKV(c.Client(logclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)), c.PageClient()),
 		stats: map[string]int{},
+		start: time.Now(),
 	}
 	ctx := context.Background()
 	b.open(t, ctx)
@@ -109,7 +115,7 @@ func runBank(t *testing.T, seed uint64) {
 	sleep(ctx, time.Second)
 	close(stop)
 	wg.Wait()
-	t.Logf("seed %d: faults %v, outcomes %v", seed, nem.Injected, b.stats)
+	t.Logf("seed %d: faults %v, outcomes %v, successes per second %v", seed, nem.Injected, b.stats, b.perSec)
 	for _, v := range b.violations {
 		t.Errorf("invariant broken: %s", v)
 	}
@@ -247,6 +253,7 @@ func (b *bank) transfer(ctx context.Context, from, to, amount int) bool {
 	case err == nil:
 		b.acked = append(b.acked, Commit{Index: idx, CommitTS: cts, Muts: muts})
 		b.stats["transfer ok"]++
+		b.perSec = tick(b.perSec, b.start)
 		return true
 	case errors.Is(err, logclient.ErrConflict):
 		b.stats["transfer conflict"]++ // aborted: the next iteration retries

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,6 +83,7 @@ type history struct {
 	acked   []Commit
 	failed  []Commit
 	stats   map[string]int
+	perSec  []int // successful operations per second since start
 }
 
 func (h *history) now() int64 { return int64(time.Since(h.start)) }
@@ -90,6 +92,19 @@ func (h *history) count(what string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.stats[what]++
+	if strings.HasSuffix(what, " ok") {
+		h.perSec = tick(h.perSec, h.start)
+	}
+}
+
+// tick counts one success in the current second of perSec.
+func tick(perSec []int, start time.Time) []int {
+	sec := int(time.Since(start) / time.Second)
+	for len(perSec) <= sec {
+		perSec = append(perSec, 0)
+	}
+	perSec[sec]++
+	return perSec
 }
 
 func (h *history) add(op porcupine.Operation, unknown bool) {
@@ -141,7 +156,10 @@ func runRegister(t *testing.T, seed uint64) {
 	close(stop)
 	wg.Wait()
 	ops := h.finish()
-	t.Logf("seed %d: %d operations, faults %v, outcomes %v", seed, len(ops), nem.Injected, h.stats)
+	t.Logf("seed %d: %d operations, faults %v, outcomes %v, successes per second %v", seed, len(ops), nem.Injected, h.stats, h.perSec)
+	if os.Getenv("PHANTOM_CHAOS_LOGS") != "" {
+		c.DumpLogs()
+	}
 	if h.stats["write ok"] == 0 || h.stats["read ok"] == 0 {
 		t.Fatalf("the workload made no progress: %v", h.stats)
 	}

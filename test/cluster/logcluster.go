@@ -363,3 +363,14 @@ func (c *LogCluster) ReadLog(ctx context.Context, i int, through uint64) ([]*wir
 	}
 	return out, nil
 }
+
+// DumpLogs writes the output of every process of the cluster to the test
+// log (processes' output is dumped anyway when the test fails).
+func (c *LogCluster) DumpLogs() {
+	for _, nd := range c.Nodes {
+		c.t.Logf("---- output of %s ----\n%s", nd.ID, nd.Proc.Log())
+	}
+	if c.Page != nil {
+		c.t.Logf("---- output of pageserver ----\n%s", c.Page.Log())
+	}
+}
