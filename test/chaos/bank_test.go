@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -37,7 +38,8 @@ type bank struct {
 	violations []string
 	stats      map[string]int
 	start      time.Time
-	perSec     []int // successful transfers and audits per second since start
+	perSec     []int    // successful transfers and audits per second since start
+	readErrs   []string // the first few read errors, for the log
 }
 
 func (b *bank) count(what string) {
@@ -90,7 +92,7 @@ func TestBankInvariant(t *testing.T) {
 func runBank(t *testing.T, seed uint64) {
 	c := cluster.StartLogCluster(t, cluster.LogClusterConfig{Proxies: true, PageServer: true})
 	b := &bank{
-		kv:    NewKV(c.Client(logclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)), c.PageClient()),
+		kv:    NewKV(c.Client(logclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)), c.PageClient(PageDialOptions()...)),
 		stats: map[string]int{},
 		start: time.Now(),
 	}
@@ -116,6 +118,9 @@ func runBank(t *testing.T, seed uint64) {
 	close(stop)
 	wg.Wait()
 	t.Logf("seed %d: faults %v, outcomes %v, successes per second %v", seed, nem.Injected, b.stats, b.perSec)
+	for _, e := range b.readErrs {
+		t.Logf("read error: %s", e)
+	}
 	for _, v := range b.violations {
 		t.Errorf("invariant broken: %s", v)
 	}
@@ -279,6 +284,9 @@ func (b *bank) readFailed(err error) {
 		return
 	}
 	b.stats["read failed"]++
+	if len(b.readErrs) < 5 && !slices.Contains(b.readErrs, err.Error()) {
+		b.readErrs = append(b.readErrs, err.Error())
+	}
 }
 
 // auditClient checks the invariant at fresh snapshots until stop closes.

@@ -3,9 +3,12 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/phantom-db/phantom/compute/storage"
 	"github.com/phantom-db/phantom/internal/wirepb"
@@ -24,6 +27,16 @@ type KV struct {
 // NewKV returns a KV over a log service client and a page server client.
 func NewKV(log *logclient.Client, pages wirepb.PageServerClient) *KV {
 	return &KV{log: log, remote: storage.NewRemote(log, pages, nil)}
+}
+
+// PageDialOptions bound gRPC's reconnect backoff to the page server (by
+// default it grows to 120s, so reads would fail fast long after a page
+// server restart), so the workloads resume soon after kill-pageserver.
+func PageDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
+		MinConnectTimeout: time.Second,
+	})}
 }
 
 // Snapshot takes a read (and start) timestamp from the log service.

@@ -14,7 +14,7 @@ import (
 // commit, a wrong commit_ts and an aborted commit found in the log.
 func TestCheckLogs(t *testing.T) {
 	c := cluster.StartLogCluster(t, cluster.LogClusterConfig{PageServer: true})
-	kv := NewKV(c.Client(), c.PageClient())
+	kv := NewKV(c.Client(), c.PageClient(PageDialOptions()...))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var acked []Commit

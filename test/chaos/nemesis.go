@@ -29,10 +29,16 @@ const (
 	FaultPartition Fault = "partition"
 	// FaultDelay adds latency to the Raft traffic to a random replica.
 	FaultDelay Fault = "delay"
+	// FaultResetConns closes every Raft connection of every proxy at once.
+	FaultResetConns Fault = "reset-conns"
+	// FaultKillPageServer kills the page server with SIGKILL and restarts it
+	// on its local data (it catches up from the log).
+	FaultKillPageServer Fault = "kill-pageserver"
 )
 
 // AllFaults lists every fault.
-var AllFaults = []Fault{FaultKillLeader, FaultPauseFollower, FaultPauseLeader, FaultPartition, FaultDelay}
+var AllFaults = []Fault{FaultKillLeader, FaultPauseFollower, FaultPauseLeader, FaultPartition, FaultDelay,
+	FaultResetConns, FaultKillPageServer}
 
 // NemesisConfig configures a Nemesis.
 type NemesisConfig struct {
@@ -189,6 +195,20 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) {
 		n.c.Nodes[target].Proxy.SetDelay(delay)
 		sleep(ctx, hold)
 		n.c.Nodes[target].Proxy.SetDelay(0)
+	case FaultResetConns:
+		n.logf("reset every Raft connection")
+		for _, nd := range n.c.Nodes {
+			nd.Proxy.Reset()
+		}
+	case FaultKillPageServer:
+		if n.c.Page == nil {
+			return
+		}
+		n.logf("kill -9 pageserver")
+		n.c.KillPage()
+		sleep(ctx, down)
+		n.c.RestartPage()
+		n.logf("restarted pageserver")
 	default:
 		panic(fmt.Sprintf("chaos: unknown fault %q", f))
 	}

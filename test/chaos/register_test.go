@@ -136,7 +136,7 @@ func TestRegisterLinearizable(t *testing.T) {
 
 func runRegister(t *testing.T, seed uint64) {
 	c := cluster.StartLogCluster(t, cluster.LogClusterConfig{Proxies: true, PageServer: true})
-	kv := NewKV(c.Client(logclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)), c.PageClient())
+	kv := NewKV(c.Client(logclient.WithBackoff(20*time.Millisecond, 200*time.Millisecond)), c.PageClient(PageDialOptions()...))
 	ctx := context.Background()
 	h := &history{start: time.Now(), stats: map[string]int{}}
 	h.clients.Store(registerClients)

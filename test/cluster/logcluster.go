@@ -202,14 +202,15 @@ func (c *LogCluster) dial(addrs string, opts ...logclient.Option) *logclient.Cli
 	return cl
 }
 
-// PageClient dials the page server; the connection is closed when the test
-// ends.
-func (c *LogCluster) PageClient() wirepb.PageServerClient {
+// PageClient dials the page server with opts added to plain-text
+// credentials; the connection is closed when the test ends.
+func (c *LogCluster) PageClient(opts ...grpc.DialOption) wirepb.PageServerClient {
 	c.t.Helper()
 	if c.Page == nil {
 		c.t.Fatal("cluster: no page server (LogClusterConfig.PageServer)")
 	}
-	cc, err := grpc.NewClient(c.PageAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	cc, err := grpc.NewClient(c.PageAddr, opts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -309,7 +310,8 @@ func (c *LogCluster) proxy(i int) *faultproxy.Proxy {
 }
 
 // HealAll resumes paused replicas, heals every proxy (and removes delays)
-// and restarts killed replicas: the group is whole again.
+// and restarts killed replicas and a killed page server: the cluster is
+// whole again.
 func (c *LogCluster) HealAll() {
 	c.t.Helper()
 	c.resumeAll()
@@ -321,6 +323,9 @@ func (c *LogCluster) HealAll() {
 		if nd.Proc.Exited() {
 			c.Restart(i)
 		}
+	}
+	if c.Page != nil && c.Page.Exited() {
+		c.RestartPage()
 	}
 }
 
@@ -362,6 +367,17 @@ func (c *LogCluster) ReadLog(ctx context.Context, i int, through uint64) ([]*wir
 		return out, fmt.Errorf("cluster: read log of %s through %d: %w", c.Nodes[i].ID, through, err)
 	}
 	return out, nil
+}
+
+// KillPage sends SIGKILL to the page server and waits for it to exit.
+func (c *LogCluster) KillPage() { c.Page.Kill() }
+
+// RestartPage starts the page server again (after KillPage) on the same
+// data directory and object store, and waits for its admin endpoint.
+func (c *LogCluster) RestartPage() {
+	c.t.Helper()
+	c.Page.Restart()
+	WaitHTTP(c.t, "http://"+c.PageHTTPAddr+"/healthz", c.cfg.ReadyTimeout, c.Page)
 }
 
 // DumpLogs writes the output of every process of the cluster to the test
