@@ -65,3 +65,12 @@ proto:
 
 clean:
 	rm -rf bin
+
+# Longer seeded fault-injection runs of test/chaos (make test runs a few short
+# ones). CHAOS_RUNS seeds per test, CHAOS_DURATION of faults per run.
+CHAOS_RUNS     ?= 20
+CHAOS_DURATION ?= 20s
+.PHONY: chaos
+chaos: build
+	PHANTOM_BIN=$(CURDIR)/$(BIN) PHANTOM_CHAOS_RUNS=$(CHAOS_RUNS) PHANTOM_CHAOS_DURATION=$(CHAOS_DURATION) \
+		$(GO) test -count=1 -timeout 120m -v ./test/chaos/...
