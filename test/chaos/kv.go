@@ -77,5 +77,5 @@ func (k *KV) Scan(ctx context.Context, snap storage.Snapshot, start, end []byte)
 
 // Commit writes muts as one transaction that read at startTS.
 func (k *KV) Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) (commitTS, index uint64, err error) {
-	return k.log.Commit(ctx, startTS, muts)
+	return k.log.Commit(ctx, startTS, muts, nil)
 }
