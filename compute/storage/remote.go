@@ -94,14 +94,18 @@ func (r *Remote) decode(b []byte, fn func(arrow.RecordBatch) error) error {
 	return nil
 }
 
-// Commit sends the write set to the log service and returns once it is
-// durable in the log.
-func (r *Remote) Commit(ctx context.Context, snap Snapshot, muts []Mutation) (uint64, error) {
+// Commit sends the write set (and, for SERIALIZABLE, the read ranges) to the
+// log service and returns once it is durable in the log.
+func (r *Remote) Commit(ctx context.Context, snap Snapshot, muts []Mutation, reads []KeyRange) (uint64, error) {
 	pm := make([]*wirepb.Mutation, len(muts))
 	for i, m := range muts {
 		pm[i] = &wirepb.Mutation{Key: m.Key, Value: m.Value, Delete: m.Delete}
 	}
-	ts, _, err := r.log.Commit(ctx, snap.TS, pm, nil)
+	var pr []*wirepb.KeyRange
+	for _, rg := range reads {
+		pr = append(pr, &wirepb.KeyRange{Start: rg.Start, End: rg.End})
+	}
+	ts, _, err := r.log.Commit(ctx, snap.TS, pm, pr)
 	if err != nil {
 		switch {
 		case errors.Is(err, logclient.ErrConflict):
