@@ -19,7 +19,7 @@ func TestLogClusterFailoverAndPartition(t *testing.T) {
 			start, _, err := cl.GetTimestamp(ctx, 1)
 			if err == nil {
 				var idx uint64
-				_, idx, err = cl.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte(key), Value: []byte("v")}})
+				_, idx, err = cl.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte(key), Value: []byte("v")}}, nil)
 				if err == nil {
 					return idx
 				}

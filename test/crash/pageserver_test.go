@@ -213,7 +213,7 @@ func (w *writer) run(ctx context.Context) {
 		start, _, err := w.lc.GetTimestamp(ctx, 1)
 		if err == nil {
 			var idx uint64
-			_, idx, err = w.lc.Commit(ctx, start, muts)
+			_, idx, err = w.lc.Commit(ctx, start, muts, nil)
 			if err == nil {
 				w.last.Store(max(w.last.Load(), idx))
 				w.commits.Add(1)
