@@ -50,11 +50,12 @@ type Config struct {
 	Kills int
 	// NoFailover skips the failover measurement. Default false.
 	NoFailover bool
-	// OpTimeout bounds one operation attempt (and, during failover, one
-	// attempt to commit while no leader answers). Default 2s.
+	// OpTimeout bounds one write of the workload or of a health check.
+	// Default 2s.
 	OpTimeout time.Duration
 	// FailoverTimeout bounds one failover sample: from the kill until a
-	// commit is acknowledged. Default 60s.
+	// write is acknowledged (probe writes are started every 20ms and each
+	// may wait this long). Default 60s.
 	FailoverTimeout time.Duration
 	// StartTimeout bounds starting a group and waiting for it to commit.
 	// Default 60s.
