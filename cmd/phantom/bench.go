@@ -79,7 +79,7 @@ func benchLogserviceCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("command: phantom bench logservice %s\n\n", strings.Join(os.Args[3:], " "))
+			fmt.Printf("command: %s\n\n", strings.Join(append([]string{"phantom"}, os.Args[1:]...), " "))
 			return res.WriteTable(os.Stdout)
 		},
 	}
