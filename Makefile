@@ -6,7 +6,7 @@ PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/phantom-db/phantom/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean
+.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean bench bench-deps
 
 all: build
 
@@ -25,8 +25,9 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-unit:
-	$(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /test/e2e)
+# Unit tests that start real processes (bench/logbench) use bin/phantom.
+unit: build
+	PHANTOM_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e: build
 	PHANTOM_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -v ./test/e2e/...
@@ -62,6 +63,16 @@ proto:
 	cd internal/wirepb && PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc \
 		--go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative phantom.proto
+
+# etcd 3.4 (Debian's etcd-server), the peer `phantom bench logservice`
+# measures against.
+bench-deps:
+	command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server)
+
+# The log service benchmark with its defaults (about 3 minutes); results go
+# in docs/benchmarks.md.
+bench: build bench-deps
+	./$(BIN) bench logservice
 
 clean:
 	rm -rf bin

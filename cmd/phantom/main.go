@@ -34,6 +34,7 @@ func main() {
 			logserviceCommand(),
 			pageserverCommand(),
 			controlPlaneCommand(),
+			benchCommand(),
 			versionCommand(),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
