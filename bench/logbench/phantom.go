@@ -116,7 +116,7 @@ func (g *phantomGroup) write(ctx context.Context, key string, value []byte) erro
 }
 
 func (g *phantomGroup) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation) error {
-	_, _, err := g.client.Commit(ctx, startTS, muts)
+	_, _, err := g.client.Commit(ctx, startTS, muts, nil)
 	return err
 }
 
