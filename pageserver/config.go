@@ -110,8 +110,9 @@ type Config struct {
 	// GCMaxDeletes bounds the objects one CollectObjects call deletes.
 	// Default 1000.
 	GCMaxDeletes int
-	// GCMaxVersions bounds the versions one CollectVersions call visits;
-	// the next call resumes after the last key visited. Default 100000.
+	// GCMaxVersions bounds the versions one CollectVersions call visits
+	// (it stops at the next key boundary); the next call resumes there.
+	// Default 100000.
 	GCMaxVersions int
 
 	// TestCheckpointPause is a TEST HOOK, never set in production: a

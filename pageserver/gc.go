@@ -185,9 +185,9 @@ var userKeysStart = []byte{0x00, 0x01}
 // CollectVersions drops MVCC versions no admissible read can see: for
 // every user key, the versions older than its newest version at or below
 // the GC horizon (the read horizon minus a minute of grace), and that
-// newest version too when it is a tombstone. It visits at most
-// GCMaxVersions versions, resuming after the last key of the previous call,
-// and answers how many versions it deleted. It does nothing when retention
+// newest version too when it is a tombstone. It stops at the first key
+// boundary after visiting GCMaxVersions versions (the next call resumes
+// there) and answers how many versions it deleted. It does nothing when retention
 // is disabled.
 func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 	if s.cfg.Retention < 0 {

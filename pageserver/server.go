@@ -16,7 +16,10 @@
 //     (index, ts) are written in one Pebble batch, so the persisted position
 //     always names exactly the entries whose versions are on disk.
 //   - Manifest last: a checkpoint's manifest is written after every file it
-//     names, so no manifest ever names a missing object.
+//     names, so no manifest ever names a missing object; object GC deletes
+//     manifests before the files only they name.
+//   - Retention: reads below Now() - Retention fail (FailedPrecondition);
+//     version GC only drops versions such reads alone could see.
 //
 // See DESIGN.md for the request paths and what is not built yet.
 package pageserver

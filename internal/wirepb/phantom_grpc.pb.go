@@ -645,7 +645,8 @@ type PageServerClient interface {
 	// Scan streams the newest version <= read_ts of every live key in
 	// [start, end) as Arrow IPC record batches with two binary columns, "key"
 	// and "value". It first waits (bounded) until the log is applied up to
-	// min_index.
+	// min_index (DEADLINE_EXCEEDED when it is not). A read_ts older than the
+	// page server's retention window answers FAILED_PRECONDITION.
 	Scan(ctx context.Context, in *ScanRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ScanResponse], error)
 	// Status reports the apply position.
 	Status(ctx context.Context, in *PageStatusRequest, opts ...grpc.CallOption) (*PageStatusResponse, error)
@@ -697,7 +698,8 @@ type PageServerServer interface {
 	// Scan streams the newest version <= read_ts of every live key in
 	// [start, end) as Arrow IPC record batches with two binary columns, "key"
 	// and "value". It first waits (bounded) until the log is applied up to
-	// min_index.
+	// min_index (DEADLINE_EXCEEDED when it is not). A read_ts older than the
+	// page server's retention window answers FAILED_PRECONDITION.
 	Scan(*ScanRequest, grpc.ServerStreamingServer[ScanResponse]) error
 	// Status reports the apply position.
 	Status(context.Context, *PageStatusRequest) (*PageStatusResponse, error)
