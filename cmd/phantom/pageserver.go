@@ -99,6 +99,7 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		Retention:          retention,
 		NodeID:             f.nodeID,
 		Registerer:         prometheus.DefaultRegisterer,
+		Reporter:           logc,
 		Logger:             log,
 	})
 	if err != nil {
