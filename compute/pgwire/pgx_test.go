@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -227,5 +228,65 @@ func TestPgxPreparedStatementReuse(t *testing.T) {
 	}
 	if err := c.Deallocate(ctx, "sel"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPgxLargeResultAndConcurrentClients(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	ctx := testCtx(t)
+	c := connect(t, addr, pgx.QueryExecModeCacheStatement)
+	if _, err := c.Exec(ctx, "CREATE TABLE big (k BIGINT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	const rowsN = 3000
+	var b strings.Builder
+	b.WriteString("INSERT INTO big VALUES ")
+	for i := range rowsN {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d, 'value %d')", i, i)
+	}
+	if _, err := c.Exec(ctx, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	const clients = 4
+	errc := make(chan error, clients)
+	for w := range clients {
+		mode := execModes[w%len(execModes)]
+		cw := connect(t, addr, mode)
+		go func() {
+			for range 3 {
+				rows, err := cw.Query(ctx, "SELECT k, v FROM big WHERE k >= $1 ORDER BY k", int64(0))
+				if err != nil {
+					errc <- err
+					return
+				}
+				n := int64(0)
+				for rows.Next() {
+					var k int64
+					var v string
+					if err := rows.Scan(&k, &v); err != nil {
+						errc <- err
+						return
+					}
+					if k != n || v != fmt.Sprintf("value %d", k) {
+						errc <- fmt.Errorf("%s: row %d is (%d, %q)", mode, n, k, v)
+						return
+					}
+					n++
+				}
+				if err := rows.Err(); err != nil || n != rowsN {
+					errc <- fmt.Errorf("%s: %d rows, %v", mode, n, err)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
