@@ -290,3 +290,31 @@ func TestPgxLargeResultAndConcurrentClients(t *testing.T) {
 		}
 	}
 }
+
+func TestPgxBatchPipelinesStatements(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	ctx := testCtx(t)
+	for _, mode := range execModes {
+		c := connect(t, addr, mode)
+		b := &pgx.Batch{}
+		b.Queue("SELECT $1::bigint * 2", int64(21))
+		b.Queue("SELECT CAST($1 AS TEXT)", "ab")
+		b.Queue("SELECT 1/0")
+		br := c.SendBatch(ctx, b)
+		var n int64
+		var s string
+		if err := br.QueryRow().Scan(&n); err != nil || n != 42 {
+			t.Fatalf("%s: first %d %v", mode, n, err)
+		}
+		if err := br.QueryRow().Scan(&s); err != nil || s != "ab" {
+			t.Fatalf("%s: second %q %v", mode, s, err)
+		}
+		var pe *pgconn.PgError
+		if _, err := br.Exec(); !errors.As(err, &pe) || pe.Code != "22012" {
+			t.Fatalf("%s: third %v", mode, err)
+		}
+		if err := br.Close(); err != nil && !errors.As(err, &pe) {
+			t.Fatalf("%s: close %v", mode, err)
+		}
+	}
+}
