@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -227,5 +228,93 @@ func TestPgxPreparedStatementReuse(t *testing.T) {
 	}
 	if err := c.Deallocate(ctx, "sel"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestPgxLargeResultAndConcurrentClients(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	ctx := testCtx(t)
+	c := connect(t, addr, pgx.QueryExecModeCacheStatement)
+	if _, err := c.Exec(ctx, "CREATE TABLE big (k BIGINT PRIMARY KEY, v TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	const rowsN = 3000
+	var b strings.Builder
+	b.WriteString("INSERT INTO big VALUES ")
+	for i := range rowsN {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d, 'value %d')", i, i)
+	}
+	if _, err := c.Exec(ctx, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	const clients = 4
+	errc := make(chan error, clients)
+	for w := range clients {
+		mode := execModes[w%len(execModes)]
+		cw := connect(t, addr, mode)
+		go func() {
+			for range 3 {
+				rows, err := cw.Query(ctx, "SELECT k, v FROM big WHERE k >= $1 ORDER BY k", int64(0))
+				if err != nil {
+					errc <- err
+					return
+				}
+				n := int64(0)
+				for rows.Next() {
+					var k int64
+					var v string
+					if err := rows.Scan(&k, &v); err != nil {
+						errc <- err
+						return
+					}
+					if k != n || v != fmt.Sprintf("value %d", k) {
+						errc <- fmt.Errorf("%s: row %d is (%d, %q)", mode, n, k, v)
+						return
+					}
+					n++
+				}
+				if err := rows.Err(); err != nil || n != rowsN {
+					errc <- fmt.Errorf("%s: %d rows, %v", mode, n, err)
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPgxBatchPipelinesStatements(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	ctx := testCtx(t)
+	for _, mode := range execModes {
+		c := connect(t, addr, mode)
+		b := &pgx.Batch{}
+		b.Queue("SELECT $1::bigint * 2", int64(21))
+		b.Queue("SELECT CAST($1 AS TEXT)", "ab")
+		b.Queue("SELECT 1/0")
+		br := c.SendBatch(ctx, b)
+		var n int64
+		var s string
+		if err := br.QueryRow().Scan(&n); err != nil || n != 42 {
+			t.Fatalf("%s: first %d %v", mode, n, err)
+		}
+		if err := br.QueryRow().Scan(&s); err != nil || s != "ab" {
+			t.Fatalf("%s: second %q %v", mode, s, err)
+		}
+		var pe *pgconn.PgError
+		if _, err := br.Exec(); !errors.As(err, &pe) || pe.Code != "22012" {
+			t.Fatalf("%s: third %v", mode, err)
+		}
+		if err := br.Close(); err != nil && !errors.As(err, &pe) {
+			t.Fatalf("%s: close %v", mode, err)
+		}
 	}
 }

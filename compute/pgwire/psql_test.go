@@ -33,7 +33,7 @@ func psql(t *testing.T, addr, command string, extra ...string) (string, int) {
 	args := append([]string{"-X", "-h", host, "-p", port, "-U", "x", "-d", "phantom"}, extra...)
 	args = append(args, "-c", command)
 	cmd := exec.CommandContext(ctx, psqlPath(t), args...)
-	cmd.Env = append(os.Environ(), "PGSSLMODE=prefer", "PGCONNECT_TIMEOUT=10", "PAGER=", "PSQLRC=/dev/null")
+	cmd.Env = append(os.Environ(), "PGSSLMODE=prefer", "PGGSSENCMODE=disable", "PGCONNECT_TIMEOUT=10", "PAGER=", "PSQLRC=/dev/null")
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
