@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sort"
+	"strings"
 
+	"github.com/RaduBerinde/btreemap"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -19,55 +20,58 @@ import (
 // their mutations to the transaction, they never commit through the view.
 var errViewWrite = errors.New("sql: the transaction view is read-only")
 
-// writeBuffer holds a transaction's uncommitted writes, the last write of
-// each key winning. Keys are kept sorted (lazily) for merged scans.
+// writeBuffer holds a transaction's uncommitted writes in key order, the
+// last write of each key winning. A B-tree keeps inserting and range reads
+// logarithmic, so a block of many small statements stays linear overall.
 type writeBuffer struct {
-	m      map[string]storage.Mutation
-	sorted []string
-	dirty  bool
+	t *btreemap.BTreeMap[string, storage.Mutation]
 }
 
 // add buffers muts in order (a later write of a key replaces an earlier one).
 func (w *writeBuffer) add(muts []storage.Mutation) {
-	if w.m == nil {
-		w.m = make(map[string]storage.Mutation, len(muts))
+	if w.t == nil {
+		w.t = btreemap.New[string, storage.Mutation](32, strings.Compare)
 	}
 	for _, m := range muts {
-		k := string(m.Key)
-		if _, ok := w.m[k]; !ok {
-			w.sorted = append(w.sorted, k)
-			w.dirty = true
-		}
-		w.m[k] = m
+		w.t.ReplaceOrInsert(string(m.Key), m)
 	}
 }
 
-func (w *writeBuffer) len() int { return len(w.m) }
+func (w *writeBuffer) len() int {
+	if w.t == nil {
+		return 0
+	}
+	return w.t.Len()
+}
 
-// keysIn returns the sorted buffered keys in [start, end) (empty end: no
-// bound). The slice is shared; callers must not modify it.
-func (w *writeBuffer) keysIn(start, end []byte) []string {
-	if len(w.sorted) == 0 {
-		return nil
+// ascend calls fn with the buffered writes in [start, end) in key order
+// (empty end: no bound) until fn returns false.
+func (w *writeBuffer) ascend(start, end []byte, fn func(storage.Mutation) bool) {
+	if w.t == nil {
+		return
 	}
-	if w.dirty {
-		slices.Sort(w.sorted)
-		w.dirty = false
-	}
-	i := sort.SearchStrings(w.sorted, string(start))
-	j := len(w.sorted)
+	stop := btreemap.Max[string]()
 	if len(end) > 0 {
-		j = i + sort.SearchStrings(w.sorted[i:], string(end))
+		stop = btreemap.LT(string(end))
 	}
-	return w.sorted[i:j]
+	for _, m := range w.t.Ascend(btreemap.GE(string(start)), stop) {
+		if !fn(m) {
+			return
+		}
+	}
+}
+
+// any reports whether a write is buffered in [start, end).
+func (w *writeBuffer) any(start, end []byte) bool {
+	found := false
+	w.ascend(start, end, func(storage.Mutation) bool { found = true; return false })
+	return found
 }
 
 // mutations returns the buffered writes in key order.
 func (w *writeBuffer) mutations() []storage.Mutation {
-	out := make([]storage.Mutation, 0, len(w.m))
-	for _, k := range w.keysIn(nil, nil) {
-		out = append(out, w.m[k])
-	}
+	out := make([]storage.Mutation, 0, w.len())
+	w.ascend(nil, nil, func(m storage.Mutation) bool { out = append(out, m); return true })
 	return out
 }
 
@@ -105,10 +109,10 @@ func (v *txnView) Scan(ctx context.Context, snap storage.Snapshot, start, end []
 		return fn(b)
 	}
 	var err error
-	if buffered := v.buf.keysIn(start, end); len(buffered) == 0 {
-		err = v.kv.Scan(ctx, snap, start, end, limit, track)
+	if v.buf.any(start, end) {
+		err = v.mergedScan(ctx, snap, start, end, limit, track)
 	} else {
-		err = v.mergedScan(ctx, snap, start, end, limit, buffered, track)
+		err = v.kv.Scan(ctx, snap, start, end, limit, track)
 	}
 	v.record(start, end, limit, delivered, last, err)
 	return err
@@ -127,67 +131,64 @@ func (v *txnView) record(start, end []byte, limit, delivered int, last []byte, e
 	*v.reads = append(*v.reads, r)
 }
 
-// mergedScan answers a scan whose range holds buffered writes. The base scan
-// asks for limit+len(buffered) rows: each buffered key hides at most one
-// base row, so the first limit merged rows are all at or below the base
-// scan's last key.
-func (v *txnView) mergedScan(ctx context.Context, snap storage.Snapshot, start, end []byte, limit int, buffered []string, fn func(arrow.RecordBatch) error) error {
-	baseLimit := 0
-	if limit > 0 {
-		baseLimit = limit + len(buffered)
-	}
-	var bk, bv [][]byte
-	err := v.kv.Scan(ctx, snap, start, end, baseLimit, func(b arrow.RecordBatch) error {
-		ks := b.Column(0).(*array.Binary)
-		vs := b.Column(1).(*array.Binary)
-		for i := range ks.Len() {
-			bk = append(bk, bytes.Clone(ks.Value(i)))
-			bv = append(bv, bytes.Clone(vs.Value(i)))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if baseLimit > 0 && len(bk) >= baseLimit {
-		// The base may hold more rows past its last key: merge only the
-		// buffered keys up to it.
-		lastKey := string(bk[len(bk)-1])
-		buffered = buffered[:sort.SearchStrings(buffered, lastKey+"\x00")]
-	}
+// mergedScan answers a scan whose range holds buffered writes. It works in
+// rounds: read up to limit base rows, merge the buffered writes up to the
+// last of them (every buffered write in the range when the base ran out),
+// and go on after that key until limit merged rows are out — deletes in
+// the buffer can hide base rows, so one round may not be enough.
+func (v *txnView) mergedScan(ctx context.Context, snap storage.Snapshot, start, end []byte, limit int, fn func(arrow.RecordBatch) error) error {
 	kb := array.NewBinaryBuilder(v.mem, arrow.BinaryTypes.Binary)
 	defer kb.Release()
 	vb := array.NewBinaryBuilder(v.mem, arrow.BinaryTypes.Binary)
 	defer vb.Release()
 	rows := 0
-	emit := func(k, val []byte) bool {
-		if limit > 0 && rows >= limit {
-			return false
-		}
-		kb.Append(k)
-		vb.Append(val)
-		rows++
-		return true
-	}
-	i, j := 0, 0
-	for i < len(bk) || j < len(buffered) {
-		switch {
-		case j == len(buffered) || (i < len(bk) && string(bk[i]) < buffered[j]):
-			if !emit(bk[i], bv[i]) {
-				i, j = len(bk), len(buffered)
-				continue
+	full := func() bool { return limit > 0 && rows >= limit }
+	from := start
+	for !full() {
+		var bk, bv [][]byte
+		err := v.kv.Scan(ctx, snap, from, end, limit, func(b arrow.RecordBatch) error {
+			ks := b.Column(0).(*array.Binary)
+			vs := b.Column(1).(*array.Binary)
+			for i := range ks.Len() {
+				bk = append(bk, bytes.Clone(ks.Value(i)))
+				bv = append(bv, bytes.Clone(vs.Value(i)))
 			}
-			i++
-		default:
-			if i < len(bk) && string(bk[i]) == buffered[j] {
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		more := limit > 0 && len(bk) >= limit // the base may hold rows past bk's last
+		upTo := end
+		if more {
+			upTo = keys.Next(bk[len(bk)-1])
+		}
+		i := 0
+		v.buf.ascend(from, upTo, func(m storage.Mutation) bool {
+			for ; i < len(bk) && bytes.Compare(bk[i], m.Key) < 0 && !full(); i++ {
+				kb.Append(bk[i])
+				vb.Append(bv[i])
+				rows++
+			}
+			if i < len(bk) && bytes.Equal(bk[i], m.Key) {
 				i++ // the buffered write replaces the base row
 			}
-			m := v.buf.m[buffered[j]]
-			j++
-			if !m.Delete && !emit(m.Key, m.Value) {
-				i, j = len(bk), len(buffered)
+			if !m.Delete && !full() {
+				kb.Append(m.Key)
+				vb.Append(m.Value)
+				rows++
 			}
+			return !full()
+		})
+		for ; i < len(bk) && !full(); i++ {
+			kb.Append(bk[i])
+			vb.Append(bv[i])
+			rows++
 		}
+		if !more {
+			break
+		}
+		from = upTo
 	}
 	if rows == 0 {
 		return nil

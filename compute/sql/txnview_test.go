@@ -22,7 +22,7 @@ func TestMergedScanMatchesModel(t *testing.T) {
 	ctx := context.Background()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	for seed := range uint64(40) {
+	for seed := range uint64(100) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		kv, err := memkv.New(memkv.Config{Allocator: mem, BatchRows: 1 + rng.IntN(5)})
 		if err != nil {
@@ -41,13 +41,15 @@ func TestMergedScanMatchesModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		snap, _ = kv.Begin(ctx)
+		// Delete-heavy buffers make merged scans take several rounds.
+		deletes := rng.Float64()
 		var reads []storage.KeyRange
 		v := &txnView{kv: kv, buf: &writeBuffer{}, mem: mem, reads: &reads}
-		for i := range 3 {
+		for i := range 4 {
 			var muts []storage.Mutation
 			for range rng.IntN(15) {
 				k := key()
-				if rng.IntN(3) == 0 {
+				if rng.Float64() < deletes {
 					muts = append(muts, storage.Mutation{Key: k, Delete: true})
 					delete(model, string(k))
 				} else {

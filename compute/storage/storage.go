@@ -33,11 +33,6 @@ type KeyRange struct {
 	End   []byte
 }
 
-// Contains reports whether key lies in the range.
-func (r KeyRange) Contains(key []byte) bool {
-	return string(key) >= string(r.Start) && (len(r.End) == 0 || string(key) < string(r.End))
-}
-
 // KV is the transactional key-value interface the SQL engine runs on.
 type KV interface {
 	// Begin takes a fresh snapshot from the timestamp oracle.
