@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/phantom-db/phantom/compute/httpapi"
+	"github.com/phantom-db/phantom/compute/pgwire"
 	"github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/compute/storage"
 	"github.com/phantom-db/phantom/internal/natsbus"
@@ -28,6 +31,8 @@ import (
 type computeFlags struct {
 	nodeID           string
 	httpAddr         string
+	pgAddr           string
+	maxPGConns       int
 	logAddr          string
 	pageserverAddr   string
 	controlPlane     string
@@ -47,6 +52,8 @@ type computeFlags struct {
 func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nodeID, "node-id", "compute-1", "unique id of this compute node")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8432", "HTTP SQL API listen address")
+	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:8440", "PostgreSQL wire protocol listen address (empty: off)")
+	fs.IntVar(&f.maxPGConns, "max-pg-connections", pgwire.DefaultMaxConnections, "PostgreSQL client connections at once; more are refused (53300)")
 	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated")
 	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address")
 	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL (resolves the database id)")
@@ -74,6 +81,8 @@ type computeNode struct {
 	pages  *grpc.ClientConn
 	api    *httpapi.Server
 	http   *httpServer
+	pg     *pgwire.Server
+	pgLis  net.Listener
 	stopHB func()
 	log    *slog.Logger
 }
@@ -147,6 +156,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		MaxTimeout:         f.maxTimeout,
 		SessionIdleTimeout: f.sessionIdle,
 		MaxSessions:        f.maxSessions,
+		NewSession:         func() httpapi.Session { return engine.NewSession() },
 		Logger:             log,
 	})
 	if err != nil {
@@ -158,18 +168,62 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		n.Close()
 		return nil, err
 	}
+	if f.pgAddr != "" {
+		if err := n.servePG(f, engine, log); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
 	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), log); err != nil {
 		n.stopHB = func() {}
 		n.Close()
 		return nil, err
 	}
-	n.log.Info("compute ready", "http", n.http.Addr(), "tenant", f.tenant, "database", f.database, "id", dbID)
+	n.log.Info("compute ready", "http", n.http.Addr(), "pg", n.PGAddr(), "tenant", f.tenant, "database", f.database, "id", dbID)
 	return n, nil
+}
+
+// servePG starts the PostgreSQL wire protocol listener: one engine session
+// per connection.
+func (n *computeNode) servePG(f computeFlags, engine *sql.Engine, log *slog.Logger) error {
+	lis, err := net.Listen("tcp", f.pgAddr)
+	if err != nil {
+		return fmt.Errorf("listen pg %s: %w", f.pgAddr, err)
+	}
+	pg, err := pgwire.New(pgwire.Config{
+		NewSession:       pgwire.DescribedBy(func() pgwire.Session { return engine.NewSession() }, engine),
+		Database:         f.database,
+		MaxConnections:   f.maxPGConns,
+		StatementTimeout: f.statementTimeout,
+		Logger:           log,
+	})
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	n.pg, n.pgLis = pg, lis
+	go func() {
+		if err := pg.Serve(lis); !errors.Is(err, pgwire.ErrClosed) {
+			log.Error("pgwire server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// PGAddr is the bound PostgreSQL protocol address, "" when off.
+func (n *computeNode) PGAddr() string {
+	if n.pgLis == nil {
+		return ""
+	}
+	return n.pgLis.Addr().String()
 }
 
 // Close drains HTTP requests and closes the storage connections.
 func (n *computeNode) Close() error {
 	n.stopHB()
+	if n.pg != nil {
+		n.pg.Close()
+	}
 	if n.http != nil {
 		n.http.Close()
 	}

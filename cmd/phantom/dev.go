@@ -31,7 +31,7 @@ type devFlags struct {
 func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data", "directory holding every service's data")
 	fs.StringVar(&f.host, "host", "127.0.0.1", "address every service listens on")
-	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 7 ports (0: free ports)")
+	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 8 ports (0: free ports)")
 	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
 	f.logs.register(fs)
@@ -47,6 +47,7 @@ const (
 	offPageGRPC
 	offPageHTTP
 	offNATS
+	offPG
 )
 
 func (f *devFlags) addr(off int) string {
@@ -89,6 +90,7 @@ func flagDefaults(register func(*flag.FlagSet)) {
 type devInfo struct {
 	PID          int    `json:"pid"`
 	SQLURL       string `json:"sql_url"`
+	PGAddr       string `json:"pg_addr"`
 	ControlPlane string `json:"control_plane_url"`
 	LogService   string `json:"logservice_addr"`
 	PageServer   string `json:"pageserver_addr"`
@@ -165,7 +167,7 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 
 	var mf computeFlags
 	flagDefaults(mf.register)
-	mf.httpAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), ls.grpc.Addr(), ps.grpc.Addr()
+	mf.httpAddr, mf.pgAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), f.addr(offPG), ls.grpc.Addr(), ps.grpc.Addr()
 	mf.controlPlane, mf.natsURL = "http://"+cp.http.Addr(), natsURL
 	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
@@ -176,6 +178,7 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	info := devInfo{
 		PID:          os.Getpid(),
 		SQLURL:       "http://" + cn.http.Addr(),
+		PGAddr:       cn.PGAddr(),
 		ControlPlane: "http://" + cp.http.Addr(),
 		LogService:   ls.grpc.Addr(),
 		PageServer:   ps.grpc.Addr(),
@@ -185,10 +188,12 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	if err := os.WriteFile(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write dev.json: %w", err)
 	}
+	pgHost, pgPort, _ := net.SplitHostPort(info.PGAddr)
 	fmt.Printf(`
 Phantom-DB dev is ready (data in %s)
 
   SQL over HTTP   POST %s/v1/sql
+  PostgreSQL      psql -h %s -p %s -U phantom phantom
   control plane   %s
   log service     %s (gRPC)
   page server     %s (gRPC)
@@ -197,7 +202,7 @@ Phantom-DB dev is ready (data in %s)
   curl -s %s/v1/sql -d '{"query": "SELECT 1"}'
 
 Press Ctrl-C to stop.
-`, dataDir, info.SQLURL, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
+`, dataDir, info.SQLURL, pgHost, pgPort, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
