@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Peer is one voter of the Raft group, as named at bootstrap.
@@ -110,6 +112,10 @@ type Config struct {
 	// Default 3.
 	TransportMaxPool int
 
+	// Registerer receives the service's Prometheus collectors (labelled
+	// node=NodeID): commits, aborts by reason, commit/fsync/apply latency,
+	// leader epochs, log first/last index. Default nil: not exported.
+	Registerer prometheus.Registerer
 	// Logger receives the service's and Raft's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the wall clock the timestamp oracle reads; tests skew it.

@@ -62,8 +62,10 @@ type Service struct {
 	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
 	trans *raft.NetworkTransport
 	// raftBind is the address the Raft transport is bound to.
-	raftBind string
-	raft     *raft.Raft
+	raftBind   string
+	raft       *raft.Raft
+	m          *metrics
+	unregister func() // removes the collectors from Config.Registerer
 	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
 	apiAddrs map[raft.ServerID]string
 
@@ -118,6 +120,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.APIAddr != "" {
 		s.apiAddrs[raft.ServerID(cfg.NodeID)] = cfg.APIAddr
 	}
+	m, err := newMetrics(cfg.Registerer, s)
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	s.fsm.observe = func(d time.Duration) { m.applySeconds.Observe(d.Seconds()) }
 	if err := s.open(); err != nil {
 		s.closeStores()
 		return nil, err
@@ -192,7 +200,7 @@ func (s *Service) open() error {
 			s.log.Info("bootstrapped raft group", "servers", len(conf.Servers))
 		}
 	}
-	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log}
+	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log, m: s.m}
 	r, err := raft.NewRaft(rc, s.fsm, logs, w, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("logservice: start raft: %w", err)
@@ -282,6 +290,9 @@ func (s *Service) Close() error {
 }
 
 func (s *Service) closeStores() error {
+	if s.unregister != nil {
+		s.unregister()
+	}
 	var errs []error
 	if s.trans != nil {
 		if err := s.trans.Close(); err != nil {
@@ -378,6 +389,7 @@ func (s *Service) establish() error {
 	s.lastProposedTS = 0
 	s.epochDone = make(chan struct{})
 	s.ready = true
+	s.m.leaderChanges.Inc()
 	s.log.Info("leadership established", "tso_floor", base, "hwm", s.tso.limit)
 	return nil
 }
@@ -425,6 +437,20 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 // commit proposes a commit record and waits until it is committed by a
 // quorum and applied. It answers the FSM's verdict.
 func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
+	began := time.Now()
+	commitTS, index, err = s.commitOnce(ctx, startTS, muts, reads)
+	switch {
+	case err == nil:
+		s.m.commits.Inc()
+		s.m.commitSeconds.Observe(time.Since(began).Seconds())
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrReadConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
+		s.m.aborts.WithLabelValues(abortReason(err)).Inc()
+		s.m.commitSeconds.Observe(time.Since(began).Seconds())
+	}
+	return commitTS, index, err
+}
+
+func (s *Service) commitOnce(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
 	if err := validateRanges(reads); err != nil {
 		return 0, 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/logservice"
@@ -102,6 +103,7 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		APIAddr:           g.Addr(),
 		Bootstrap:         f.bootstrap,
 		Peers:             peers,
+		Registerer:        prometheus.DefaultRegisterer,
 		Logger:            log,
 	})
 	if err != nil {
