@@ -19,6 +19,8 @@
 //     commit_ts < T is applied, and its commit_index covers them; every later
 //     commit gets a commit_ts > T.
 //   - Determinism: the FSM reads only log entries, so replicas agree.
+//   - Truncation: no entry above the minimum consistent index the page
+//     servers reported (the floor, replicated through Raft) is dropped.
 //
 // See DESIGN.md for the request paths.
 package logservice
