@@ -60,6 +60,12 @@ type Config struct {
 	// leader to clients), and RaftAddr may be empty.
 	Peers []Peer
 
+	// ForwardToLeader makes a follower forward GetTimestamp and Commit to
+	// the leader (when it knows the leader's gRPC address) instead of
+	// answering FAILED_PRECONDITION; a forwarded request is never forwarded
+	// again. Default false.
+	ForwardToLeader bool
+
 	// TSOWindow is how far ahead of the wall clock the persisted timestamp
 	// high-water mark runs: the leader writes one Raft entry per window.
 	// Default 3s.

@@ -83,6 +83,7 @@ type Service struct {
 	// waiters that can no longer be satisfied.
 	epochDone chan struct{}
 
+	fwd       forwarder     // connections to the leader (Config.ForwardToLeader)
 	truncMu   sync.Mutex    // serialises Truncate
 	truncDone chan struct{} // closed when truncateLoop returns
 	resync    chan struct{} // asks the leader loop to re-establish
@@ -283,7 +284,7 @@ func (s *Service) Close() error {
 		}
 		<-s.loopDone
 		<-s.truncDone
-		errs = append(errs, s.closeStores())
+		errs = append(errs, s.fwd.close(), s.closeStores())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("logservice: close: %w", err)
 		}

@@ -27,6 +27,7 @@ type logserviceFlags struct {
 	httpAddr  string
 	natsURL   string
 	bootstrap bool
+	forward   bool
 	peers     string
 	logs      logFlags
 }
@@ -40,6 +41,7 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8436", "admin HTTP address (/healthz, /metrics)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
+	fs.BoolVar(&f.forward, "forward-to-leader", false, "a follower forwards GetTimestamp and Commit to the leader instead of redirecting the client")
 	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr[=grpcaddr],... (empty: this node alone)")
 }
 
@@ -102,6 +104,7 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		RaftAdvertiseAddr: f.raftAdv,
 		APIAddr:           g.Addr(),
 		Bootstrap:         f.bootstrap,
+		ForwardToLeader:   f.forward,
 		Peers:             peers,
 		Registerer:        prometheus.DefaultRegisterer,
 		Logger:            log,
