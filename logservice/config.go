@@ -1,6 +1,7 @@
 package logservice
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,15 @@ type Config struct {
 	// from RaftAddr behind NAT, a proxy or a fault-injecting test proxy.
 	// Default "": the bound RaftAddr.
 	RaftAdvertiseAddr string
+	// RaftTLS, when set, puts mutual TLS 1.3 on every Raft connection: its
+	// Certificates (or GetCertificate) are this replica's certificate in
+	// both directions, and RootCAs is the CA pool peers are verified
+	// against. A peer must also carry the URI SAN RaftPeerURI. Default nil:
+	// plain TCP.
+	RaftTLS *tls.Config
+	// RaftPeerURI is the URI SAN a Raft peer's certificate must carry when
+	// RaftTLS is set. Default DefaultRaftPeerURI.
+	RaftPeerURI string
 	// APIAddr is this replica's own gRPC address as clients reach it,
 	// optional; reported by Status and in not-leader answers. Default "".
 	APIAddr string
@@ -133,6 +143,9 @@ type Config struct {
 func (c *Config) EnsureDefaults() {
 	if c.RaftAddr == "" {
 		c.RaftAddr = "127.0.0.1:0"
+	}
+	if c.RaftPeerURI == "" {
+		c.RaftPeerURI = DefaultRaftPeerURI
 	}
 	if c.TSOWindow == 0 {
 		c.TSOWindow = 3 * time.Second
@@ -222,6 +235,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotRetain < 1 {
 		errs = append(errs, fmt.Errorf("SnapshotRetain %d must be positive", c.SnapshotRetain))
+	}
+	if c.RaftTLS != nil {
+		if _, _, err := peerTLS(c.RaftTLS, c.RaftPeerURI); err != nil {
+			errs = append(errs, fmt.Errorf("RaftTLS: %w", err))
+		}
 	}
 	if c.RaftAdvertiseAddr != "" {
 		if err := validateAdvertise(c.RaftAdvertiseAddr); err != nil {

@@ -165,8 +165,17 @@ func (s *Service) open() error {
 		return fmt.Errorf("logservice: bind raft transport %s: %w", cfg.RaftAddr, err)
 	}
 	s.raftBind = stream.listener.Addr().String()
+	var layer raft.StreamLayer = stream
+	if cfg.RaftTLS != nil {
+		server, client, err := peerTLS(cfg.RaftTLS, cfg.RaftPeerURI)
+		if err != nil {
+			_ = stream.Close()
+			return fmt.Errorf("logservice: raft tls: %w", err)
+		}
+		layer = &tlsStreamLayer{tcpStreamLayer: stream, server: server, client: client}
+	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  stream,
+		Stream:  layer,
 		MaxPool: cfg.TransportMaxPool,
 		Timeout: cfg.TransportTimeout,
 		Logger:  hlog.Named("transport"),
