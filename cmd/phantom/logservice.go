@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +30,9 @@ type logserviceFlags struct {
 	natsURL   string
 	bootstrap bool
 	forward   bool
+	raftCert  string
+	raftKey   string
+	raftCA    string
 	peers     string
 	logs      logFlags
 }
@@ -42,6 +47,9 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
 	fs.BoolVar(&f.forward, "forward-to-leader", false, "a follower forwards GetTimestamp and Commit to the leader instead of redirecting the client")
+	fs.StringVar(&f.raftCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between Raft peers (must carry URI SAN "+logservice.DefaultRaftPeerURI+"; empty: plain TCP)")
+	fs.StringVar(&f.raftKey, "raft-tls-key", "", "PEM private key of --raft-tls-cert")
+	fs.StringVar(&f.raftCA, "raft-tls-ca", "", "PEM CA bundle Raft peers are verified against")
 	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr[=grpcaddr],... (empty: this node alone)")
 }
 
@@ -87,6 +95,10 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	raftTLS, err := loadRaftTLS(f.raftCert, f.raftKey, f.raftCA)
+	if err != nil {
+		return nil, err
+	}
 	dataDir, err := filepath.Abs(f.dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("logservice data dir: %w", err)
@@ -105,6 +117,7 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		APIAddr:           g.Addr(),
 		Bootstrap:         f.bootstrap,
 		ForwardToLeader:   f.forward,
+		RaftTLS:           raftTLS,
 		Peers:             peers,
 		Registerer:        prometheus.DefaultRegisterer,
 		Logger:            log,
@@ -144,4 +157,27 @@ func (n *logserviceNode) Close() error {
 	}
 	n.log.Info("log service stopped")
 	return nil
+}
+
+// loadRaftTLS loads the Raft peer TLS material; all three files or none.
+func loadRaftTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && caFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" || caFile == "" {
+		return nil, fmt.Errorf("--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("raft tls key pair: %w", err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("raft tls ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("raft tls ca %s: no PEM certificates", caFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
 }
