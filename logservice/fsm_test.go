@@ -265,7 +265,7 @@ func TestFSMDeterminismAndSnapshot(t *testing.T) {
 	if len(a.st.memberAddrs) == 0 || fmt.Sprint(a.st.memberAddrs) != fmt.Sprint(c.st.memberAddrs) {
 		t.Fatalf("member addresses %v, restored %v", a.st.memberAddrs, c.st.memberAddrs)
 	}
-		if va.floor == 0 || len(a.st.reports) != 3 {
+	if va.floor == 0 || len(a.st.reports) != 3 {
 		t.Fatalf("workload did not exercise reports: floor %d, %d reporters", va.floor, len(a.st.reports))
 	}
 	if len(a.st.aborted) > 0 && a.st.aborted[0] <= va.floor {
