@@ -1,10 +1,13 @@
 package logservice
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Peer is one voter of the Raft group, as named at bootstrap.
@@ -46,6 +49,15 @@ type Config struct {
 	// from RaftAddr behind NAT, a proxy or a fault-injecting test proxy.
 	// Default "": the bound RaftAddr.
 	RaftAdvertiseAddr string
+	// RaftTLS, when set, puts mutual TLS 1.3 on every Raft connection: its
+	// Certificates (or GetCertificate) are this replica's certificate in
+	// both directions, and RootCAs is the CA pool peers are verified
+	// against. A peer must also carry the URI SAN RaftPeerURI. Default nil:
+	// plain TCP.
+	RaftTLS *tls.Config
+	// RaftPeerURI is the URI SAN a Raft peer's certificate must carry when
+	// RaftTLS is set. Default DefaultRaftPeerURI.
+	RaftPeerURI string
 	// APIAddr is this replica's own gRPC address as clients reach it,
 	// optional; reported by Status and in not-leader answers. Default "".
 	APIAddr string
@@ -57,6 +69,12 @@ type Config struct {
 	// Without Bootstrap only their APIAddr values are used (to name the
 	// leader to clients), and RaftAddr may be empty.
 	Peers []Peer
+
+	// ForwardToLeader makes a follower forward GetTimestamp and Commit to
+	// the leader (when it knows the leader's gRPC address) instead of
+	// answering FAILED_PRECONDITION; a forwarded request is never forwarded
+	// again. Default false.
+	ForwardToLeader bool
 
 	// TSOWindow is how far ahead of the wall clock the persisted timestamp
 	// high-water mark runs: the leader writes one Raft entry per window.
@@ -110,6 +128,10 @@ type Config struct {
 	// Default 3.
 	TransportMaxPool int
 
+	// Registerer receives the service's Prometheus collectors (labelled
+	// node=NodeID): commits, aborts by reason, commit/fsync/apply latency,
+	// leader epochs, log first/last index. Default nil: not exported.
+	Registerer prometheus.Registerer
 	// Logger receives the service's and Raft's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the wall clock the timestamp oracle reads; tests skew it.
@@ -121,6 +143,9 @@ type Config struct {
 func (c *Config) EnsureDefaults() {
 	if c.RaftAddr == "" {
 		c.RaftAddr = "127.0.0.1:0"
+	}
+	if c.RaftPeerURI == "" {
+		c.RaftPeerURI = DefaultRaftPeerURI
 	}
 	if c.TSOWindow == 0 {
 		c.TSOWindow = 3 * time.Second
@@ -210,6 +235,11 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotRetain < 1 {
 		errs = append(errs, fmt.Errorf("SnapshotRetain %d must be positive", c.SnapshotRetain))
+	}
+	if c.RaftTLS != nil {
+		if _, _, err := peerTLS(c.RaftTLS, c.RaftPeerURI); err != nil {
+			errs = append(errs, fmt.Errorf("RaftTLS: %w", err))
+		}
 	}
 	if c.RaftAdvertiseAddr != "" {
 		if err := validateAdvertise(c.RaftAdvertiseAddr); err != nil {

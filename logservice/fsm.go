@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/btree"
 	"github.com/hashicorp/raft"
@@ -103,6 +104,9 @@ type fsmState struct {
 // must be equal on every replica of a group.
 type fsm struct {
 	maxKeys int
+	// observe, if set, is told each batch's duration (metrics only; it
+	// never affects the state).
+	observe func(time.Duration)
 
 	mu      sync.Mutex
 	st      fsmState
@@ -169,6 +173,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 
 // ApplyBatch implements raft.BatchingFSM.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	if f.observe != nil {
+		defer func(start time.Time) { f.observe(time.Since(start)) }(time.Now())
+	}
 	out := make([]any, len(logs))
 	f.mu.Lock()
 	for i, l := range logs {

@@ -169,6 +169,10 @@ func randomEntries(seed uint64, n int) [][]byte {
 			out = append(out, encodeHWM(ts+uint64(r.IntN(1000))))
 			continue
 		}
+		if r.IntN(100) == 0 {
+			out = append(out, encodeMemberAddr(fmt.Sprintf("n%d", r.IntN(3)), fmt.Sprintf("127.0.0.1:%d", r.IntN(1000))))
+			continue
+		}
 		if r.IntN(50) == 0 {
 			// Applied at index len(out)+1 by applyAll(..., 1, ...).
 			rep := consistentReport{nodeID: fmt.Sprintf("page-%d", r.IntN(3)), index: uint64(r.IntN(len(out) + 1)), ts: ts}
@@ -258,6 +262,9 @@ func TestFSMDeterminismAndSnapshot(t *testing.T) {
 	if len(a.st.queue) > 2*a.st.lastWrite.Len()+1024 {
 		t.Fatalf("resolver queue not compacted: %d entries for %d keys", len(a.st.queue), a.st.lastWrite.Len())
 	}
+	if len(a.st.memberAddrs) == 0 || fmt.Sprint(a.st.memberAddrs) != fmt.Sprint(c.st.memberAddrs) {
+		t.Fatalf("member addresses %v, restored %v", a.st.memberAddrs, c.st.memberAddrs)
+	}
 	if va.floor == 0 || len(a.st.reports) != 3 {
 		t.Fatalf("workload did not exercise reports: floor %d, %d reporters", va.floor, len(a.st.reports))
 	}
@@ -293,6 +300,18 @@ func TestRecordRoundTrip(t *testing.T) {
 	if rec, err := decodeRecord(encodeHWM(42)); err != nil || rec.kind != kindHWM || rec.hwm != 42 {
 		t.Fatalf("hwm: %+v %v", rec, err)
 	}
+	rep := consistentReport{nodeID: "page-1", index: 9, ts: 1 << 50}
+	if rec, err := decodeRecord(encodeReport(rep)); err != nil || rec.kind != kindReport || rec.report != rep {
+		t.Fatalf("report: %+v %v", rec, err)
+	}
+	if rec, err := decodeRecord(encodeMemberAddr("n4", "h:1")); err != nil || rec.kind != kindMemberAddr || rec.memberID != "n4" || rec.memberAddr != "h:1" {
+		t.Fatalf("member address: %+v %v", rec, err)
+	}
+	reads := []*wirepb.KeyRange{{Start: []byte("a"), End: []byte("b")}, {Start: []byte("x")}}
+	rec, err = decodeRecord(encodeCommit(7, 9, muts, reads))
+	if err != nil || rec.kind != kindCommitReads || len(rec.reads) != 2 || string(rec.reads[0].End) != "b" || len(rec.reads[1].End) != 0 {
+		t.Fatalf("commit with reads: %+v %v", rec, err)
+	}
 	enc := encodeCommit(1, 2, muts, nil)
 	for i := range enc {
 		if _, err := decodeRecord(enc[:i]); !errors.Is(err, ErrCorruptRecord) {
@@ -306,6 +325,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(encodeCommit(1, 2, puts("a"), []*wirepb.KeyRange{{Start: []byte("a"), End: []byte("c")}, {Start: []byte("x")}}))
 	f.Add(encodeHWM(99))
 	f.Add(encodeReport(consistentReport{nodeID: "page-1", index: 7, ts: 9}))
+	f.Add(encodeMemberAddr("n4", "127.0.0.1:9"))
 	f.Add([]byte{1, 0, 0, 200})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, err := decodeRecord(data)
@@ -319,6 +339,8 @@ func FuzzDecodeRecord(f *testing.F) {
 			again = encodeHWM(rec.hwm)
 		case kindReport:
 			again = encodeReport(rec.report)
+		case kindMemberAddr:
+			again = encodeMemberAddr(rec.memberID, rec.memberAddr)
 		default:
 			again = encodeCommit(rec.startTS, rec.commitTS, rec.mutations, rec.reads)
 		}
@@ -350,7 +372,7 @@ func FuzzRestoreSnapshot(f *testing.F) {
 }
 
 func recordString(r record) string {
-	s := fmt.Sprint(r.kind, r.startTS, r.commitTS, r.hwm, r.report)
+	s := fmt.Sprint(r.kind, r.startTS, r.commitTS, r.hwm, r.report, r.memberID, r.memberAddr)
 	for _, m := range r.mutations {
 		s += fmt.Sprintf(" %q=%q/%v", m.Key, m.Value, m.Delete)
 	}

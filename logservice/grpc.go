@@ -45,6 +45,14 @@ func (g *server) GetTimestamp(ctx context.Context, req *wirepb.GetTimestampReque
 		return nil, status.Errorf(codes.InvalidArgument, "logservice: count %d above %d", n, maxTimestampCount)
 	}
 	ts, idx, err := g.s.getTimestamp(ctx, n)
+	if errors.Is(err, ErrNotLeader) {
+		if cl, fctx, ferr := g.s.leaderClient(ctx); ferr == nil {
+			var md metadata.MD
+			resp, err := cl.GetTimestamp(fctx, req, grpc.Trailer(&md))
+			relayTrailer(ctx, md)
+			return resp, err
+		}
+	}
 	if err != nil {
 		return nil, g.status(ctx, err)
 	}
@@ -54,6 +62,16 @@ func (g *server) GetTimestamp(ctx context.Context, req *wirepb.GetTimestampReque
 // Commit implements wirepb.LogServiceServer.
 func (g *server) Commit(ctx context.Context, req *wirepb.CommitRequest) (*wirepb.CommitResponse, error) {
 	ts, idx, err := g.s.commit(ctx, req.GetStartTs(), req.GetMutations(), req.GetReadRanges())
+	if errors.Is(err, ErrNotLeader) {
+		// Nothing was proposed here; the leader decides. Its answer,
+		// including UNAVAILABLE (outcome unknown), is relayed unchanged.
+		if cl, fctx, ferr := g.s.leaderClient(ctx); ferr == nil {
+			var md metadata.MD
+			resp, err := cl.Commit(fctx, req, grpc.Trailer(&md))
+			relayTrailer(ctx, md)
+			return resp, err
+		}
+	}
 	if err != nil {
 		return nil, g.status(ctx, err)
 	}

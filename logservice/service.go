@@ -19,6 +19,8 @@
 //     commit_ts < T is applied, and its commit_index covers them; every later
 //     commit gets a commit_ts > T.
 //   - Determinism: the FSM reads only log entries, so replicas agree.
+//   - Truncation: no entry above the minimum consistent index the page
+//     servers reported (the floor, replicated through Raft) is dropped.
 //
 // See DESIGN.md for the request paths.
 package logservice
@@ -62,8 +64,10 @@ type Service struct {
 	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
 	trans *raft.NetworkTransport
 	// raftBind is the address the Raft transport is bound to.
-	raftBind string
-	raft     *raft.Raft
+	raftBind   string
+	raft       *raft.Raft
+	m          *metrics
+	unregister func() // removes the collectors from Config.Registerer
 	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
 	apiAddrs map[raft.ServerID]string
 
@@ -79,6 +83,7 @@ type Service struct {
 	// waiters that can no longer be satisfied.
 	epochDone chan struct{}
 
+	fwd       forwarder     // connections to the leader (Config.ForwardToLeader)
 	truncMu   sync.Mutex    // serialises Truncate
 	truncDone chan struct{} // closed when truncateLoop returns
 	resync    chan struct{} // asks the leader loop to re-establish
@@ -118,6 +123,12 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.APIAddr != "" {
 		s.apiAddrs[raft.ServerID(cfg.NodeID)] = cfg.APIAddr
 	}
+	m, err := newMetrics(cfg.Registerer, s)
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	s.fsm.observe = func(d time.Duration) { m.applySeconds.Observe(d.Seconds()) }
 	if err := s.open(); err != nil {
 		s.closeStores()
 		return nil, err
@@ -154,8 +165,17 @@ func (s *Service) open() error {
 		return fmt.Errorf("logservice: bind raft transport %s: %w", cfg.RaftAddr, err)
 	}
 	s.raftBind = stream.listener.Addr().String()
+	var layer raft.StreamLayer = stream
+	if cfg.RaftTLS != nil {
+		server, client, err := peerTLS(cfg.RaftTLS, cfg.RaftPeerURI)
+		if err != nil {
+			_ = stream.Close()
+			return fmt.Errorf("logservice: raft tls: %w", err)
+		}
+		layer = &tlsStreamLayer{tcpStreamLayer: stream, server: server, client: client}
+	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  stream,
+		Stream:  layer,
 		MaxPool: cfg.TransportMaxPool,
 		Timeout: cfg.TransportTimeout,
 		Logger:  hlog.Named("transport"),
@@ -192,7 +212,7 @@ func (s *Service) open() error {
 			s.log.Info("bootstrapped raft group", "servers", len(conf.Servers))
 		}
 	}
-	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log}
+	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log, m: s.m}
 	r, err := raft.NewRaft(rc, s.fsm, logs, w, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("logservice: start raft: %w", err)
@@ -273,7 +293,7 @@ func (s *Service) Close() error {
 		}
 		<-s.loopDone
 		<-s.truncDone
-		errs = append(errs, s.closeStores())
+		errs = append(errs, s.fwd.close(), s.closeStores())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("logservice: close: %w", err)
 		}
@@ -282,6 +302,9 @@ func (s *Service) Close() error {
 }
 
 func (s *Service) closeStores() error {
+	if s.unregister != nil {
+		s.unregister()
+	}
 	var errs []error
 	if s.trans != nil {
 		if err := s.trans.Close(); err != nil {
@@ -378,6 +401,7 @@ func (s *Service) establish() error {
 	s.lastProposedTS = 0
 	s.epochDone = make(chan struct{})
 	s.ready = true
+	s.m.leaderChanges.Inc()
 	s.log.Info("leadership established", "tso_floor", base, "hwm", s.tso.limit)
 	return nil
 }
@@ -425,6 +449,20 @@ func waitFuture(ctx context.Context, f raft.Future) error {
 // commit proposes a commit record and waits until it is committed by a
 // quorum and applied. It answers the FSM's verdict.
 func (s *Service) commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
+	began := time.Now()
+	commitTS, index, err = s.commitOnce(ctx, startTS, muts, reads)
+	switch {
+	case err == nil:
+		s.m.commits.Inc()
+		s.m.commitSeconds.Observe(time.Since(began).Seconds())
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrReadConflict), errors.Is(err, ErrTooOld), errors.Is(err, ErrBadTimestamp):
+		s.m.aborts.WithLabelValues(abortReason(err)).Inc()
+		s.m.commitSeconds.Observe(time.Since(began).Seconds())
+	}
+	return commitTS, index, err
+}
+
+func (s *Service) commitOnce(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error) {
 	if err := validateRanges(reads); err != nil {
 		return 0, 0, err
 	}

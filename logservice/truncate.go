@@ -11,7 +11,8 @@ import (
 	raftwal "github.com/hashicorp/raft-wal"
 )
 
-// guardedLogStore is the raft-wal store with head truncation clamped to the
+// guardedLogStore is the raft-wal store, timed (metrics.go), with head
+// truncation clamped to the
 // FSM's truncation floor: Raft compacts the log after every snapshot, keeping
 // TrailingLogs entries counted back from a last index that moves while the
 // snapshot is taken, so TrailingLogs alone cannot promise to keep every entry
@@ -20,6 +21,7 @@ type guardedLogStore struct {
 	*raftwal.WAL
 	floor func() uint64
 	log   *slog.Logger
+	m     *metrics // times StoreLogs; nil in unit tests
 }
 
 var _ raft.MonotonicLogStore = (*guardedLogStore)(nil)

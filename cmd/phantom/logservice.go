@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/logservice"
@@ -26,6 +29,10 @@ type logserviceFlags struct {
 	httpAddr  string
 	natsURL   string
 	bootstrap bool
+	forward   bool
+	raftCert  string
+	raftKey   string
+	raftCA    string
 	peers     string
 	logs      logFlags
 }
@@ -39,6 +46,10 @@ func (f *logserviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8436", "admin HTTP address (/healthz, /metrics)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group when the data dir holds none")
+	fs.BoolVar(&f.forward, "forward-to-leader", false, "a follower forwards GetTimestamp and Commit to the leader instead of redirecting the client")
+	fs.StringVar(&f.raftCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between Raft peers (must carry URI SAN "+logservice.DefaultRaftPeerURI+"; empty: plain TCP)")
+	fs.StringVar(&f.raftKey, "raft-tls-key", "", "PEM private key of --raft-tls-cert")
+	fs.StringVar(&f.raftCA, "raft-tls-ca", "", "PEM CA bundle Raft peers are verified against")
 	fs.StringVar(&f.peers, "peers", "", "initial voters for bootstrap as id=raftaddr[=grpcaddr],... (empty: this node alone)")
 }
 
@@ -84,6 +95,10 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	raftTLS, err := loadRaftTLS(f.raftCert, f.raftKey, f.raftCA)
+	if err != nil {
+		return nil, err
+	}
 	dataDir, err := filepath.Abs(f.dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("logservice data dir: %w", err)
@@ -101,7 +116,10 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		RaftAdvertiseAddr: f.raftAdv,
 		APIAddr:           g.Addr(),
 		Bootstrap:         f.bootstrap,
+		ForwardToLeader:   f.forward,
+		RaftTLS:           raftTLS,
 		Peers:             peers,
+		Registerer:        prometheus.DefaultRegisterer,
 		Logger:            log,
 	})
 	if err != nil {
@@ -139,4 +157,27 @@ func (n *logserviceNode) Close() error {
 	}
 	n.log.Info("log service stopped")
 	return nil
+}
+
+// loadRaftTLS loads the Raft peer TLS material; all three files or none.
+func loadRaftTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && caFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" || caFile == "" {
+		return nil, fmt.Errorf("--raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("raft tls key pair: %w", err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("raft tls ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("raft tls ca %s: no PEM certificates", caFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}, nil
 }

@@ -314,12 +314,15 @@ func (e stopError) Error() string { return e.err.Error() }
 // from and then for new ones as they commit, until ctx is done or fn fails
 // (its error is returned). Any replica serves it; when a stream breaks
 // (Unavailable) it reconnects, to the next address, with backoff, resuming
-// after the last index delivered. An index the log no longer holds answers
-// codes.OutOfRange.
+// after the last index delivered. A replica that no longer holds the next
+// index (codes.OutOfRange: truncated, or it installed a snapshot) is skipped
+// for the next address; when every configured address answered OutOfRange
+// in a row, the error (codes.OutOfRange) is returned.
 func (c *Client) ReadLog(ctx context.Context, from uint64, fn func(*wirepb.LogEntry) error) error {
 	next := from
 	addr := c.leaderAddr()
 	backoff := c.o.minBackoff
+	outOfRange := 0 // consecutive OutOfRange answers
 	for {
 		err := c.readOnce(ctx, addr, next, func(e *wirepb.LogEntry) error {
 			if err := fn(e); err != nil {
@@ -327,6 +330,7 @@ func (c *Client) ReadLog(ctx context.Context, from uint64, fn func(*wirepb.LogEn
 			}
 			next = e.GetIndex() + 1
 			backoff = c.o.minBackoff
+			outOfRange = 0
 			return nil
 		})
 		if se, ok := errors.AsType[stopError](err); ok {
@@ -334,6 +338,16 @@ func (c *Client) ReadLog(ctx context.Context, from uint64, fn func(*wirepb.LogEn
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if status.Code(err) == codes.OutOfRange {
+			if outOfRange++; outOfRange >= len(c.addrs) {
+				return fmt.Errorf("logclient: read log from %d: no replica holds it: %w", next, err)
+			}
+			c.o.logger.Debug("logclient: replica lacks the log position; trying the next", "addr", addr, "next", next)
+			c.mu.Lock()
+			addr = c.nextAddr(addr)
+			c.mu.Unlock()
+			continue
 		}
 		if err != nil && !errors.Is(err, io.EOF) && status.Code(err) != codes.Unavailable {
 			return fmt.Errorf("logclient: read log from %d at %s: %w", next, addr, err)

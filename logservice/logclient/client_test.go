@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/phantom-db/phantom/internal/wirepb"
 	"github.com/phantom-db/phantom/logservice"
@@ -188,5 +190,72 @@ func TestFollowsLeaderAcrossFailover(t *testing.T) {
 	}
 	if last == 0 {
 		t.Fatal("no commit succeeded")
+	}
+}
+
+// truncatedReplica answers every ReadLog with OutOfRange, like a replica
+// that truncated its log or installed a snapshot.
+type truncatedReplica struct {
+	wirepb.UnimplementedLogServiceServer
+}
+
+func (truncatedReplica) ReadLog(*wirepb.ReadLogRequest, grpc.ServerStreamingServer[wirepb.LogEntry]) error {
+	return status.Error(codes.OutOfRange, "logservice: log truncated")
+}
+
+func serveTruncated(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	wirepb.RegisterLogServiceServer(g, truncatedReplica{})
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	return lis.Addr().String()
+}
+
+func TestReadLogSkipsReplicasWithoutThePosition(t *testing.T) {
+	addr, _, _ := serve(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	writer, err := logclient.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = writer.Close() }()
+	start, _, err := writer.GetTimestamp(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, idx, err := writer.Commit(ctx, start, []*wirepb.Mutation{{Key: []byte("k"), Value: []byte("v")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The truncated replica comes first; the reader moves on to the full one.
+	c, err := logclient.Dial(ctx, serveTruncated(t)+","+addr, logclient.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	errDone := errors.New("done")
+	err = c.ReadLog(ctx, 1, func(e *wirepb.LogEntry) error {
+		if e.GetIndex() != idx {
+			t.Errorf("entry %d, want %d", e.GetIndex(), idx)
+		}
+		return errDone
+	})
+	if !errors.Is(err, errDone) {
+		t.Fatalf("read log: %v", err)
+	}
+	// When no replica holds the position, OutOfRange comes back.
+	none, err := logclient.Dial(ctx, serveTruncated(t)+","+serveTruncated(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = none.Close() }()
+	if err := none.ReadLog(ctx, 1, func(*wirepb.LogEntry) error { return nil }); status.Code(err) != codes.OutOfRange {
+		t.Fatalf("all truncated: got %v, want OutOfRange", err)
 	}
 }
