@@ -112,7 +112,7 @@ func runBank(t *testing.T, seed uint64) {
 			}
 		}()
 	}
-	nem := NewNemesis(c, NemesisConfig{Seed: seed, Logf: t.Logf})
+	nem := NewNemesis(c, NemesisConfig{Seed: seed, Faults: faults(t), Logf: t.Logf})
 	nem.Run(ctx, faultTime(t))
 	sleep(ctx, time.Second)
 	close(stop)

@@ -2,7 +2,9 @@ package chaos
 
 import (
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,4 +46,23 @@ func faultTime(t *testing.T) time.Duration {
 		return d
 	}
 	return 8 * time.Second
+}
+
+// faults returns the faults to inject: PHANTOM_CHAOS_FAULTS (a comma list
+// of Fault names), default every fault.
+func faults(t *testing.T) []Fault {
+	t.Helper()
+	s := os.Getenv("PHANTOM_CHAOS_FAULTS")
+	if s == "" {
+		return AllFaults
+	}
+	var out []Fault
+	for name := range strings.SplitSeq(s, ",") {
+		f := Fault(strings.TrimSpace(name))
+		if !slices.Contains(AllFaults, f) {
+			t.Fatalf("PHANTOM_CHAOS_FAULTS: unknown fault %q (have %v)", f, AllFaults)
+		}
+		out = append(out, f)
+	}
+	return out
 }

@@ -150,7 +150,7 @@ func runRegister(t *testing.T, seed uint64) {
 			registerClient(ctx, kv, h, seed, w, stop)
 		}()
 	}
-	nem := NewNemesis(c, NemesisConfig{Seed: seed, Logf: t.Logf})
+	nem := NewNemesis(c, NemesisConfig{Seed: seed, Faults: faults(t), Logf: t.Logf})
 	nem.Run(ctx, faultTime(t))
 	sleep(ctx, time.Second) // a healthy tail: the group must serve again
 	close(stop)

@@ -104,7 +104,7 @@ func StartLogCluster(t testing.TB, cfg LogClusterConfig) *LogCluster {
 	cfg.EnsureDefaults()
 	c := &LogCluster{t: t, cfg: cfg, quiet: slog.New(slog.DiscardHandler)}
 	n := cfg.Replicas
-	base := FreePortBase(t, 3*n+2)
+	base := StablePortBase(t, 3*n+2)
 	port := func(k int) string { return fmt.Sprintf("127.0.0.1:%d", base+k) }
 	var peers []string
 	for i := range n {
