@@ -125,6 +125,9 @@ func TestPageServerCrashRecovery(t *testing.T) {
 	}()
 
 	ref := &reference{lc: lc, state: map[string]string{}}
+	// The log service truncates what checkpoints hold, so the model follows
+	// the log from the start, as it is written, rather than reading it later.
+	go ref.follow(ctx)
 	restores, interrupted, openUploads := 0, 0, 0
 	for i := 0; i < points; i++ {
 		// Let some commits land before every kill.
@@ -239,26 +242,24 @@ func (w *writer) waitCommits(t *testing.T, n int) {
 	}
 }
 
-// reference is the model: the log replayed into per-commit states.
+// reference is the model: the log replayed into per-commit states, as the
+// log is written.
 type reference struct {
-	lc      *logclient.Client
+	lc *logclient.Client
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every new commit
 	commits []commit
 	state   map[string]string
 	next    uint64 // next log index to read
+	err     error  // why following stopped
 }
 
-// errCaughtUp stops ReadLog once the reference reached the target index.
-var errCaughtUp = errors.New("caught up")
-
-// catchUp reads the log up to index upTo into the model.
-func (r *reference) catchUp(ctx context.Context, t *testing.T, upTo uint64) {
-	t.Helper()
-	if r.next > upTo {
-		return
-	}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err := r.lc.ReadLog(rctx, max(r.next, 1), func(e *wirepb.LogEntry) error {
+// follow reads the log from its first entry until ctx ends.
+func (r *reference) follow(ctx context.Context) {
+	err := r.lc.ReadLog(ctx, 1, func(e *wirepb.LogEntry) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
 		for _, m := range e.GetMutations() {
 			if m.GetDelete() {
 				delete(r.state, string(m.GetKey()))
@@ -272,13 +273,46 @@ func (r *reference) catchUp(ctx context.Context, t *testing.T, upTo uint64) {
 		}
 		r.commits = append(r.commits, commit{index: e.GetIndex(), ts: e.GetCommitTs(), state: snap})
 		r.next = e.GetIndex() + 1
-		if e.GetIndex() >= upTo {
-			return errCaughtUp
-		}
+		r.signalLocked()
 		return nil
 	})
-	if !errors.Is(err, errCaughtUp) {
-		t.Fatalf("read the log up to %d: %v", upTo, err)
+	r.mu.Lock()
+	r.err = err
+	r.signalLocked()
+	r.mu.Unlock()
+}
+
+func (r *reference) signalLocked() {
+	if r.changed != nil {
+		close(r.changed)
+	}
+	r.changed = make(chan struct{})
+}
+
+// catchUp waits until the model holds the log up to index upTo.
+func (r *reference) catchUp(ctx context.Context, t *testing.T, upTo uint64) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		r.mu.Lock()
+		if r.changed == nil {
+			r.changed = make(chan struct{})
+		}
+		next, err, changed := r.next, r.err, r.changed
+		r.mu.Unlock()
+		switch {
+		case next > upTo:
+			return
+		case err != nil:
+			t.Fatalf("following the log stopped before index %d: %v", upTo, err)
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("the log did not reach index %d within 30s (model at %d)", upTo, next)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
 	}
 }
 
@@ -287,6 +321,9 @@ func (r *reference) catchUp(ctx context.Context, t *testing.T, upTo uint64) {
 func (r *reference) verify(ctx context.Context, t *testing.T, addr string, upTo uint64) int {
 	t.Helper()
 	r.catchUp(ctx, t, upTo)
+	r.mu.Lock()
+	commits := append([]commit(nil), r.commits...)
+	r.mu.Unlock()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -313,15 +350,15 @@ func (r *reference) verify(ctx context.Context, t *testing.T, addr string, upTo 
 			}
 		}()
 	}
-	for _, c := range r.commits {
+	for _, c := range commits {
 		jobs <- c
 	}
 	close(jobs)
 	wg.Wait()
 	if len(errs) > 0 {
-		t.Fatalf("%d of %d timestamps read wrong; first: %v", len(errs), len(r.commits), errs[0])
+		t.Fatalf("%d of %d timestamps read wrong; first: %v", len(errs), len(commits), errs[0])
 	}
-	return len(r.commits)
+	return len(commits)
 }
 
 // checkCommit scans everything at c.ts (waiting for c.index) and compares
