@@ -92,12 +92,14 @@ type Config struct {
 	// old. Default 1,000,000.
 	MaxResolverKeys int
 
-	// HeartbeatTimeout is Raft's follower heartbeat timeout. Default 1s.
+	// HeartbeatTimeout is Raft's follower heartbeat timeout: a follower that
+	// hears nothing from the leader this long starts an election. Together
+	// with ElectionTimeout it bounds failover time. Default 500ms.
 	HeartbeatTimeout time.Duration
-	// ElectionTimeout is Raft's candidate election timeout. Default 1s.
+	// ElectionTimeout is Raft's candidate election timeout. Default 500ms.
 	ElectionTimeout time.Duration
 	// LeaderLeaseTimeout is how long a leader stays without quorum contact
-	// before stepping down; at most HeartbeatTimeout. Default 500ms.
+	// before stepping down; at most HeartbeatTimeout. Default 250ms.
 	LeaderLeaseTimeout time.Duration
 	// RaftCommitTimeout is Raft's idle heartbeat interval for commit index
 	// propagation. Default 50ms.
@@ -160,13 +162,13 @@ func (c *Config) EnsureDefaults() {
 		c.MaxResolverKeys = 1_000_000
 	}
 	if c.HeartbeatTimeout == 0 {
-		c.HeartbeatTimeout = time.Second
+		c.HeartbeatTimeout = 500 * time.Millisecond
 	}
 	if c.ElectionTimeout == 0 {
-		c.ElectionTimeout = time.Second
+		c.ElectionTimeout = 500 * time.Millisecond
 	}
 	if c.LeaderLeaseTimeout == 0 {
-		c.LeaderLeaseTimeout = min(500*time.Millisecond, c.HeartbeatTimeout)
+		c.LeaderLeaseTimeout = min(250*time.Millisecond, c.HeartbeatTimeout)
 	}
 	if c.RaftCommitTimeout == 0 {
 		c.RaftCommitTimeout = 50 * time.Millisecond

@@ -83,6 +83,7 @@ type Service struct {
 	// waiters that can no longer be satisfied.
 	epochDone chan struct{}
 
+	leader    *leaderCheck  // confirms leadership before a timestamp is handed out
 	fwd       forwarder     // connections to the leader (Config.ForwardToLeader)
 	truncMu   sync.Mutex    // serialises Truncate
 	truncDone chan struct{} // closed when truncateLoop returns
@@ -213,11 +214,18 @@ func (s *Service) open() error {
 		}
 	}
 	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log, m: s.m}
-	r, err := raft.NewRaft(rc, s.fsm, logs, w, snaps, trans)
+	// The cache keeps the newest entries in memory so the leader does not
+	// read back from disk what it just wrote in order to replicate it.
+	cached, err := raft.NewLogCache(1024, logs)
+	if err != nil {
+		return fmt.Errorf("logservice: log cache: %w", err)
+	}
+	r, err := raft.NewRaft(rc, s.fsm, cached, w, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("logservice: start raft: %w", err)
 	}
 	s.raft = r
+	s.leader = newLeaderCheck(r)
 	s.log.Info("raft started", "raft_addr", trans.LocalAddr(), "raft_bind", s.raftBind)
 	return nil
 }
@@ -527,6 +535,12 @@ func (s *Service) getTimestamp(ctx context.Context, n uint32) (ts, commitIndex u
 	for {
 		v, changed := s.fsm.view()
 		if v.lastProcessedTS >= w {
+			if err := s.leader.confirm(ctx); err != nil {
+				if ctx.Err() != nil {
+					return 0, 0, ctx.Err()
+				}
+				return 0, 0, fmt.Errorf("%w: leadership not confirmed: %w", ErrNotLeader, err)
+			}
 			return ts, v.lastCommitIndex, nil
 		}
 		select {

@@ -34,7 +34,10 @@ type LogClusterConfig struct {
 	// replica, for reads. Default false.
 	PageServer bool
 	// CheckpointInterval is the page server's --checkpoint-interval.
-	// Default 5s.
+	// Zero (the default) means checkpoints only on a clean shutdown, so the
+	// page server reports nothing during a run and the log service keeps
+	// its whole log: tests that read every replica's log from index 1 at
+	// the end need that. Truncation is tested by logservice and test/crash.
 	CheckpointInterval time.Duration
 	// ReadyTimeout bounds each wait for a process to come up or a leader to
 	// be elected. Default 30s.
@@ -45,9 +48,6 @@ type LogClusterConfig struct {
 func (c *LogClusterConfig) EnsureDefaults() {
 	if c.Replicas == 0 {
 		c.Replicas = 3
-	}
-	if c.CheckpointInterval == 0 {
-		c.CheckpointInterval = 5 * time.Second
 	}
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 30 * time.Second
