@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/phantom-db/phantom/compute/httpapi"
@@ -136,8 +137,14 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	if n.logc, err = logclient.Dial(ctx, f.logAddr); err != nil {
 		return nil, err
 	}
+	// A page server that restarts should be reachable again within half a
+	// second, not after gRPC's default reconnect backoff (up to 2 minutes).
+	reconnect := grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
+		MinConnectTimeout: time.Second,
+	})
 	if n.pages, err = grpc.NewClient(f.pageserverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20))); err != nil {
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)), reconnect); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("dial page server %s: %w", f.pageserverAddr, err)
 	}
