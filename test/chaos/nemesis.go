@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/phantom-db/phantom/test/cluster"
@@ -47,12 +48,19 @@ type NemesisConfig struct {
 	Seed uint64
 	// Faults to choose from. Default AllFaults.
 	Faults []Fault
+	// Required faults are injected first in every run, in a seeded order,
+	// even when that takes longer than the run's duration; the rest of the
+	// run draws from Faults. Default: those of kill-leader, pause-follower
+	// and partition that are in Faults, so every seeded run sees a leader
+	// SIGKILL, a follower SIGSTOP longer than the election timeout and a
+	// partition.
+	Required []Fault
 	// MinGap and MaxGap bound the healthy time between faults. Defaults
 	// 200ms and 800ms.
 	MinGap, MaxGap time.Duration
 	// PauseHold is how long a replica stays paused or partitioned, at
-	// least; up to 1s more is added at random. Default 2.5s (more than the
-	// log service's 1s heartbeat plus 1s election timeout).
+	// least; up to 1s more is added at random. Default 2.5s (well over the
+	// log service's 500ms heartbeat plus 500ms election timeout).
 	PauseHold time.Duration
 	// Logf receives one line per fault event. Default: none.
 	Logf func(format string, args ...any)
@@ -62,6 +70,13 @@ type NemesisConfig struct {
 func (c *NemesisConfig) EnsureDefaults() {
 	if len(c.Faults) == 0 {
 		c.Faults = AllFaults
+	}
+	if c.Required == nil {
+		for _, f := range []Fault{FaultKillLeader, FaultPauseFollower, FaultPartition} {
+			if slices.Contains(c.Faults, f) {
+				c.Required = append(c.Required, f)
+			}
+		}
 	}
 	if c.MinGap == 0 {
 		c.MinGap = 200 * time.Millisecond
@@ -130,12 +145,18 @@ func (n *Nemesis) Run(ctx context.Context, d time.Duration) {
 		n.c.HealAll()
 		n.logf("healed all")
 	}()
+	required := slices.Clone(n.cfg.Required)
+	n.rng.Shuffle(len(required), func(i, j int) { required[i], required[j] = required[j], required[i] })
 	for ctx.Err() == nil {
 		sleep(ctx, n.between(n.cfg.MinGap, n.cfg.MaxGap))
-		if time.Now().After(end) || ctx.Err() != nil {
+		if ctx.Err() != nil || (len(required) == 0 && time.Now().After(end)) {
 			return
 		}
-		n.inject(ctx, n.cfg.Faults[n.rng.IntN(len(n.cfg.Faults))])
+		f := n.cfg.Faults[n.rng.IntN(len(n.cfg.Faults))]
+		if len(required) > 0 {
+			f, required = required[0], required[1:]
+		}
+		n.inject(ctx, f)
 	}
 }
 
