@@ -28,6 +28,9 @@ type conn struct {
 	client *phantom.Client
 	sess   *phantom.Session
 	inTx   bool
+	// stray is set while a transaction opened by a plain "BEGIN" statement
+	// (not BeginTx) is open; ResetSession rolls it back before reuse.
+	stray bool
 	// bad is set once the session's state is unknown or gone; database/sql
 	// then discards the connection.
 	bad atomic.Bool
@@ -62,6 +65,12 @@ func (c *conn) run(ctx context.Context, query string, named []driver.NamedValue)
 	}
 	res, err := c.sess.Query(ctx, query, args...)
 	if err == nil {
+		switch res.Command {
+		case "BEGIN", "START TRANSACTION":
+			c.stray = !c.inTx
+		case "COMMIT", "ROLLBACK":
+			c.stray = false
+		}
 		return res, nil
 	}
 	var perr *phantom.Error
@@ -165,10 +174,17 @@ func (c *conn) Ping(ctx context.Context) error {
 	return err
 }
 
-// ResetSession refuses a connection whose session is gone or unknown.
-func (c *conn) ResetSession(context.Context) error {
+// ResetSession refuses a connection whose session is gone or unknown, and
+// rolls back a transaction a plain BEGIN statement left open.
+func (c *conn) ResetSession(ctx context.Context) error {
 	if c.bad.Load() {
 		return driver.ErrBadConn
+	}
+	if c.stray {
+		if _, err := c.run(ctx, "ROLLBACK", nil); err != nil {
+			c.bad.Store(true)
+			return driver.ErrBadConn
+		}
 	}
 	return nil
 }

@@ -435,3 +435,25 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("%d open connections", open)
 	}
 }
+
+func TestStrayBeginRolledBackOnReuse(t *testing.T) {
+	db, _ := openDB(t, httpapi.Config{}, nil)
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE st (id INT PRIMARY KEY)")
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"BEGIN", "INSERT INTO st VALUES (1)"} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.Close() // back to the pool with the transaction open
+	// The next use of the pooled connection rolls the stray transaction back.
+	var n int64
+	if err := db.QueryRow("SELECT count(*) FROM st").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("stray transaction survived: %d %v", n, err)
+	}
+}
