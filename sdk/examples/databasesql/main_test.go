@@ -29,7 +29,7 @@ func TestRun(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	for range 2 { // twice: the example is rerunnable
-		if err := run(context.Background(), "phantom://" + strings.TrimPrefix(srv.URL, "http://") + "/phantom?timeout=5s"); err != nil {
+		if err := run(context.Background(), "phantom://"+strings.TrimPrefix(srv.URL, "http://")+"/phantom?timeout=5s"); err != nil {
 			t.Fatal(err)
 		}
 	}
