@@ -457,3 +457,60 @@ func TestStrayBeginRolledBackOnReuse(t *testing.T) {
 		t.Fatalf("stray transaction survived: %d %v", n, err)
 	}
 }
+
+// unknownCommit answers every COMMIT with 08007 (outcome unknown) without
+// running it.
+type unknownCommit struct {
+	api     http.Handler
+	commits atomic.Int32
+}
+
+func (h *unknownCommit) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/sql" {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), `"query":"COMMIT"`) {
+			h.commits.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"code":"08007","message":"commit outcome unknown"}}`))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	h.api.ServeHTTP(w, r)
+}
+
+// TestCommitOutcomeUnknown: 08007 is reported once (never retried) and the
+// connection, whose session state is unknown, is not reused.
+func TestCommitOutcomeUnknown(t *testing.T) {
+	_, api := openDB(t, httpapi.Config{}, nil)
+	h := &unknownCommit{api: api}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	db, err := sql.Open("phantom", "phantom://"+strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, "CREATE TABLE u (id INT PRIMARY KEY)")
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO u VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); phantom.Code(err) != "08007" || h.commits.Load() != 1 {
+		t.Fatalf("commit: %v after %d attempts", err, h.commits.Load())
+	}
+	// The next statement runs on a fresh session, not inside the old one's
+	// still-open transaction.
+	var n int64
+	if err := db.QueryRow("SELECT count(*) FROM u").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after unknown commit: %d %v", n, err)
+	}
+	if db.Stats().OpenConnections != 1 {
+		t.Fatalf("%d open connections", db.Stats().OpenConnections)
+	}
+}
