@@ -42,7 +42,8 @@ FUZZ_TARGETS := \
 	./logservice:FuzzDecodeRecord \
 	./pageserver:FuzzDecodeScanResponse \
 	./internal/rowcodec:FuzzDecode \
-	./internal/natsbus:FuzzDecodeHeartbeat
+	./internal/natsbus:FuzzDecodeHeartbeat \
+	./sdk/phantom:FuzzDecodeResult
 
 fuzz-smoke:
 	@set -e; for t in $(FUZZ_TARGETS); do \
