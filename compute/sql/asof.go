@@ -112,8 +112,12 @@ func mapSnapshotTooOld(err error) error {
 	}
 	msg := err.Error()
 	if i := strings.Index(msg, storage.ErrSnapshotTooOld.Error()); i >= 0 {
-		msg = msg[i:]
+		msg = msg[i+len(storage.ErrSnapshotTooOld.Error()):]
 	}
-	return &sqlerr.Error{Code: sqlerr.CodeSnapshotTooOld, Message: strings.TrimPrefix(msg, "storage: "),
+	// The page server's message repeats its sentinel's text before the
+	// details; keep the details.
+	msg = strings.TrimPrefix(strings.TrimPrefix(msg, ": "), "pageserver: ")
+	msg = strings.TrimPrefix(msg, "read timestamp is older than the retention window: ")
+	return &sqlerr.Error{Code: sqlerr.CodeSnapshotTooOld, Message: "snapshot too old: " + msg,
 		Hint: "time travel reaches back as far as the page server's retention window (--retention)"}
 }

@@ -205,7 +205,7 @@ type tooOldKV struct {
 
 func (k tooOldKV) Scan(ctx context.Context, snap storage.Snapshot, start, end []byte, limit int, fn func(arrow.RecordBatch) error) error {
 	if snap.TS < k.horizon {
-		return fmt.Errorf("storage: scan: %w: pageserver: read timestamp is older than the retention window: timestamp %d", storage.ErrSnapshotTooOld, snap.TS)
+		return fmt.Errorf("storage: scan: %w: pageserver: read timestamp is older than the retention window: timestamp %d is older than the retention window 1h", storage.ErrSnapshotTooOld, snap.TS)
 	}
 	return k.KV.Scan(ctx, snap, start, end, limit, fn)
 }
