@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/logservice"
@@ -79,7 +83,8 @@ func rowsText(r *cluster.Result) string {
 // past timestamp, future timestamps and timestamps below the page server's
 // retention window are refused.
 func TestTimeTravel(t *testing.T) {
-	p, url := startDev(t, t.TempDir(), cluster.FreePortBase(t, 9))
+	base := cluster.FreePortBase(t, 9)
+	p, url := startDev(t, t.TempDir(), base)
 	defer p.Stop(30 * time.Second)
 
 	var open struct {
@@ -164,6 +169,46 @@ func TestTimeTravel(t *testing.T) {
 	}
 	wantError(t, "as_of with session",
 		postSQL(t, url, map[string]any{"query": "SELECT 1", "session": open.Session, "as_of": at[0]}), http.StatusBadRequest, "22023")
+
+	// The PostgreSQL protocol, in every pgx execution mode (prepared
+	// statements included): SET phantom.as_of on the connection.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://tester@127.0.0.1:%d/phantom?sslmode=disable", base+8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for i, ts := range at {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("SET phantom.as_of = '%d'", ts)); err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeDescribeExec, pgx.QueryExecModeSimpleProtocol} {
+			rows, err := conn.Query(ctx, "SELECT id, v FROM t WHERE id > $1 ORDER BY id", mode, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []string
+			for rows.Next() {
+				var id int32
+				var v string
+				if err := rows.Scan(&id, &v); err != nil {
+					t.Fatal(err)
+				}
+				parts = append(parts, fmt.Sprintf("%d=%s", id, v))
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("pgwire as of %d (%v): %v", ts, mode, err)
+			}
+			if got := strings.Join(parts, ","); got != want[i] {
+				t.Fatalf("pgwire as of %d (%v): %s, want %s", ts, mode, got, want[i])
+			}
+		}
+	}
+	var pgErr *pgconn.PgError
+	if _, err := conn.Exec(ctx, "DELETE FROM t"); !errors.As(err, &pgErr) || pgErr.Code != "25006" {
+		t.Fatalf("pgwire write as of the past: %v, want 25006", err)
+	}
 
 	// Nothing refused was written.
 	if got := rowsText(cluster.MustSQL(t, url, "SELECT id, v FROM t ORDER BY id")); got != want[len(want)-1] {
