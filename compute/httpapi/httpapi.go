@@ -157,6 +157,11 @@ type Request struct {
 	// TimeoutMS overrides the statement timeout for this request, in
 	// milliseconds, up to Config.MaxTimeout.
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+	// AsOf runs the query reading at a past timestamp (time travel): an
+	// RFC 3339 string or a hybrid timestamp number (as SHOW
+	// phantom.last_commit_ts prints it). Not with Session: SET
+	// phantom.as_of in the session instead.
+	AsOf any `json:"as_of,omitempty"`
 }
 
 // Column describes one result column.

@@ -24,6 +24,9 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "42601", Message: "query is empty"})
 		return
 	}
+	if req.AsOf != nil && !s.checkAsOf(w, req) {
+		return
+	}
 	ctx, cancel, timeout, ok := s.requestContext(w, r, req.TimeoutMS)
 	if !ok {
 		return
@@ -37,7 +40,9 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 
 	var results []*sql.Result
 	var err error
-	if req.Session != "" {
+	if req.AsOf != nil {
+		results, err = s.executeAsOf(ctx, req)
+	} else if req.Session != "" {
 		results, err = s.sessions.execute(ctx, req.Session, req.Query, req.Params)
 	} else {
 		results, err = s.cfg.Executor.Execute(ctx, req.Query, req.Params)
@@ -52,6 +57,52 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 		last = results[n-1]
 	}
 	s.writeResult(w, r, last, start)
+}
+
+// checkAsOf answers the errors of an "as_of" request that can be told
+// before running it.
+func (s *Server) checkAsOf(w http.ResponseWriter, req Request) bool {
+	if req.Session != "" {
+		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "22023", Message: `"as_of" cannot be combined with "session"`,
+			Hint: "run SET phantom.as_of = '...' in the session instead"})
+		return false
+	}
+	if _, err := asOfTS(req.AsOf); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return false
+	}
+	return s.sessionsEnabled(w)
+}
+
+// asOfTS parses the "as_of" field: an RFC 3339 string, or a hybrid
+// timestamp as a JSON number or a string of digits.
+func asOfTS(v any) (uint64, error) {
+	var text string
+	switch v := v.(type) {
+	case string:
+		text = v
+	case json.Number:
+		text = v.String()
+	default:
+		return 0, &sqlerr.Error{Code: "22023", Message: fmt.Sprintf(`"as_of" must be an RFC 3339 string or a timestamp number, not %v`, v)}
+	}
+	return sql.ParseAsOf(text)
+}
+
+// executeAsOf runs the request in a fresh session reading at its "as_of".
+func (s *Server) executeAsOf(ctx context.Context, req Request) ([]*sql.Result, error) {
+	ts, err := asOfTS(req.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	sess := s.cfg.NewSession()
+	defer sess.Close()
+	set, err := sess.Execute(ctx, fmt.Sprintf("SET phantom.as_of = '%d'", ts), nil)
+	releaseAll(set)
+	if err != nil {
+		return nil, err
+	}
+	return sess.Execute(ctx, req.Query, req.Params)
 }
 
 // BatchRequest is the body of POST /v1/sql/batch: the statements run in one

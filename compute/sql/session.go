@@ -36,6 +36,9 @@ type Session struct {
 	e        *Engine
 	settings map[string]string // SET values; defaults come from settingDefaults
 	tx       *txn              // the open transaction block, nil when idle
+	// lastCommitTS is the commit timestamp of the session's last committed
+	// read-write transaction; 0 before the first (phantom.last_commit_ts).
+	lastCommitTS uint64
 }
 
 // txn is a transaction: the explicit block of a session, or the implicit
@@ -93,7 +96,7 @@ func (s *Session) Execute(ctx context.Context, query string, params []any) ([]*R
 		res, err := s.runStatement(ctx, query, st, params)
 		if err != nil {
 			s.e.cfg.Logger.Debug("statement failed", "stmt", st.Text, "code", sqlerr.Code(err), "err", err)
-			return results, sqlerr.Normalize(err)
+			return results, sqlerr.Normalize(mapSnapshotTooOld(err))
 		}
 		results = append(results, res)
 	}
@@ -218,9 +221,9 @@ func applyTxnOptions(tx *txn, opts []*pg_query.Node) error {
 func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.Statement, params []any) (*Result, error) {
 	e := s.e
 	if !tx.started || tx.iso == ReadCommitted {
-		snap, err := e.cfg.KV.Begin(ctx)
+		snap, err := s.snapshot(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("sql: begin: %w", err)
+			return nil, err
 		}
 		tx.snap, tx.started = snap, true
 	}
@@ -239,6 +242,9 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	}
 	if tx.readOnly {
 		return nil, sqlerr.New(sqlerr.CodeReadOnlyTransaction, "cannot execute %s in a read-only transaction", commandName(bound))
+	}
+	if _, ok := s.asOf(); ok {
+		return nil, errTimeTravelWrite(commandName(bound))
 	}
 	res := &Result{}
 	muts, err := e.write(ctx, env, bound, res)
@@ -324,7 +330,8 @@ func (s *Session) commit(ctx context.Context, tx *txn) error {
 	case Serializable:
 		reads = coalesce(tx.reads)
 	}
-	if _, err := s.e.cfg.KV.Commit(ctx, snap, tx.buf.mutations(), reads); err != nil {
+	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, tx.buf.mutations(), reads)
+	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return &sqlerr.Error{Code: sqlerr.CodeSerializationFailure,
 				Message: "could not serialize access due to concurrent update",
@@ -332,6 +339,7 @@ func (s *Session) commit(ctx context.Context, tx *txn) error {
 		}
 		return fmt.Errorf("sql: commit: %w", err)
 	}
+	s.lastCommitTS = commitTS
 	return nil
 }
 

@@ -65,6 +65,7 @@ var settingDefaults = map[string]string{
 	"default_transaction_read_only": "off",
 	"extra_float_digits":            "1",
 	"intervalstyle":                 "postgres",
+	settingAsOf:                     "",
 	"search_path":                   `"$user", public`,
 	"standard_conforming_strings":   "on",
 	"statement_timeout":             "0",
@@ -105,6 +106,11 @@ func (s *Session) Setting(name string) (string, bool) {
 			ro = s.tx.readOnly
 		}
 		return boolSetting(ro), true
+	case settingLastCommitTS:
+		if s.lastCommitTS == 0 {
+			return "", true
+		}
+		return strconv.FormatUint(s.lastCommitTS, 10), true
 	}
 	if _, ok := settingDefaults[name]; !ok {
 		return "", false
@@ -164,11 +170,19 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 		}
 		return nil, sqlerr.NotSupported("SET " + v.Name)
 	case pg_query.VariableSetKind_VAR_RESET_ALL:
+		if err := s.checkAsOfChange(); err != nil && s.setting(settingAsOf) != "" {
+			return nil, err
+		}
 		s.settings = nil
 		return &Result{Command: "RESET"}, nil
 	case pg_query.VariableSetKind_VAR_RESET, pg_query.VariableSetKind_VAR_SET_DEFAULT:
 		if err := s.checkSettable(name); err != nil {
 			return nil, err
+		}
+		if name == settingAsOf {
+			if err := s.checkAsOfChange(); err != nil {
+				return nil, err
+			}
 		}
 		if name != "transaction_isolation" && name != "transaction_read_only" {
 			delete(s.settings, name)
@@ -209,6 +223,15 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 		default:
 			return nil, sqlerr.NotSupported("client_encoding " + val).WithHint("only UTF8 is supported")
 		}
+	case settingAsOf:
+		if err := s.checkAsOfChange(); err != nil {
+			return nil, err
+		}
+		if val != "" {
+			if _, err := ParseAsOf(val); err != nil {
+				return nil, err
+			}
+		}
 	case "statement_timeout":
 		if _, ok := parseTimeout(val); !ok {
 			return nil, sqlerr.New(sqlerr.CodeInvalidParameterValue, "invalid value for parameter \"statement_timeout\": %q", val)
@@ -221,7 +244,7 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 // checkSettable answers 42704 for unknown settings and 55P02 for read-only
 // ones.
 func (s *Session) checkSettable(name string) error {
-	if _, ok := readOnlySettings[name]; ok {
+	if _, ok := readOnlySettings[name]; ok || name == settingLastCommitTS {
 		return sqlerr.New(sqlerr.CodeCantChangeRuntimeParam, "parameter %q cannot be changed", name)
 	}
 	if _, ok := settingDefaults[name]; !ok && name != "transaction_isolation" && name != "transaction_read_only" {
@@ -235,6 +258,17 @@ func (s *Session) store(name, val string) {
 		s.settings = make(map[string]string)
 	}
 	s.settings[name] = val
+}
+
+// checkAsOfChange answers 25001 when phantom.as_of would change inside a
+// transaction block that already took its snapshot: a block reads at one
+// point in time, or, READ COMMITTED, at statement snapshots it has started
+// taking.
+func (s *Session) checkAsOfChange() error {
+	if s.tx != nil && s.tx.started {
+		return sqlerr.New(sqlerr.CodeActiveSQLTransaction, "%s must be set before the first query of a transaction block", settingAsOf)
+	}
+	return nil
 }
 
 // setTransaction changes the open transaction's characteristics; outside a

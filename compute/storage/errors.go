@@ -16,4 +16,8 @@ var (
 	// (no log leader yet, a page server not reachable or still catching up);
 	// nothing was written and the request may be retried (57P03).
 	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrSnapshotTooOld is wrapped by Scan errors when the read timestamp is
+	// older than the page server's retention window (a time travel read too
+	// far back); the page server's message follows it (72000).
+	ErrSnapshotTooOld = errors.New("storage: snapshot too old")
 )

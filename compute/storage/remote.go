@@ -61,7 +61,7 @@ func (r *Remote) Scan(ctx context.Context, snap Snapshot, start, end []byte, lim
 		Start: start, End: end, ReadTs: snap.TS, MinIndex: snap.MinIndex, Limit: uint64(limit),
 	})
 	if err != nil {
-		return fmt.Errorf("storage: scan: %w", classify(err))
+		return fmt.Errorf("storage: scan: %w", classifyScan(err))
 	}
 	for {
 		resp, err := stream.Recv()
@@ -69,7 +69,7 @@ func (r *Remote) Scan(ctx context.Context, snap Snapshot, start, end []byte, lim
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("storage: scan: %w", classify(err))
+			return fmt.Errorf("storage: scan: %w", classifyScan(err))
 		}
 		if err := r.decode(resp.GetArrowIpc(), fn); err != nil {
 			return err
@@ -116,6 +116,15 @@ func (r *Remote) Commit(ctx context.Context, snap Snapshot, muts []Mutation, rea
 		return 0, fmt.Errorf("storage: commit: %w", classify(err))
 	}
 	return ts, nil
+}
+
+// classifyScan is classify for page server answers, where
+// FailedPrecondition means the read timestamp is below the retention window.
+func classifyScan(err error) error {
+	if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
+		return fmt.Errorf("%w: %s", ErrSnapshotTooOld, st.Message())
+	}
+	return classify(err)
 }
 
 // classify marks errors that mean "the storage tier cannot serve right now"

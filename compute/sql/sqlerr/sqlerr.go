@@ -51,6 +51,7 @@ const (
 	CodeInvalidTableDefinition       = "42P16"
 	CodeProgramLimitExceeded         = "54000"
 	CodeQueryCanceled                = "57014"
+	CodeSnapshotTooOld               = "72000"
 	CodeInternalError                = "XX000"
 )
 
