@@ -1,0 +1,320 @@
+package exec
+
+import (
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/phantom-db/phantom/compute/sql/plan"
+	"github.com/phantom-db/phantom/compute/sql/types"
+)
+
+// accumulator holds one aggregate's state for every group.
+type accumulator interface {
+	// grow adds a group in its initial state.
+	grow()
+	// update folds the rows of a batch into their groups (ids[i] is row
+	// i's group); arg is nil for count(*); keep, when not nil, selects the
+	// rows to fold (DISTINCT).
+	update(ids []int32, arg arrow.Array, keep []bool) error
+	// build returns the result of every group.
+	build(mem memory.Allocator) arrow.Array
+}
+
+func newAccumulator(a plan.Agg) accumulator {
+	switch a.Func {
+	case plan.CountStar, plan.Count:
+		return &countAcc{}
+	case plan.Sum:
+		if a.T == types.Float8 {
+			return &floatSumAcc{}
+		}
+		return &intSumAcc{}
+	case plan.Avg:
+		if a.Arg.Type() == types.Float8 {
+			return &floatSumAcc{avg: true}
+		}
+		return &intSumAcc{avg: true}
+	case plan.Min, plan.Max:
+		switch a.T {
+		case types.Int4:
+			return &minMaxAcc[int32]{max: a.Func == plan.Max, cmp: cmpNum[int32]}
+		case types.Int8:
+			return &minMaxAcc[int64]{max: a.Func == plan.Max, cmp: cmpNum[int64]}
+		case types.Float8:
+			return &minMaxAcc[float64]{max: a.Func == plan.Max, cmp: cmpFloat}
+		}
+		return &minMaxAcc[string]{max: a.Func == plan.Max, cmp: strings.Compare}
+	}
+	return &boolAcc{and: a.Func == plan.BoolAnd}
+}
+
+// folds reports whether row i of arg is folded into its group.
+func folds(arg arrow.Array, keep []bool, i int) bool {
+	return (keep == nil || keep[i]) && (arg.NullN() == 0 || arg.IsValid(i))
+}
+
+type countAcc struct{ n []int64 }
+
+func (c *countAcc) grow() { c.n = append(c.n, 0) }
+
+func (c *countAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
+	if arg == nil || (keep == nil && arg.NullN() == 0) {
+		for _, g := range ids {
+			c.n[g]++
+		}
+		return nil
+	}
+	for i, g := range ids {
+		if folds(arg, keep, i) {
+			c.n[g]++
+		}
+	}
+	return nil
+}
+
+func (c *countAcc) build(mem memory.Allocator) arrow.Array {
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.AppendValues(c.n, nil)
+	return b.NewArray()
+}
+
+// intSumAcc sums int4/int8 into int64 (22003 on overflow); avg divides by
+// the count as float8.
+type intSumAcc struct {
+	avg bool
+	sum []int64
+	n   []int64
+}
+
+func (s *intSumAcc) grow() {
+	s.sum = append(s.sum, 0)
+	s.n = append(s.n, 0)
+}
+
+func (s *intSumAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
+	add := func(g int32, v int64) error {
+		r := s.sum[g] + v
+		if (r > s.sum[g]) != (v > 0) {
+			return intOutOfRange(types.Int8)
+		}
+		s.sum[g] = r
+		s.n[g]++
+		return nil
+	}
+	switch x := arg.(type) {
+	case *array.Int32:
+		vals := x.Int32Values()
+		for i, g := range ids {
+			if folds(arg, keep, i) {
+				if err := add(g, int64(vals[i])); err != nil {
+					return err
+				}
+			}
+		}
+	case *array.Int64:
+		vals := x.Int64Values()
+		for i, g := range ids {
+			if folds(arg, keep, i) {
+				if err := add(g, vals[i]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *intSumAcc) build(mem memory.Allocator) arrow.Array {
+	if s.avg {
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		for g, n := range s.n {
+			if n == 0 {
+				b.AppendNull()
+			} else {
+				b.Append(float64(s.sum[g]) / float64(n))
+			}
+		}
+		return b.NewArray()
+	}
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	for g, n := range s.n {
+		if n == 0 {
+			b.AppendNull()
+		} else {
+			b.Append(s.sum[g])
+		}
+	}
+	return b.NewArray()
+}
+
+// floatSumAcc sums float8 (IEEE: overflow gives Infinity, as in
+// PostgreSQL's float8 sum); avg divides by the count.
+type floatSumAcc struct {
+	avg bool
+	sum []float64
+	n   []int64
+}
+
+func (s *floatSumAcc) grow() {
+	s.sum = append(s.sum, 0)
+	s.n = append(s.n, 0)
+}
+
+func (s *floatSumAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
+	vals := arg.(*array.Float64).Float64Values()
+	for i, g := range ids {
+		if folds(arg, keep, i) {
+			s.sum[g] += vals[i]
+			s.n[g]++
+		}
+	}
+	return nil
+}
+
+func (s *floatSumAcc) build(mem memory.Allocator) arrow.Array {
+	b := array.NewFloat64Builder(mem)
+	defer b.Release()
+	for g, n := range s.n {
+		switch {
+		case n == 0:
+			b.AppendNull()
+		case s.avg:
+			b.Append(s.sum[g] / float64(n))
+		default:
+			b.Append(s.sum[g])
+		}
+	}
+	return b.NewArray()
+}
+
+// minMaxAcc keeps the smallest (or largest) value per group.
+type minMaxAcc[T int32 | int64 | float64 | string] struct {
+	max  bool
+	cmp  func(a, b T) int
+	val  []T
+	have []bool
+}
+
+func cmpNum[T int32 | int64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (m *minMaxAcc[T]) grow() {
+	var zero T
+	m.val = append(m.val, zero)
+	m.have = append(m.have, false)
+}
+
+func (m *minMaxAcc[T]) update(ids []int32, arg arrow.Array, keep []bool) error {
+	want := -1
+	if m.max {
+		want = 1
+	}
+	var at func(i int) T
+	text := false
+	switch x := arg.(type) {
+	case *array.String:
+		text = true
+		at = func(i int) T { return any(x.Value(i)).(T) }
+	case *array.Int32:
+		vals := x.Int32Values()
+		at = func(i int) T { return any(vals[i]).(T) }
+	case *array.Int64:
+		vals := x.Int64Values()
+		at = func(i int) T { return any(vals[i]).(T) }
+	case *array.Float64:
+		vals := x.Float64Values()
+		at = func(i int) T { return any(vals[i]).(T) }
+	}
+	for i, g := range ids {
+		if !folds(arg, keep, i) {
+			continue
+		}
+		v := at(i)
+		if !m.have[g] || m.cmp(v, m.val[g]) == want {
+			if text {
+				v = any(strings.Clone(any(v).(string))).(T)
+			}
+			m.val[g], m.have[g] = v, true
+		}
+	}
+	return nil
+}
+
+func (m *minMaxAcc[T]) build(mem memory.Allocator) arrow.Array {
+	var zero T
+	var dt arrow.DataType
+	switch any(zero).(type) {
+	case int32:
+		dt = arrow.PrimitiveTypes.Int32
+	case int64:
+		dt = arrow.PrimitiveTypes.Int64
+	case float64:
+		dt = arrow.PrimitiveTypes.Float64
+	default:
+		dt = arrow.BinaryTypes.String
+	}
+	b := array.NewBuilder(mem, dt)
+	defer b.Release()
+	for g, v := range m.val {
+		if m.have[g] {
+			appendValue(b, v)
+		} else {
+			b.AppendNull()
+		}
+	}
+	return b.NewArray()
+}
+
+type boolAcc struct {
+	and  bool
+	val  []bool
+	have []bool
+}
+
+func (a *boolAcc) grow() {
+	a.val = append(a.val, a.and)
+	a.have = append(a.have, false)
+}
+
+func (a *boolAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
+	x := arg.(*array.Boolean)
+	for i, g := range ids {
+		if !folds(arg, keep, i) {
+			continue
+		}
+		a.have[g] = true
+		if a.and {
+			a.val[g] = a.val[g] && x.Value(i)
+		} else {
+			a.val[g] = a.val[g] || x.Value(i)
+		}
+	}
+	return nil
+}
+
+func (a *boolAcc) build(mem memory.Allocator) arrow.Array {
+	b := array.NewBooleanBuilder(mem)
+	defer b.Release()
+	for g, v := range a.val {
+		if a.have[g] {
+			b.Append(v)
+		} else {
+			b.AppendNull()
+		}
+	}
+	return b.NewArray()
+}
+
