@@ -218,39 +218,47 @@ func (m *minMaxAcc[T]) grow() {
 }
 
 func (m *minMaxAcc[T]) update(ids []int32, arg arrow.Array, keep []bool) error {
-	want := -1
+	switch x := any(m).(type) {
+	case *minMaxAcc[int32]:
+		foldMinMax(x, ids, arg.(*array.Int32).Int32Values(), arg, keep)
+	case *minMaxAcc[int64]:
+		foldMinMax(x, ids, arg.(*array.Int64).Int64Values(), arg, keep)
+	case *minMaxAcc[float64]:
+		foldMinMax(x, ids, arg.(*array.Float64).Float64Values(), arg, keep)
+	case *minMaxAcc[string]:
+		want := m.want()
+		str := arg.(*array.String)
+		for i, g := range ids {
+			if !folds(arg, keep, i) {
+				continue
+			}
+			if v := str.Value(i); !x.have[g] || x.cmp(v, x.val[g]) == want {
+				x.val[g], x.have[g] = strings.Clone(v), true
+			}
+		}
+	}
+	return nil
+}
+
+// want is the comparison result that replaces the current value.
+func (m *minMaxAcc[T]) want() int {
 	if m.max {
-		want = 1
+		return 1
 	}
-	var at func(i int) T
-	text := false
-	switch x := arg.(type) {
-	case *array.String:
-		text = true
-		at = func(i int) T { return any(x.Value(i)).(T) }
-	case *array.Int32:
-		vals := x.Int32Values()
-		at = func(i int) T { return any(vals[i]).(T) }
-	case *array.Int64:
-		vals := x.Int64Values()
-		at = func(i int) T { return any(vals[i]).(T) }
-	case *array.Float64:
-		vals := x.Float64Values()
-		at = func(i int) T { return any(vals[i]).(T) }
-	}
+	return -1
+}
+
+// foldMinMax is minMaxAcc.update over a fixed-width value slice.
+func foldMinMax[T fixed](m *minMaxAcc[T], ids []int32, vals []T, arg arrow.Array, keep []bool) {
+	want := m.want()
 	for i, g := range ids {
 		if !folds(arg, keep, i) {
 			continue
 		}
-		v := at(i)
-		if !m.have[g] || m.cmp(v, m.val[g]) == want {
-			if text {
-				v = any(strings.Clone(any(v).(string))).(T)
-			}
+		if v := vals[i]; !m.have[g] || m.cmp(v, m.val[g]) == want {
 			m.val[g], m.have[g] = v, true
 		}
 	}
-	return nil
 }
 
 func (m *minMaxAcc[T]) build(mem memory.Allocator) arrow.Array {
@@ -317,4 +325,3 @@ func (a *boolAcc) build(mem memory.Allocator) arrow.Array {
 	}
 	return b.NewArray()
 }
-

@@ -67,6 +67,13 @@ func newAggregate(env *Env, a *plan.Aggregate) (Operator, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newHashAgg(env, in, a)
+}
+
+// newHashAgg builds the hash aggregate of a over in (a.Input is not used);
+// it takes ownership of in.
+func newHashAgg(env *Env, in Operator, a *plan.Aggregate) (Operator, error) {
+	var err error
 	op := &hashAggOp{env: env, in: in, aggs: a.Aggs, args: make([]*Evaluator, len(a.Aggs)),
 		schema: schemaOf(a.Cols), maxGroup: env.MaxGroups, nullGroup: -1,
 		seen: make([]map[string]struct{}, len(a.Aggs))}
