@@ -26,6 +26,9 @@ func (b *Binder) groupBy(s *pg_query.SelectStmt, g *grouping) error {
 	for _, n := range s.GroupClause {
 		switch x := n.Node.(type) {
 		case *pg_query.Node_GroupingSet:
+			if x.GroupingSet.Kind == pg_query.GroupingSetKind_GROUPING_SET_EMPTY {
+				continue // GROUP BY (): one group, as with no keys
+			}
 			return b.errAt(sqlerr.NotSupported("GROUPING SETS, ROLLUP and CUBE"), x.GroupingSet.Location)
 		case *pg_query.Node_RowExpr:
 			return b.errAt(sqlerr.NotSupported("row expressions in GROUP BY"), x.RowExpr.Location)

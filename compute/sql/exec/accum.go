@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -153,8 +154,8 @@ func (s *intSumAcc) build(mem memory.Allocator) arrow.Array {
 	return b.NewArray()
 }
 
-// floatSumAcc sums float8 (IEEE: overflow gives Infinity, as in
-// PostgreSQL's float8 sum); avg divides by the count.
+// floatSumAcc sums float8; a finite sum overflowing to infinity answers
+// 22003, as in PostgreSQL. avg divides by the count.
 type floatSumAcc struct {
 	avg bool
 	sum []float64
@@ -170,7 +171,11 @@ func (s *floatSumAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
 	vals := arg.(*array.Float64).Float64Values()
 	for i, g := range ids {
 		if folds(arg, keep, i) {
-			s.sum[g] += vals[i]
+			r := s.sum[g] + vals[i]
+			if math.IsInf(r, 0) && !math.IsInf(s.sum[g], 0) && !math.IsInf(vals[i], 0) {
+				return errFloatOver()
+			}
+			s.sum[g] = r
 			s.n[g]++
 		}
 	}
@@ -232,7 +237,7 @@ func (m *minMaxAcc[T]) update(ids []int32, arg arrow.Array, keep []bool) error {
 			if !folds(arg, keep, i) {
 				continue
 			}
-			if v := str.Value(i); !x.have[g] || x.cmp(v, x.val[g]) == want {
+			if v := str.Value(i); !x.have[g] || x.cmp(v, x.val[g]) != -want {
 				x.val[g], x.have[g] = strings.Clone(v), true
 			}
 		}
@@ -240,7 +245,8 @@ func (m *minMaxAcc[T]) update(ids []int32, arg arrow.Array, keep []bool) error {
 	return nil
 }
 
-// want is the comparison result that replaces the current value.
+// want is the comparison result of a better value; as in PostgreSQL an
+// equal later value (0 after -0) replaces the current one.
 func (m *minMaxAcc[T]) want() int {
 	if m.max {
 		return 1
@@ -255,7 +261,7 @@ func foldMinMax[T fixed](m *minMaxAcc[T], ids []int32, vals []T, arg arrow.Array
 		if !folds(arg, keep, i) {
 			continue
 		}
-		if v := vals[i]; !m.have[g] || m.cmp(v, m.val[g]) == want {
+		if v := vals[i]; !m.have[g] || m.cmp(v, m.val[g]) != -want {
 			m.val[g], m.have[g] = v, true
 		}
 	}
