@@ -525,6 +525,14 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 	} else if name != "count" {
 		return nil, b.errAt(sqlerr.New("42809", "%s(*) specified, but %s is not an aggregate function", name, name), fc.Location)
 	}
+	// The same aggregate twice (in the select list and ORDER BY, say) is
+	// computed once.
+	for i, a := range *ec.aggs {
+		if a.Func == agg.Func && a.Distinct == agg.Distinct && (a.Arg == nil) == (agg.Arg == nil) &&
+			(a.Arg == nil || a.Arg.String() == agg.Arg.String()) {
+			return &aggRef{idx: i, name: name, t: agg.T}, nil
+		}
+	}
 	*ec.aggs = append(*ec.aggs, agg)
 	return &aggRef{idx: len(*ec.aggs) - 1, name: name, t: agg.T}, nil
 }

@@ -98,7 +98,7 @@ func formatNode(sb *strings.Builder, n Node, depth int) {
 			for _, g := range x.GroupBy {
 				keys = append(keys, g.String())
 			}
-			fmt.Fprintf(sb, "Aggregate group=[%s] %s\n", strings.Join(keys, ", "), strings.Join(aggs, ", "))
+			fmt.Fprintf(sb, "Aggregate group=[%s]%s\n", strings.Join(keys, ", "), strings.TrimRight(" "+strings.Join(aggs, ", "), " "))
 		} else {
 			fmt.Fprintf(sb, "Aggregate %s\n", strings.Join(aggs, ", "))
 		}
