@@ -302,3 +302,38 @@ func TestSumOverflow(t *testing.T) {
 		t.Fatalf("got %v, want 22003", err)
 	}
 }
+
+// BenchmarkHashAggregate groups 100k rows into 1000 groups by an int key
+// and by a text key, with count, sum and min.
+func BenchmarkHashAggregate(b *testing.B) {
+	kRef := &plan.ColRef{Idx: 0, Name: "k", T: types.Int8}
+	sRef := &plan.ColRef{Idx: 1, Name: "s", T: types.Text}
+	vRef := &plan.ColRef{Idx: 2, Name: "v", T: types.Int8}
+	aggs := []plan.Agg{
+		{Func: plan.CountStar, T: types.Int8},
+		{Func: plan.Sum, Arg: vRef, T: types.Int8},
+		{Func: plan.Min, Arg: vRef, T: types.Int8},
+	}
+	rows := randomAggRows(100_000, 10_000, 1)
+	for _, key := range []plan.Expr{kRef, sRef} {
+		b.Run(key.String(), func(b *testing.B) {
+			cols := []plan.Column{{Name: "key", T: key.Type()}}
+			for _, a := range aggs {
+				cols = append(cols, plan.Column{Name: a.Func.String(), T: a.T})
+			}
+			for b.Loop() {
+				b.StopTimer()
+				src := aggSource(memory.DefaultAllocator, rows, 1024)
+				b.StartTimer()
+				op, err := newHashAgg(&Env{}, src, &plan.Aggregate{GroupBy: []plan.Expr{key}, Aggs: aggs, Cols: cols})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := Drain(context.Background(), op, func(arrow.RecordBatch) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(rows)), "rows/op")
+		})
+	}
+}
