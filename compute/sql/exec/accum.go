@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math"
+	"math/bits"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -21,7 +22,7 @@ type accumulator interface {
 	// rows to fold (DISTINCT).
 	update(ids []int32, arg arrow.Array, keep []bool) error
 	// build returns the result of every group.
-	build(mem memory.Allocator) arrow.Array
+	build(mem memory.Allocator) (arrow.Array, error)
 }
 
 func newAccumulator(a plan.Agg) accumulator {
@@ -76,82 +77,98 @@ func (c *countAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
 	return nil
 }
 
-func (c *countAcc) build(mem memory.Allocator) arrow.Array {
+func (c *countAcc) build(mem memory.Allocator) (arrow.Array, error) {
 	b := array.NewInt64Builder(mem)
 	defer b.Release()
 	b.AppendValues(c.n, nil)
-	return b.NewArray()
+	return b.NewArray(), nil
 }
 
-// intSumAcc sums int4/int8 into int64 (22003 on overflow); avg divides by
-// the count as float8.
+// intSumAcc sums int4/int8 into a 128-bit integer per group (hi:lo, two's
+// complement), so intermediate sums never overflow: sum answers 22003 only
+// when the final sum leaves int8, and avg divides the exact sum by the
+// count as float8.
 type intSumAcc struct {
 	avg bool
-	sum []int64
+	hi  []int64
+	lo  []uint64
 	n   []int64
 }
 
 func (s *intSumAcc) grow() {
-	s.sum = append(s.sum, 0)
+	s.hi = append(s.hi, 0)
+	s.lo = append(s.lo, 0)
 	s.n = append(s.n, 0)
 }
 
+// add adds v to group g.
+func (s *intSumAcc) add(g int32, v int64) {
+	lo, carry := bits.Add64(s.lo[g], uint64(v), 0)
+	s.lo[g] = lo
+	s.hi[g] += v>>63 + int64(carry)
+	s.n[g]++
+}
+
 func (s *intSumAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
-	add := func(g int32, v int64) error {
-		r := s.sum[g] + v
-		if (r > s.sum[g]) != (v > 0) {
-			return intOutOfRange(types.Int8)
-		}
-		s.sum[g] = r
-		s.n[g]++
-		return nil
-	}
 	switch x := arg.(type) {
 	case *array.Int32:
 		vals := x.Int32Values()
 		for i, g := range ids {
 			if folds(arg, keep, i) {
-				if err := add(g, int64(vals[i])); err != nil {
-					return err
-				}
+				s.add(g, int64(vals[i]))
 			}
 		}
 	case *array.Int64:
 		vals := x.Int64Values()
 		for i, g := range ids {
 			if folds(arg, keep, i) {
-				if err := add(g, vals[i]); err != nil {
-					return err
-				}
+				s.add(g, vals[i])
 			}
 		}
 	}
 	return nil
 }
 
-func (s *intSumAcc) build(mem memory.Allocator) arrow.Array {
+// fits reports whether the sum of group g fits int64.
+func (s *intSumAcc) fits(g int) bool {
+	hi, lo := s.hi[g], s.lo[g]
+	return hi == 0 && lo <= math.MaxInt64 || hi == -1 && lo > math.MaxInt64
+}
+
+// float returns the sum of group g as float64.
+func (s *intSumAcc) float(g int) float64 {
+	if s.fits(g) {
+		return float64(int64(s.lo[g]))
+	}
+	return float64(s.hi[g])*(1<<64) + float64(s.lo[g])
+}
+
+func (s *intSumAcc) build(mem memory.Allocator) (arrow.Array, error) {
 	if s.avg {
 		b := array.NewFloat64Builder(mem)
 		defer b.Release()
 		for g, n := range s.n {
 			if n == 0 {
 				b.AppendNull()
-			} else {
-				b.Append(float64(s.sum[g]) / float64(n))
+				continue
 			}
+			b.Append(s.float(g) / float64(n))
 		}
-		return b.NewArray()
+		return b.NewArray(), nil
 	}
 	b := array.NewInt64Builder(mem)
 	defer b.Release()
 	for g, n := range s.n {
-		if n == 0 {
+		switch {
+		case n == 0:
 			b.AppendNull()
-		} else {
-			b.Append(s.sum[g])
+		case s.fits(g):
+			b.Append(int64(s.lo[g]))
+		default:
+			return nil, intOutOfRange(types.Int8)
 		}
 	}
-	return b.NewArray()
+	return b.NewArray(), nil
 }
 
 // floatSumAcc sums float8; a finite sum overflowing to infinity answers
@@ -182,7 +199,7 @@ func (s *floatSumAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
 	return nil
 }
 
-func (s *floatSumAcc) build(mem memory.Allocator) arrow.Array {
+func (s *floatSumAcc) build(mem memory.Allocator) (arrow.Array, error) {
 	b := array.NewFloat64Builder(mem)
 	defer b.Release()
 	for g, n := range s.n {
@@ -195,7 +212,7 @@ func (s *floatSumAcc) build(mem memory.Allocator) arrow.Array {
 			b.Append(s.sum[g])
 		}
 	}
-	return b.NewArray()
+	return b.NewArray(), nil
 }
 
 // minMaxAcc keeps the smallest (or largest) value per group.
@@ -267,7 +284,7 @@ func foldMinMax[T fixed](m *minMaxAcc[T], ids []int32, vals []T, arg arrow.Array
 	}
 }
 
-func (m *minMaxAcc[T]) build(mem memory.Allocator) arrow.Array {
+func (m *minMaxAcc[T]) build(mem memory.Allocator) (arrow.Array, error) {
 	var zero T
 	var dt arrow.DataType
 	switch any(zero).(type) {
@@ -289,7 +306,7 @@ func (m *minMaxAcc[T]) build(mem memory.Allocator) arrow.Array {
 			b.AppendNull()
 		}
 	}
-	return b.NewArray()
+	return b.NewArray(), nil
 }
 
 type boolAcc struct {
@@ -319,7 +336,7 @@ func (a *boolAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
 	return nil
 }
 
-func (a *boolAcc) build(mem memory.Allocator) arrow.Array {
+func (a *boolAcc) build(mem memory.Allocator) (arrow.Array, error) {
 	b := array.NewBooleanBuilder(mem)
 	defer b.Release()
 	for g, v := range a.val {
@@ -329,5 +346,5 @@ func (a *boolAcc) build(mem memory.Allocator) arrow.Array {
 			b.AppendNull()
 		}
 	}
-	return b.NewArray()
+	return b.NewArray(), nil
 }

@@ -129,7 +129,11 @@ func (a *hashAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			a.done = true
 			return nil, nil
 		}
-		a.out = a.result()
+		out, err := a.result()
+		if err != nil {
+			return nil, err
+		}
+		a.out = out
 	}
 	n := min(int64(a.env.batchRows()), a.out.NumRows()-a.pos)
 	b := a.out.NewSlice(a.pos, a.pos+n)
@@ -361,16 +365,21 @@ func appendKey(buf []byte, arr arrow.Array, i int) []byte {
 }
 
 // result assembles the keys and aggregates of every group into one batch.
-func (a *hashAggOp) result() arrow.RecordBatch {
+func (a *hashAggOp) result() (arrow.RecordBatch, error) {
 	mem := memOr(a.env.Mem)
 	cols := make([]arrow.Array, 0, len(a.keyOut)+len(a.accs))
 	for _, b := range a.keyOut {
 		cols = append(cols, b.NewArray())
 	}
 	for _, acc := range a.accs {
-		cols = append(cols, acc.build(mem))
+		arr, err := acc.build(mem)
+		if err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, arr)
 	}
-	return newBatch(a.schema, cols, a.ngroups)
+	return newBatch(a.schema, cols, a.ngroups), nil
 }
 
 func (a *hashAggOp) Close() {
