@@ -523,7 +523,8 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 				WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), fc.Location)
 		}
 	} else if name != "count" {
-		return nil, b.errAt(sqlerr.New("42809", "%s(*) specified, but %s is not an aggregate function", name, name), fc.Location)
+		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function %s() does not exist", name).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), fc.Location)
 	}
 	// The same aggregate twice (in the select list and ORDER BY, say) is
 	// computed once.
