@@ -30,6 +30,9 @@ type exprCtx struct {
 	// clause names where aggregates are forbidden ("WHERE", "VALUES"), ""
 	// when they are allowed.
 	noAggClause string
+	// group, when non-nil, holds the GROUP BY keys the expression is bound
+	// above (with aggs).
+	group *grouping
 }
 
 // unknownLit is an untyped literal ('abc', NULL) or a parameter whose type
@@ -226,10 +229,6 @@ func (b *Binder) columnRef(cr *pg_query.ColumnRef, ec *exprCtx) (plan.Expr, erro
 	}
 	if idx < 0 {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedColumn, "column %q does not exist", full), cr.Location)
-	}
-	if ec.aggs != nil {
-		return nil, b.errAt(sqlerr.New(sqlerr.CodeGroupingError,
-			"column %q must appear in the GROUP BY clause or be used in an aggregate function", ec.sc.qualified(name)), cr.Location)
 	}
 	return &plan.ColRef{Idx: idx, Name: name, T: ec.sc.cols[idx].T}, nil
 }
@@ -469,51 +468,122 @@ func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error)
 	return out, nil
 }
 
+// aggFuncs maps aggregate function names to plan functions.
+var aggFuncs = map[string]plan.AggFunc{
+	"count": plan.Count, "sum": plan.Sum, "avg": plan.Avg, "min": plan.Min, "max": plan.Max,
+	"bool_and": plan.BoolAnd, "bool_or": plan.BoolOr, "every": plan.BoolAnd,
+}
+
+// aggName returns the aggregate a function name calls, ok false when it is
+// not an aggregate.
+func aggName(names []*pg_query.Node) (string, plan.AggFunc, bool) {
+	name := strings.TrimPrefix(opName(names), "pg_catalog.")
+	f, ok := aggFuncs[name]
+	return name, f, ok
+}
+
 func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error) {
-	name := opName(fc.Funcname)
-	if name != "count" && name != "pg_catalog.count" {
-		return nil, b.errAt(sqlerr.NotSupported("function "+name+"()"), fc.Location)
+	name, fn, ok := aggName(fc.Funcname)
+	if !ok {
+		return nil, b.errAt(sqlerr.NotSupported("function "+opName(fc.Funcname)+"()"), fc.Location)
 	}
 	switch {
 	case fc.Over != nil:
 		return nil, b.errAt(sqlerr.NotSupported("window functions"), fc.Location)
-	case fc.AggDistinct:
-		return nil, b.errAt(sqlerr.NotSupported("count(DISTINCT ...)"), fc.Location)
 	case fc.AggFilter != nil || len(fc.AggOrder) > 0 || fc.AggWithinGroup:
 		return nil, b.errAt(sqlerr.NotSupported("aggregate FILTER/ORDER BY"), fc.Location)
+	case fc.FuncVariadic:
+		return nil, b.errAt(sqlerr.NotSupported("VARIADIC"), fc.Location)
 	case ec.noAggClause != "":
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeGroupingError, "aggregate functions are not allowed in %s", ec.noAggClause), fc.Location)
 	case ec.aggs == nil:
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeGroupingError, "aggregate function calls cannot be nested"), fc.Location)
 	}
-	agg := plan.Agg{Func: plan.CountStar}
+	agg := plan.Agg{Func: plan.CountStar, T: types.Int8}
 	if !fc.AggStar {
 		if len(fc.Args) != 1 {
-			return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function count() with %d arguments does not exist", len(fc.Args)), fc.Location)
+			return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function %s() with %d arguments does not exist", name, len(fc.Args)), fc.Location)
 		}
 		inner := &exprCtx{sc: ec.sc, noAggClause: ""}
 		arg, err := b.expr(fc.Args[0], inner)
 		if err != nil {
 			return nil, err
 		}
-		if arg, err = b.finalize(arg); err != nil {
+		if fn == plan.BoolAnd || fn == plan.BoolOr {
+			arg, err = b.coerce(arg, types.Bool)
+		} else {
+			arg, err = b.finalize(arg)
+		}
+		if err != nil {
 			return nil, err
 		}
-		agg = plan.Agg{Func: plan.Count, Arg: arg}
+		agg = plan.Agg{Func: fn, Arg: arg, Distinct: fc.AggDistinct}
+		if agg.T, ok = aggType(fn, arg.Type()); !ok {
+			return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function %s(%s) does not exist", name, arg.Type().SQLName()).
+				WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), fc.Location)
+		}
+	} else if name != "count" {
+		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function %s() does not exist", name).
+			WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), fc.Location)
+	}
+	// The same aggregate twice (in the select list and ORDER BY, say) is
+	// computed once.
+	for i, a := range *ec.aggs {
+		if a.Func == agg.Func && a.Distinct == agg.Distinct && (a.Arg == nil) == (agg.Arg == nil) &&
+			(a.Arg == nil || a.Arg.String() == agg.Arg.String()) {
+			return &aggRef{idx: i, name: name, t: agg.T}, nil
+		}
 	}
 	*ec.aggs = append(*ec.aggs, agg)
-	return &plan.ColRef{Idx: len(*ec.aggs) - 1, Name: "count", T: types.Int8}, nil
+	return &aggRef{idx: len(*ec.aggs) - 1, name: name, t: agg.T}, nil
 }
 
-// hasAggregate reports whether an expression tree calls count().
+// aggType is the result type of an aggregate over an argument of type t
+// (PostgreSQL's, except that sum(int8) is int8 rather than numeric and
+// avg of integers float8 rather than numeric); ok false when there is no
+// such aggregate.
+func aggType(fn plan.AggFunc, t types.T) (types.T, bool) {
+	switch fn {
+	case plan.Count:
+		return types.Int8, true
+	case plan.Sum:
+		switch t {
+		case types.Int4, types.Int8:
+			return types.Int8, true
+		case types.Float8:
+			return types.Float8, true
+		}
+	case plan.Avg:
+		return types.Float8, t.IsNumeric()
+	case plan.Min, plan.Max:
+		return t, t.IsNumeric() || t == types.Text
+	case plan.BoolAnd, plan.BoolOr:
+		return types.Bool, t == types.Bool
+	}
+	return types.Unknown, false
+}
+
+// aggRef stands for the result of aggregate idx while the expressions
+// above an Aggregate are bound; ungroup replaces it. It never survives
+// binding.
+type aggRef struct {
+	idx  int
+	name string
+	t    types.T
+}
+
+func (a *aggRef) Type() types.T  { return a.t }
+func (a *aggRef) String() string { return "agg#" + strconv.Itoa(a.idx) }
+
+// hasAggregate reports whether an expression tree calls an aggregate.
 func hasAggregate(n *pg_query.Node) bool {
 	if n == nil {
 		return false
 	}
 	switch x := n.Node.(type) {
 	case *pg_query.Node_FuncCall:
-		name := opName(x.FuncCall.Funcname)
-		return name == "count" || name == "pg_catalog.count"
+		_, _, ok := aggName(x.FuncCall.Funcname)
+		return ok
 	case *pg_query.Node_ResTarget:
 		return hasAggregate(x.ResTarget.Val)
 	case *pg_query.Node_AExpr:

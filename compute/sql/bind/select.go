@@ -21,14 +21,10 @@ func (b *Binder) checkSelectClauses(s *pg_query.SelectStmt) error {
 		return sqlerr.NotSupported("WITH")
 	case len(s.ValuesLists) > 0:
 		return sqlerr.NotSupported("VALUES outside INSERT")
-	case len(s.DistinctClause) > 0:
-		return sqlerr.NotSupported("DISTINCT")
 	case s.IntoClause != nil:
 		return sqlerr.NotSupported("SELECT INTO")
-	case len(s.GroupClause) > 0:
-		return sqlerr.NotSupported("GROUP BY")
-	case s.HavingClause != nil:
-		return sqlerr.NotSupported("HAVING")
+	case len(s.DistinctClause) > 0 && (len(s.DistinctClause) > 1 || s.DistinctClause[0].Node != nil):
+		return sqlerr.NotSupported("DISTINCT ON")
 	case len(s.WindowClause) > 0:
 		return sqlerr.NotSupported("WINDOW")
 	case len(s.LockingClause) > 0:
@@ -96,18 +92,33 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		input = &plan.Filter{Input: input, Pred: pred}
 	}
 
-	// Aggregate mode when any output or ORDER BY expression calls count().
+	// Aggregate mode with GROUP BY or HAVING, or when any output, HAVING
+	// or ORDER BY expression calls an aggregate.
 	ec := &exprCtx{sc: sc}
-	var aggs []plan.Agg
-	aggregated := false
+	aggregated := len(s.GroupClause) > 0 || s.HavingClause != nil
 	for _, n := range s.TargetList {
 		aggregated = aggregated || hasAggregate(n)
 	}
 	for _, n := range s.SortClause {
 		aggregated = aggregated || hasAggregate(n)
 	}
+	var g *grouping
+	var having plan.Expr
 	if aggregated {
-		ec.aggs = &aggs
+		g = &grouping{sc: sc}
+		if err := b.groupBy(s, g); err != nil {
+			return nil, err
+		}
+		ec.aggs = &g.aggs
+		ec.group = g
+		if s.HavingClause != nil {
+			if having, err = b.boolArg(s.HavingClause, ec, "HAVING"); err != nil {
+				return nil, err
+			}
+			if having, err = b.ungroup(having, g); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	targets, err := b.targets(s.TargetList, ec)
@@ -119,12 +130,19 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if aggregated {
-		cols := make([]plan.Column, len(aggs))
-		for i := range aggs {
-			cols[i] = plan.Column{Name: "count", T: types.Int8}
+	distinct := len(s.DistinctClause) > 0
+	if distinct && len(targets) > visible {
+		return nil, sqlerr.New(sqlerr.CodeInvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+	}
+	if g != nil {
+		cols := append([]plan.Column(nil), g.cols...)
+		for _, a := range g.aggs {
+			cols = append(cols, plan.Column{Name: a.Func.String(), T: a.T})
 		}
-		input = &plan.Aggregate{Input: input, Aggs: aggs, Cols: cols}
+		input = &plan.Aggregate{Input: input, GroupBy: g.keys, Aggs: g.aggs, Cols: cols}
+		if having != nil {
+			input = &plan.Filter{Input: input, Pred: having}
+		}
 	}
 	proj := &plan.Project{Input: input}
 	for _, t := range targets {
@@ -132,6 +150,14 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		proj.Cols = append(proj.Cols, plan.Column{Name: t.name, T: t.expr.Type()})
 	}
 	var out plan.Node = proj
+	if distinct {
+		// SELECT DISTINCT groups by every output column.
+		d := &plan.Aggregate{Input: proj, Cols: proj.Cols}
+		for i, c := range proj.Cols {
+			d.GroupBy = append(d.GroupBy, &plan.ColRef{Idx: i, Name: c.Name, T: c.T})
+		}
+		out = d
+	}
 	if len(keys) > 0 {
 		out = &plan.Sort{Input: out, Keys: keys}
 	}
@@ -174,12 +200,15 @@ func (b *Binder) targets(list []*pg_query.Node, ec *exprCtx) ([]target, error) {
 			if len(cr.Fields) == 2 && !ec.sc.matches(cr.Fields[0].GetString_().GetSval()) {
 				return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "missing FROM-clause entry for table %q", cr.Fields[0].GetString_().GetSval()), cr.Location)
 			}
-			if ec.aggs != nil {
-				return nil, b.errAt(sqlerr.New(sqlerr.CodeGroupingError,
-					"column %q must appear in the GROUP BY clause or be used in an aggregate function", ec.sc.qualified(ec.sc.cols[0].Name)), cr.Location)
-			}
 			for i, c := range ec.sc.cols {
-				out = append(out, target{name: c.Name, expr: &plan.ColRef{Idx: i, Name: c.Name, T: c.T}})
+				var e plan.Expr = &plan.ColRef{Idx: i, Name: c.Name, T: c.T}
+				if ec.group != nil {
+					var err error
+					if e, err = b.ungroup(e, ec.group); err != nil {
+						return nil, b.errAt(sqlerr.As(err), cr.Location)
+					}
+				}
+				out = append(out, target{name: c.Name, expr: e})
 			}
 			continue
 		}
@@ -189,6 +218,11 @@ func (b *Binder) targets(list []*pg_query.Node, ec *exprCtx) ([]target, error) {
 		}
 		if e, err = b.finalize(e); err != nil {
 			return nil, err
+		}
+		if ec.group != nil {
+			if e, err = b.ungroup(e, ec.group); err != nil {
+				return nil, b.errAt(sqlerr.As(err), exprLocation(rt.Val))
+			}
 		}
 		name := rt.Name
 		if name == "" {
@@ -281,6 +315,11 @@ func (b *Binder) orderBy(items []*pg_query.Node, ec *exprCtx, targets *[]target)
 			}
 			if e, err = b.finalize(e); err != nil {
 				return nil, err
+			}
+			if ec.group != nil {
+				if e, err = b.ungroup(e, ec.group); err != nil {
+					return nil, b.errAt(sqlerr.As(err), exprLocation(sb.Node))
+				}
 			}
 			for i, t := range *targets {
 				if t.expr.String() == e.String() {

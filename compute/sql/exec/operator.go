@@ -31,6 +31,9 @@ type Env struct {
 	Mem  memory.Allocator
 	// BatchRows is the target number of rows per batch (default 1024).
 	BatchRows int
+	// MaxGroups bounds the groups one hash aggregate holds in memory
+	// (default DefaultMaxGroups); more answer 53200.
+	MaxGroups int
 }
 
 func (e *Env) batchRows() int {

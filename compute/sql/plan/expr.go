@@ -180,3 +180,53 @@ func HasColRef(e Expr) bool {
 	})
 	return found
 }
+
+// Map rewrites e top-down: fn is called on e first; when it
+// returns a non-nil expression that replaces e (and its operands are not
+// visited), otherwise e's operands are mapped and e is rebuilt around them.
+// An error from fn stops the rewrite.
+func Map(e Expr, fn func(Expr) (Expr, error)) (Expr, error) {
+	if r, err := fn(e); err != nil || r != nil {
+		return r, err
+	}
+	two := func(l, r Expr) (Expr, Expr, error) {
+		l, err := Map(l, fn)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, err = Map(r, fn)
+		return l, r, err
+	}
+	var err error
+	switch x := e.(type) {
+	case *Arith:
+		c := *x
+		c.L, c.R, err = two(x.L, x.R)
+		return &c, err
+	case *Cmp:
+		c := *x
+		c.L, c.R, err = two(x.L, x.R)
+		return &c, err
+	case *And:
+		c := *x
+		c.L, c.R, err = two(x.L, x.R)
+		return &c, err
+	case *Or:
+		c := *x
+		c.L, c.R, err = two(x.L, x.R)
+		return &c, err
+	case *Not:
+		c := *x
+		c.X, err = Map(x.X, fn)
+		return &c, err
+	case *IsNull:
+		c := *x
+		c.X, err = Map(x.X, fn)
+		return &c, err
+	case *Cast:
+		c := *x
+		c.X, err = Map(x.X, fn)
+		return &c, err
+	}
+	return e, nil
+}

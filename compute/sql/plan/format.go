@@ -84,13 +84,24 @@ func formatNode(sb *strings.Builder, n Node, depth int) {
 	case *Aggregate:
 		var aggs []string
 		for _, a := range x.Aggs {
-			if a.Func == CountStar {
+			switch {
+			case a.Func == CountStar:
 				aggs = append(aggs, "count(*)")
-			} else {
-				aggs = append(aggs, fmt.Sprintf("count(%s)", a.Arg))
+			case a.Distinct:
+				aggs = append(aggs, fmt.Sprintf("%s(DISTINCT %s)", a.Func, a.Arg))
+			default:
+				aggs = append(aggs, fmt.Sprintf("%s(%s)", a.Func, a.Arg))
 			}
 		}
-		fmt.Fprintf(sb, "Aggregate %s\n", strings.Join(aggs, ", "))
+		if len(x.GroupBy) > 0 {
+			var keys []string
+			for _, g := range x.GroupBy {
+				keys = append(keys, g.String())
+			}
+			fmt.Fprintf(sb, "Aggregate group=[%s]%s\n", strings.Join(keys, ", "), strings.TrimRight(" "+strings.Join(aggs, ", "), " "))
+		} else {
+			fmt.Fprintf(sb, "Aggregate %s\n", strings.Join(aggs, ", "))
+		}
 		formatNode(sb, x.Input, depth+1)
 	default:
 		fmt.Fprintf(sb, "%T\n", n)

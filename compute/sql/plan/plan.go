@@ -73,26 +73,52 @@ type Limit struct {
 // AggFunc is an aggregate function.
 type AggFunc uint8
 
-// Aggregate functions.
+// Aggregate functions. All ignore NULL arguments; over no (non-NULL) input
+// the counts give 0 and the others NULL.
 const (
-	// CountStar counts rows.
+	// CountStar counts rows (int8).
 	CountStar AggFunc = iota
-	// Count counts rows where Arg is not NULL.
+	// Count counts rows where Arg is not NULL (int8).
 	Count
+	// Sum adds Arg: int4 and int8 give int8 (overflow: 22003), float8 gives
+	// float8.
+	Sum
+	// Avg is the mean of Arg as float8.
+	Avg
+	// Min is the smallest Arg (numeric or text; NaN is the largest float).
+	Min
+	// Max is the largest Arg.
+	Max
+	// BoolAnd is true when every Arg is true.
+	BoolAnd
+	// BoolOr is true when any Arg is true.
+	BoolOr
 )
 
-// Agg is one aggregate of an Aggregate node; both counts produce int8.
+var aggNames = [...]string{"count", "count", "sum", "avg", "min", "max", "bool_and", "bool_or"}
+
+func (f AggFunc) String() string { return aggNames[f] }
+
+// Agg is one aggregate of an Aggregate node.
 type Agg struct {
 	Func AggFunc
-	Arg  Expr
+	// Arg is the argument over the Aggregate's input; nil for CountStar.
+	Arg Expr
+	// Distinct aggregates each distinct non-NULL Arg value once per group.
+	Distinct bool
+	// T is the result type.
+	T types.T
 }
 
-// Aggregate computes Aggs over its whole input (no GROUP BY yet) and emits
-// exactly one row.
+// Aggregate groups its input by GroupBy (expressions over the input) and
+// computes Aggs per group. Its output columns are the group keys then the
+// aggregates, in order. With no GroupBy it emits exactly one row, even over
+// empty input; with GroupBy, one row per distinct key (NULLs form one group).
 type Aggregate struct {
-	Input Node
-	Aggs  []Agg
-	Cols  []Column
+	Input   Node
+	GroupBy []Expr
+	Aggs    []Agg
+	Cols    []Column
 }
 
 // Columns implements Node.
