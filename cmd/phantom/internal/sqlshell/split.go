@@ -9,7 +9,7 @@ import "strings"
 // unterminated statement, string, quoted identifier, block comment or
 // dollar-quoted body); the caller keeps it and appends the next line.
 //
-// The lexing is rough, like psql's: '...' strings (with ” and, after E,
+// The lexing is rough, like psql's: '...' strings (with doubled quotes and, after E,
 // backslash escapes), "..." identifiers, -- and nested /* */ comments, and
 // $tag$...$tag$ bodies. It does not need to be exact: the server parses.
 func Split(text string) (stmts []string, rest string) {
