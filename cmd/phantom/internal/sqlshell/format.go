@@ -86,19 +86,27 @@ func numericType(t string) bool {
 	return false
 }
 
+// writeTable prints psql's aligned format. A cell holding newlines spans
+// several lines, each but the last marked with a trailing +.
 func writeTable(w io.Writer, res *Result) error {
 	n := len(res.Columns)
 	widths := make([]int, n)
 	for i, c := range res.Columns {
 		widths[i] = utf8.RuneCountInString(c.Name)
 	}
-	cells := make([][]string, len(res.Rows))
+	cells := make([][][]string, len(res.Rows))
 	for r, row := range res.Rows {
-		cells[r] = make([]string, n)
-		for i := 0; i < n && i < len(row); i++ {
-			s := cellText(row[i])
-			cells[r][i] = s
-			widths[i] = max(widths[i], utf8.RuneCountInString(s))
+		cells[r] = make([][]string, n)
+		for i := range n {
+			var v any
+			if i < len(row) {
+				v = row[i]
+			}
+			lines := strings.Split(cellText(v), "\n")
+			cells[r][i] = lines
+			for _, l := range lines {
+				widths[i] = max(widths[i], utf8.RuneCountInString(l))
+			}
 		}
 	}
 	var b bytes.Buffer
@@ -118,15 +126,28 @@ func writeTable(w io.Writer, res *Result) error {
 	b.WriteString(strings.Join(parts, "+"))
 	b.WriteByte('\n')
 	for _, row := range cells {
-		for i, s := range row {
-			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(s))
-			if numericType(res.Columns[i].Type) {
-				parts[i] = " " + pad + s + " "
-			} else {
-				parts[i] = " " + s + pad + " "
-			}
+		height := 1
+		for _, lines := range row {
+			height = max(height, len(lines))
 		}
-		line(parts)
+		for k := range height {
+			for i, lines := range row {
+				s, end := "", " "
+				if k < len(lines) {
+					s = lines[k]
+				}
+				if k < len(lines)-1 {
+					end = "+"
+				}
+				pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(s))
+				if numericType(res.Columns[i].Type) {
+					parts[i] = " " + pad + s + end
+				} else {
+					parts[i] = " " + s + pad + end
+				}
+			}
+			line(parts)
+		}
 	}
 	if len(res.Rows) == 1 {
 		b.WriteString("(1 row)\n\n")

@@ -13,7 +13,14 @@ import "strings"
 // backslash escapes), "..." identifiers, -- and nested /* */ comments, and
 // $tag$...$tag$ bodies. It does not need to be exact: the server parses.
 func Split(text string) (stmts []string, rest string) {
-	start, content := 0, false
+	stmts, rest, _ = split(text)
+	return stmts, rest
+}
+
+// split is Split that also reports whether rest holds anything but white
+// space and comments.
+func split(text string) (stmts []string, rest string, content bool) {
+	start := 0
 	for i := 0; i < len(text); {
 		c := text[i]
 		switch {
@@ -21,13 +28,13 @@ func Split(text string) (stmts []string, rest string) {
 			escapes := i > 0 && (text[i-1] == 'E' || text[i-1] == 'e') && (i < 2 || !isIdentByte(text[i-2]))
 			j := skipQuoted(text, i+1, '\'', escapes)
 			if j < 0 {
-				return stmts, text[start:]
+				return stmts, text[start:], true
 			}
 			i, content = j, true
 		case c == '"':
 			j := skipQuoted(text, i+1, '"', false)
 			if j < 0 {
-				return stmts, text[start:]
+				return stmts, text[start:], true
 			}
 			i, content = j, true
 		case c == '-' && i+1 < len(text) && text[i+1] == '-':
@@ -40,7 +47,7 @@ func Split(text string) (stmts []string, rest string) {
 		case c == '/' && i+1 < len(text) && text[i+1] == '*':
 			j := skipBlockComment(text, i+2)
 			if j < 0 {
-				return stmts, text[start:]
+				return stmts, text[start:], content
 			}
 			i = j
 		case c == '$' && (i == 0 || !isIdentByte(text[i-1])):
@@ -51,7 +58,7 @@ func Split(text string) (stmts []string, rest string) {
 			}
 			end := strings.Index(text[i+len(tag):], tag)
 			if end < 0 {
-				return stmts, text[start:]
+				return stmts, text[start:], true
 			}
 			i, content = i+len(tag)+end+len(tag), true
 		case c == ';':
@@ -67,14 +74,15 @@ func Split(text string) (stmts []string, rest string) {
 			i++
 		}
 	}
-	return stmts, text[start:]
+	return stmts, text[start:], content
 }
 
-// HasContent reports whether text holds anything but white space and
-// comments: whether an unfinished tail is worth sending at end of input.
+// HasContent reports whether the unfinished tail of text (after its last
+// complete statement) holds anything but white space and comments: whether
+// it is worth sending at end of input.
 func HasContent(text string) bool {
-	stmts, _ := Split(text + "\n;")
-	return len(stmts) > 0
+	_, _, content := split(text)
+	return content
 }
 
 // skipQuoted returns the index just past the quote closing a quoted run
