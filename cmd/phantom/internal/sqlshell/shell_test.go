@@ -3,7 +3,10 @@ package sqlshell
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,4 +162,131 @@ COMMIT
 (2 rows)
 
 `)
+}
+
+func TestErrorCaretAndStop(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{StopOnError: true})
+	err := sh.Exec(context.Background(), "SELECT 1;\nSELECT nope FROM missing;\nSELECT 2;")
+	if !errors.Is(err, ErrStatementFailed) {
+		t.Fatalf("Exec = %v, want ErrStatementFailed", err)
+	}
+	checkOutput(t, "stdout", sh.out.String(), " ?column?\n----------\n        1\n(1 row)\n\n")
+	checkOutput(t, "stderr", sh.err.String(), `ERROR:  relation "missing" does not exist (SQLSTATE 42P01)
+LINE 1: SELECT nope FROM missing
+                         ^
+`)
+	sh.err.Reset()
+	err = sh.Exec(context.Background(), "SELECT 1\n  FROM t WHERE\n  id = = 2")
+	if !errors.Is(err, ErrStatementFailed) {
+		t.Fatalf("Exec = %v, want ErrStatementFailed", err)
+	}
+	checkOutput(t, "stderr", sh.err.String(), `ERROR:  syntax error at or near "=" (SQLSTATE 42601)
+LINE 3:   id = = 2
+               ^
+`)
+}
+
+func TestInteractiveContinuesAfterError(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{})
+	err := sh.Run(context.Background(), NewPlainReader(strings.NewReader("SELEC 1;\n\\d\n\\nope\nSELECT 2;\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, "stdout", sh.out.String(), " ?column?\n----------\n        2\n(1 row)\n\n")
+	checkOutput(t, "stderr", sh.err.String(), `ERROR:  syntax error at or near "SELEC" (SQLSTATE 42601)
+LINE 1: SELEC 1
+        ^
+\d is not available yet: it needs the system catalog (pg_catalog), which Phantom-DB does not have yet.
+invalid command \nope; try \? for help.
+`)
+}
+
+func TestBackslashCommands(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{StopOnError: true})
+	mustExec(t, sh, "\\timing\nCREATE TABLE t (id INT PRIMARY KEY);\n\\timing off\nSELECT 1 AS one;\n\\q\nSELECT 2;")
+	checkOutput(t, "stdout", sh.out.String(), `Timing is on.
+CREATE TABLE
+Time: 1.500 ms
+Timing is off.
+ one
+-----
+   1
+(1 row)
+
+`)
+	sh.out.Reset()
+	mustExec(t, sh, `\?`)
+	if !strings.Contains(sh.out.String(), `\timing [on|off]`) {
+		t.Fatalf("help: %s", sh.out)
+	}
+	if err := sh.Exec(context.Background(), `\d`); !errors.Is(err, ErrStatementFailed) {
+		t.Fatalf(`\d = %v, want ErrStatementFailed`, err)
+	}
+	// A backslash at the start of a line inside a string is data.
+	sh.out.Reset()
+	mustExec(t, sh, "\\format csv\nSELECT 'a\n\\q' AS s;")
+	checkOutput(t, "quoted", sh.out.String(), "Output format is csv.\ns\n\"a\n\\q\"\n")
+}
+
+func TestTrailingStatementWithoutSemicolonRuns(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{StopOnError: true})
+	mustExec(t, sh, "SELECT 7 AS n -- no semicolon")
+	checkOutput(t, "stdout", sh.out.String(), " n\n---\n 7\n(1 row)\n\n")
+	sh.out.Reset()
+	mustExec(t, sh, "-- only a comment\n")
+	checkOutput(t, "comment only", sh.out.String(), "")
+}
+
+// scriptedReader feeds lines and reports an interrupt where a line is nil.
+type scriptedReader struct {
+	lines   []*string
+	prompts []string
+}
+
+func (s *scriptedReader) ReadLine(prompt string) (string, error) {
+	s.prompts = append(s.prompts, prompt)
+	if len(s.lines) == 0 {
+		return "", io.EOF
+	}
+	l := s.lines[0]
+	s.lines = s.lines[1:]
+	if l == nil {
+		return "", ErrInterrupted
+	}
+	return *l, nil
+}
+
+func TestPromptsAndInterrupt(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{})
+	str := func(s string) *string { return &s }
+	r := &scriptedReader{lines: []*string{str("SELECT"), nil, str("SELECT"), str("3 AS x;")}}
+	if err := sh.Run(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, "stdout", sh.out.String(), " x\n---\n 3\n(1 row)\n\n")
+	want := []string{"phantom=> ", "phantom-> ", "phantom=> ", "phantom-> ", "phantom=> "}
+	if strings.Join(r.prompts, "|") != strings.Join(want, "|") {
+		t.Fatalf("prompts %q, want %q", r.prompts, want)
+	}
+}
+
+func TestSessionExpiryReopens(t *testing.T) {
+	srv := newServer(t)
+	sh := newShell(t, srv, Config{})
+	// Close the session behind the shell's back, as the idle reaper would.
+	id := sh.client.session
+	if err := sh.client.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sh.client.session = id
+	if err := sh.Exec(context.Background(), "SELECT 1 AS a;\nSELECT 2 AS b;"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sh.err.String(), "(SQLSTATE 08003)") || !strings.Contains(sh.err.String(), "opened a new one") {
+		t.Fatalf("stderr: %s", sh.err)
+	}
+	checkOutput(t, "stdout", sh.out.String(), " b\n---\n 2\n(1 row)\n\n")
+	if !sh.client.InSession() || sh.client.session == id {
+		t.Fatalf("session %q after reopen (old %q)", sh.client.session, id)
+	}
 }
