@@ -73,7 +73,7 @@ func sqlCommand() *ffcli.Command {
 			if err := client.OpenSession(ctx); err != nil {
 				var apiErr *sqlshell.Error
 				if !errors.As(err, &apiErr) {
-					return fmt.Errorf("sql: cannot reach %s: %w", *url, err)
+					return fmt.Errorf("sql: %w", err)
 				}
 				fmt.Fprintf(os.Stderr, "WARNING:  %v; each statement runs in its own transaction\n", err)
 			}

@@ -164,7 +164,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("sqlshell: %s %s: %w", method, c.cfg.URL, err)
+		return fmt.Errorf("sqlshell: %w", err)
 	}
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
