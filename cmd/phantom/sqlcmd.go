@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -104,7 +106,9 @@ func runSQL(ctx context.Context, client *sqlshell.Client, inputs []sqlInput, f s
 		}
 		defer r.Close()
 		fmt.Printf("phantom sql (%s). Type \\? for help, \\q to quit.\n", client.URL())
-		return sh.Run(ctx, r)
+		ictx, stop := interactiveSignals(ctx, sh, client, r)
+		defer stop()
+		return sh.Run(ictx, r)
 	}
 	if len(inputs) == 0 {
 		return sh.Run(ctx, sqlshell.NewPlainReader(os.Stdin))
@@ -120,6 +124,43 @@ func runSQL(ctx context.Context, client *sqlshell.Client, inputs []sqlInput, f s
 		}
 	}
 	return nil
+}
+
+// interactiveSignals makes Ctrl-C (SIGINT) cancel only the statement in
+// flight (at the prompt the terminal reader sees Ctrl-C itself) instead of
+// ending the shell, as in psql. SIGTERM ends the shell: the terminal leaves
+// raw mode, the session is closed (rolling back an open transaction) and
+// the process exits 143. main's handler cancels ctx on either signal, so
+// the returned context does not inherit that cancellation.
+func interactiveSignals(ctx context.Context, sh *sqlshell.Shell, client *sqlshell.Client, r *sqlshell.TerminalReader) (context.Context, func()) {
+	ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == os.Interrupt {
+					sh.Interrupt()
+					continue
+				}
+				cancel()
+				_ = r.Restore()
+				if err := client.CloseWithTimeout(); err != nil {
+					fmt.Fprintf(os.Stderr, "WARNING:  %v\n", err)
+				}
+				os.Exit(143) // a ReadLine blocked on the terminal cannot be woken
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ictx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 func runFile(ctx context.Context, sh *sqlshell.Shell, path string) error {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -48,10 +49,19 @@ func (c *ClientConfig) Validate() error {
 }
 
 // Client talks to the HTTP SQL API (docs/http-api.md), inside one session
-// once OpenSession succeeded. It is not safe for concurrent use.
+// once OpenSession succeeded. Statements are meant to run one at a time;
+// Close may be called from another goroutine (a signal handler).
 type Client struct {
-	cfg     ClientConfig
-	session string
+	cfg ClientConfig
+
+	mu      sync.Mutex
+	session string // "" without a session
+}
+
+func (c *Client) sessionID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
 }
 
 // NewClient returns a client; it does not connect.
@@ -99,7 +109,7 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code) }
 
 // InSession reports whether statements run in a server session.
-func (c *Client) InSession() bool { return c.session != "" }
+func (c *Client) InSession() bool { return c.sessionID() != "" }
 
 // OpenSession opens a server session (POST /v1/sessions) so a transaction
 // can span statements. A server without sessions answers an *Error with
@@ -111,18 +121,22 @@ func (c *Client) OpenSession(ctx context.Context) error {
 	if err := c.do(ctx, http.MethodPost, "/v1/sessions", nil, &out); err != nil {
 		return fmt.Errorf("open session: %w", err)
 	}
+	c.mu.Lock()
 	c.session = out.Session
+	c.mu.Unlock()
 	return nil
 }
 
 // Close closes the session, if one is open (DELETE /v1/sessions/{id}),
 // which rolls back a transaction left open.
 func (c *Client) Close(ctx context.Context) error {
-	if c.session == "" {
-		return nil
-	}
+	c.mu.Lock()
 	id := c.session
 	c.session = ""
+	c.mu.Unlock()
+	if id == "" {
+		return nil
+	}
 	if err := c.do(ctx, http.MethodDelete, "/v1/sessions/"+id, nil, nil); err != nil {
 		return fmt.Errorf("close session: %w", err)
 	}
@@ -135,8 +149,8 @@ func (c *Client) Query(ctx context.Context, query string) (*Result, error) {
 	if c.cfg.Database != "" {
 		body["database"] = c.cfg.Database
 	}
-	if c.session != "" {
-		body["session"] = c.session
+	if id := c.sessionID(); id != "" {
+		body["session"] = id
 	}
 	var res Result
 	if err := c.do(ctx, http.MethodPost, "/v1/sql", body, &res); err != nil {

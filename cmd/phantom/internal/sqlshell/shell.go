@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -91,6 +92,41 @@ type Shell struct {
 	cfg    Config
 	format Format
 	timing bool
+
+	mu          sync.Mutex
+	cancel      context.CancelFunc // of the statement in flight, or nil
+	interrupted bool               // Interrupt cancelled that statement
+}
+
+// Interrupt cancels the statement in flight, if any (Ctrl-C while a query
+// runs): its request is abandoned, the server cancels it, and Run goes on
+// with the next input. It reports whether a statement was cancelled. It is
+// safe to call from another goroutine (a signal handler).
+func (s *Shell) Interrupt() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel == nil {
+		return false
+	}
+	s.cancel()
+	s.interrupted = true
+	return true
+}
+
+// startStatement derives the context of one statement, cancelled by
+// Interrupt; done reports whether Interrupt fired.
+func (s *Shell) startStatement(ctx context.Context) (context.Context, func() bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel, s.interrupted = cancel, false
+	s.mu.Unlock()
+	return ctx, func() bool {
+		cancel()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.cancel = nil
+		return s.interrupted
+	}
 }
 
 // New returns a shell.
@@ -183,8 +219,14 @@ var errPrinted = errors.New("sqlshell: failure printed")
 // runStatement sends one statement and prints its result or error.
 func (s *Shell) runStatement(ctx context.Context, q string) error {
 	start := s.cfg.Now()
-	res, err := s.cfg.Client.Query(ctx, q)
+	qctx, done := s.startStatement(ctx)
+	res, err := s.cfg.Client.Query(qctx, q)
+	interrupted := done()
 	elapsed := s.cfg.Now().Sub(start)
+	if err != nil && interrupted {
+		fmt.Fprintln(s.cfg.Err, "ERROR:  canceling statement due to user request (SQLSTATE 57014)")
+		return errPrinted
+	}
 	if err != nil {
 		s.printError(q, err)
 		var apiErr *Error

@@ -3,9 +3,13 @@ package sqlshell
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -274,7 +278,7 @@ func TestSessionExpiryReopens(t *testing.T) {
 	srv := newServer(t)
 	sh := newShell(t, srv, Config{})
 	// Close the session behind the shell's back, as the idle reaper would.
-	id := sh.client.session
+	id := sh.client.sessionID()
 	if err := sh.client.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +290,48 @@ func TestSessionExpiryReopens(t *testing.T) {
 		t.Fatalf("stderr: %s", sh.err)
 	}
 	checkOutput(t, "stdout", sh.out.String(), " b\n---\n 2\n(1 row)\n\n")
-	if !sh.client.InSession() || sh.client.session == id {
-		t.Fatalf("session %q after reopen (old %q)", sh.client.session, id)
+	if now := sh.client.sessionID(); now == "" || now == id {
+		t.Fatalf("session %q after reopen (old %q)", now, id)
 	}
+}
+
+// TestInterruptCancelsStatement runs a statement the server answers only
+// when the request is cancelled, and interrupts it.
+func TestInterruptCancelsStatement(t *testing.T) {
+	started := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/sessions" {
+			w.WriteHeader(http.StatusCreated)
+			fmt.Fprint(w, `{"session":"s1"}`)
+			return
+		}
+		if r.Method == http.MethodDelete {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		var req struct{ Query string }
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req.Query == "SELECT 2" {
+			fmt.Fprint(w, `{"columns":[{"name":"x","type":"int4"}],"rows":[[2]],"command":"SELECT 1","row_count":1}`)
+			return
+		}
+		started <- struct{}{}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	sh := newShell(t, srv, Config{})
+	if sh.Interrupt() {
+		t.Fatal("Interrupt with no statement in flight reported true")
+	}
+	go func() {
+		<-started
+		for !sh.Interrupt() {
+			runtime.Gosched()
+		}
+	}()
+	if err := sh.Exec(context.Background(), "SELECT pg_sleep(1000);\nSELECT 2;"); err != nil {
+		t.Fatal(err)
+	}
+	checkOutput(t, "stderr", sh.err.String(), "ERROR:  canceling statement due to user request (SQLSTATE 57014)\n")
+	checkOutput(t, "stdout", sh.out.String(), " x\n---\n 2\n(1 row)\n\n")
 }

@@ -3,6 +3,7 @@ package sqlshell
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/chzyer/readline"
 )
@@ -10,7 +11,9 @@ import (
 // TerminalReader reads lines from a terminal with line editing and a
 // history file (chzyer/readline).
 type TerminalReader struct {
-	rl *readline.Instance
+	rl    *readline.Instance
+	close sync.Once
+	err   error
 }
 
 // NewTerminalReader returns a LineReader on the process's terminal that
@@ -38,8 +41,16 @@ func (t *TerminalReader) ReadLine(prompt string) (string, error) {
 	return line, err
 }
 
-// Close restores the terminal and flushes the history.
-func (t *TerminalReader) Close() error { return t.rl.Close() }
+// Close restores the terminal and flushes the history; a ReadLine blocked
+// in another goroutine returns. Calls after the first do nothing.
+func (t *TerminalReader) Close() error {
+	t.close.Do(func() { t.err = t.rl.Close() })
+	return t.err
+}
+
+// Restore takes the terminal out of raw mode without waiting for a blocked
+// ReadLine (Close waits for it): for a process about to exit on a signal.
+func (t *TerminalReader) Restore() error { return t.rl.Terminal.ExitRawMode() }
 
 // IsTerminal reports whether the file descriptor fd is a terminal.
 func IsTerminal(fd uintptr) bool { return readline.IsTerminal(int(fd)) }
