@@ -79,7 +79,8 @@ func sqlCommand() *ffcli.Command {
 				}
 				fmt.Fprintf(os.Stderr, "WARNING:  %v; each statement runs in its own transaction\n", err)
 			}
-			err = runSQL(ctx, client, inputs, f, *timing, *history)
+			err = runSQL(ctx, client, sqlRun{inputs: inputs, format: f, timing: *timing, history: *history,
+				stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr})
 			if cerr := client.CloseWithTimeout(); cerr != nil && err == nil {
 				fmt.Fprintf(os.Stderr, "WARNING:  %v\n", cerr)
 			}
@@ -91,11 +92,24 @@ func sqlCommand() *ffcli.Command {
 	}
 }
 
+// sqlRun is what runSQL runs and where it reads and writes.
+type sqlRun struct {
+	inputs  []sqlInput
+	format  sqlshell.Format
+	timing  bool
+	history string // interactive history file, "~/" expanded
+	stdin   *os.File
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
 // runSQL runs the -c/-f inputs in order, else stdin: interactively on a
 // terminal, as a script otherwise.
-func runSQL(ctx context.Context, client *sqlshell.Client, inputs []sqlInput, f sqlshell.Format, timing bool, history string) error {
-	interactive := len(inputs) == 0 && sqlshell.IsTerminal(os.Stdin.Fd())
-	sh, err := sqlshell.New(sqlshell.Config{Client: client, Format: f, Timing: timing, StopOnError: !interactive})
+func runSQL(ctx context.Context, client *sqlshell.Client, run sqlRun) error {
+	inputs, history := run.inputs, run.history
+	interactive := len(inputs) == 0 && sqlshell.IsTerminal(run.stdin.Fd())
+	sh, err := sqlshell.New(sqlshell.Config{Client: client, Format: run.format, Timing: run.timing,
+		StopOnError: !interactive, Out: run.stdout, Err: run.stderr})
 	if err != nil {
 		return err
 	}
@@ -105,19 +119,19 @@ func runSQL(ctx context.Context, client *sqlshell.Client, inputs []sqlInput, f s
 			return err
 		}
 		defer r.Close()
-		fmt.Printf("phantom sql (%s). Type \\? for help, \\q to quit.\n", client.URL())
+		fmt.Fprintf(run.stdout, "phantom sql (%s). Type \\? for help, \\q to quit.\n", client.URL())
 		ictx, stop := interactiveSignals(ctx, sh, client, r)
 		defer stop()
 		return sh.Run(ictx, r)
 	}
 	if len(inputs) == 0 {
-		return sh.Run(ctx, sqlshell.NewPlainReader(os.Stdin))
+		return sh.Run(ctx, sqlshell.NewPlainReader(run.stdin))
 	}
 	for _, in := range inputs {
 		if !in.file {
 			err = sh.Exec(ctx, in.text)
 		} else {
-			err = runFile(ctx, sh, in.text)
+			err = runFile(ctx, sh, in.text, run.stdin)
 		}
 		if err != nil {
 			return err
@@ -163,8 +177,8 @@ func interactiveSignals(ctx context.Context, sh *sqlshell.Shell, client *sqlshel
 	}
 }
 
-func runFile(ctx context.Context, sh *sqlshell.Shell, path string) error {
-	var r io.Reader = os.Stdin
+func runFile(ctx context.Context, sh *sqlshell.Shell, path string, stdin io.Reader) error {
+	r := stdin
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
