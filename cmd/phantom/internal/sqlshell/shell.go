@@ -93,6 +93,8 @@ type Shell struct {
 	format Format
 	timing bool
 
+	tx txState // as far as the command tags tell, for the prompt
+
 	mu          sync.Mutex
 	cancel      context.CancelFunc // of the statement in flight, or nil
 	interrupted bool               // Interrupt cancelled that statement
@@ -138,6 +140,57 @@ func New(cfg Config) (*Shell, error) {
 	return &Shell{cfg: cfg, format: cfg.Format, timing: cfg.Timing}, nil
 }
 
+// txState is the session's transaction state as the shell tracks it from
+// command tags and errors (the HTTP API does not report it): psql's
+// prompt marks, "" idle, "*" in a transaction block, "!" in a failed one.
+type txState string
+
+const (
+	txIdle    txState = ""
+	txInBlock txState = "*"
+	txFailed  txState = "!"
+)
+
+// prompt is psql's: name, '=' or '-' (continuation), the transaction mark,
+// then "> ".
+func (s *Shell) prompt(continuation bool) string {
+	mark := "="
+	if continuation {
+		mark = "-"
+	}
+	return s.cfg.Prompt + mark + string(s.tx) + "> "
+}
+
+// track updates the transaction state after statement q answered tag or
+// failed (tag "").
+func (s *Shell) track(q, tag string, failed bool) {
+	switch {
+	case failed && isTxEnd(q):
+		s.tx = txIdle // a failed COMMIT ends the block too
+	case failed && s.tx != txIdle:
+		s.tx = txFailed
+	case tag == "BEGIN" || tag == "START TRANSACTION":
+		if s.tx == txIdle {
+			s.tx = txInBlock
+		}
+	case tag == "COMMIT" || tag == "ROLLBACK":
+		s.tx = txIdle
+	}
+}
+
+// isTxEnd reports whether q is COMMIT, END, ROLLBACK or ABORT.
+func isTxEnd(q string) bool {
+	f := strings.Fields(strings.ToUpper(q))
+	if len(f) == 0 {
+		return false
+	}
+	switch strings.TrimRight(f[0], ";") {
+	case "COMMIT", "END", "ROLLBACK", "ABORT":
+		return len(f) == 1 || f[1] != "TO" // not ROLLBACK TO SAVEPOINT
+	}
+	return false
+}
+
 // errQuit ends Run after \q.
 var errQuit = errors.New("sqlshell: quit")
 
@@ -151,10 +204,7 @@ func (s *Shell) Run(ctx context.Context, r LineReader) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		prompt := s.cfg.Prompt + "=> "
-		if pending != "" {
-			prompt = s.cfg.Prompt + "-> "
-		}
+		prompt := s.prompt(pending != "")
 		line, err := r.ReadLine(prompt)
 		switch {
 		case errors.Is(err, ErrInterrupted):
@@ -224,17 +274,21 @@ func (s *Shell) runStatement(ctx context.Context, q string) error {
 	interrupted := done()
 	elapsed := s.cfg.Now().Sub(start)
 	if err != nil && interrupted {
+		s.track(q, "", true)
 		fmt.Fprintln(s.cfg.Err, "ERROR:  canceling statement due to user request (SQLSTATE 57014)")
 		return errPrinted
 	}
 	if err != nil {
+		s.track(q, "", true)
 		s.printError(q, err)
 		var apiErr *Error
 		if errors.As(err, &apiErr) && apiErr.Code == "08003" && s.cfg.Client.InSession() {
+			s.tx = txIdle
 			s.reopen(ctx)
 		}
 		return errPrinted
 	}
+	s.track(q, res.Command, false)
 	if err := WriteResult(s.cfg.Out, s.format, res); err != nil {
 		return fmt.Errorf("sqlshell: write result: %w", err)
 	}

@@ -335,3 +335,34 @@ func TestInterruptCancelsStatement(t *testing.T) {
 	checkOutput(t, "stderr", sh.err.String(), "ERROR:  canceling statement due to user request (SQLSTATE 57014)\n")
 	checkOutput(t, "stdout", sh.out.String(), " x\n---\n 2\n(1 row)\n\n")
 }
+
+func TestPromptTracksTransaction(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{})
+	str := func(s string) *string { return &s }
+	r := &scriptedReader{lines: []*string{
+		str("BEGIN;"), str("SELEC;"), str("SELECT"), str("1;"), str("ROLLBACK;"),
+		str("BEGIN;"), str("SELECT 1;"), str("COMMIT;"),
+	}}
+	if err := sh.Run(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"phantom=> ", "phantom=*> ", "phantom=!> ", "phantom-!> ", "phantom=!> ", "phantom=> ",
+		"phantom=*> ", "phantom=*> ", "phantom=> "}
+	if strings.Join(r.prompts, "|") != strings.Join(want, "|") {
+		t.Fatalf("prompts\n%q\nwant\n%q", r.prompts, want)
+	}
+	if !strings.Contains(sh.err.String(), "current transaction is aborted") {
+		t.Fatalf("stderr: %s", sh.err)
+	}
+}
+
+func TestIsTxEnd(t *testing.T) {
+	for q, want := range map[string]bool{
+		"COMMIT": true, "commit work": true, "END": true, "ROLLBACK": true, "abort": true,
+		"ROLLBACK TO SAVEPOINT a": false, "BEGIN": false, "SELECT 1": false, "": false,
+	} {
+		if got := isTxEnd(q); got != want {
+			t.Errorf("isTxEnd(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
