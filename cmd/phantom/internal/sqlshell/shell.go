@@ -251,11 +251,15 @@ func inQuotedTail(pending string) bool {
 	return rest != ""
 }
 
-// stopping turns a failure into ErrStatementFailed when the shell stops on
-// errors, and swallows it otherwise (it was printed already).
+// stopping prints a failure not reported yet (a failed write of results),
+// then turns it into ErrStatementFailed when the shell stops on errors and
+// swallows it otherwise.
 func (s *Shell) stopping(failed error) error {
 	if failed == nil {
 		return nil
+	}
+	if !errors.Is(failed, errPrinted) {
+		fmt.Fprintf(s.cfg.Err, "ERROR:  %v\n", failed)
 	}
 	if s.cfg.StopOnError {
 		return ErrStatementFailed
