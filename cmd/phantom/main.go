@@ -35,6 +35,7 @@ func main() {
 			pageserverCommand(),
 			controlPlaneCommand(),
 			benchCommand(),
+			sqlCommand(),
 			versionCommand(),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
