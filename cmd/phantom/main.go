@@ -1,6 +1,7 @@
 // Command phantom is Phantom-DB's single binary. Each service is a
-// subcommand (phantom dev | compute | logservice | pageserver | control-plane
-// | version); every flag can also be set by an environment variable named
+// subcommand (phantom dev | compute | logservice | pageserver | control-plane),
+// next to the tools (phantom sql | bench | logservice admin | version); every
+// flag can also be set by an environment variable named
 // PHANTOM_<FLAG> with dashes turned into underscores (--data-dir is
 // PHANTOM_DATA_DIR).
 package main
