@@ -4,36 +4,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/phantom-db/phantom/cmd/phantom/internal/sqlshell"
 	"github.com/phantom-db/phantom/compute/httpapi"
-	"github.com/phantom-db/phantom/compute/sql"
-	"github.com/phantom-db/phantom/compute/storage/memkv"
+	"github.com/phantom-db/phantom/compute/httpapi/httpapitest"
 )
 
 // newSQLClient serves the HTTP SQL API over a memkv-backed engine on
 // 127.0.0.1 and returns a client with an open session.
 func newSQLClient(t *testing.T) *sqlshell.Client {
 	t.Helper()
-	kv, err := memkv.New(memkv.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := sql.New(sql.Config{KV: kv, DatabaseID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := httpapi.New(httpapi.Config{Executor: eng, NewSession: func() httpapi.Session { return eng.NewSession() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.Close)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	srv, _ := httpapitest.NewServer(t, httpapi.Config{})
 	c, err := sqlshell.NewClient(sqlshell.ClientConfig{URL: srv.URL})
 	if err != nil {
 		t.Fatal(err)

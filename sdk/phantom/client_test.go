@@ -13,28 +13,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/phantom-db/phantom/compute/httpapi"
-	"github.com/phantom-db/phantom/compute/sql"
-	"github.com/phantom-db/phantom/compute/storage/memkv"
+	"github.com/phantom-db/phantom/compute/httpapi/httpapitest"
 )
 
 // newServer serves the real HTTP API over a memkv-backed engine.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	kv, err := memkv.New(memkv.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := sql.New(sql.Config{KV: kv, DatabaseID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := httpapi.New(httpapi.Config{Executor: eng, NewSession: func() httpapi.Session { return eng.NewSession() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
+	srv, _ := httpapitest.NewServer(t, httpapi.Config{})
 	return srv
 }
 

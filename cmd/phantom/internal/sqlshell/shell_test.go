@@ -15,32 +15,14 @@ import (
 	"time"
 
 	"github.com/phantom-db/phantom/compute/httpapi"
-	"github.com/phantom-db/phantom/compute/sql"
-	"github.com/phantom-db/phantom/compute/storage/memkv"
+	"github.com/phantom-db/phantom/compute/httpapi/httpapitest"
 )
 
 // newServer serves the HTTP SQL API over a memkv-backed engine, with
 // sessions, on 127.0.0.1.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	kv, err := memkv.New(memkv.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := sql.New(sql.Config{KV: kv, DatabaseID: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := httpapi.New(httpapi.Config{
-		Executor:   eng,
-		NewSession: func() httpapi.Session { return eng.NewSession() },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.Close)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	srv, _ := httpapitest.NewServer(t, httpapi.Config{})
 	return srv
 }
 
