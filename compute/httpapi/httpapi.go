@@ -1,14 +1,19 @@
-// Package httpapi serves the compute node's HTTP SQL API:
+// Package httpapi serves the compute node's HTTP SQL API (docs/http-api.md):
 //
-//	POST /v1/sql   {"query": "...", "params": [...], "database": "..."}
-//	GET  /healthz
+//	POST   /v1/sql            {"query", "params", "database", "session", "timeout_ms", "as_of"}
+//	POST   /v1/sql/batch      {"statements": [{"query", "params"}]}: one transaction
+//	POST   /v1/sessions       opens an interactive session
+//	DELETE /v1/sessions/{id}  closes it, rolling back an open transaction
+//	GET    /healthz
 //
 // A successful statement answers 200 with
 // {"columns":[{"name","type"}], "rows":[[...]], "command", "row_count",
 // "timing":{"elapsed_ms"}}; a failed one answers a 4xx/5xx status chosen from
 // its SQLSTATE class with {"error":{"code","message","detail","position","hint"}}.
-// When the query holds several statements they run in order, each in its
-// own transaction, and the answer describes the last one.
+// Answers are JSON, NDJSON or Arrow IPC by the Accept header. When the
+// query holds several statements they run in order — each in its own
+// transaction unless a BEGIN ... COMMIT block spans them — and the answer
+// describes the last one.
 package httpapi
 
 import (

@@ -27,16 +27,11 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 	if req.AsOf != nil && !s.checkAsOf(w, req) {
 		return
 	}
-	ctx, cancel, timeout, ok := s.requestContext(w, r, req.TimeoutMS)
+	ctx, done, timeout, ok := s.admit(w, r, req.TimeoutMS)
 	if !ok {
 		return
 	}
-	defer cancel()
-	release, ok := s.acquire(ctx, w)
-	if !ok {
-		return
-	}
-	defer release()
+	defer done()
 
 	var results []*sql.Result
 	var err error
@@ -136,16 +131,11 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "42601", Message: "batch has no statements"})
 		return
 	}
-	ctx, cancel, timeout, ok := s.requestContext(w, r, req.TimeoutMS)
+	ctx, done, timeout, ok := s.admit(w, r, req.TimeoutMS)
 	if !ok {
 		return
 	}
-	defer cancel()
-	release, ok := s.acquire(ctx, w)
-	if !ok {
-		return
-	}
-	defer release()
+	defer done()
 
 	sess := s.cfg.NewSession()
 	defer sess.Close() // rolls back unless committed
@@ -184,29 +174,27 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// requestContext bounds the request by its timeout_ms (capped) or the
-// configured statement timeout.
-func (s *Server) requestContext(w http.ResponseWriter, r *http.Request, timeoutMS int64) (context.Context, context.CancelFunc, time.Duration, bool) {
-	timeout := s.cfg.StatementTimeout
+// admit bounds the request by its timeout_ms (capped) or the configured
+// statement timeout, then takes an execution slot, waiting for one until
+// that bound. When it answers false it has written the error; otherwise done
+// releases the slot and the context.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, timeoutMS int64) (ctx context.Context, done func(), timeout time.Duration, ok bool) {
 	if timeoutMS < 0 {
 		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "22023", Message: "timeout_ms must not be negative"})
 		return nil, nil, 0, false
 	}
+	timeout = s.cfg.StatementTimeout
 	if timeoutMS > 0 {
 		timeout = min(time.Duration(timeoutMS)*time.Millisecond, s.cfg.MaxTimeout)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	return ctx, cancel, timeout, true
-}
-
-// acquire takes an execution slot, waiting until ctx ends.
-func (s *Server) acquire(ctx context.Context, w http.ResponseWriter) (release func(), ok bool) {
 	select {
 	case s.slots <- struct{}{}:
-		return func() { <-s.slots }, true
+		return ctx, func() { <-s.slots; cancel() }, timeout, true
 	case <-ctx.Done():
+		cancel()
 		writeError(w, http.StatusServiceUnavailable, &sqlerr.Error{Code: "53000", Message: "too many concurrent requests"})
-		return nil, false
+		return nil, nil, 0, false
 	}
 }
 
