@@ -38,7 +38,8 @@ func connect(t *testing.T) *pgconn.PgConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := pgwire.New(pgwire.Config{NewSession: pgwire.EngineSessions(e)})
+	// Sessions as cmd/phantom compute builds them.
+	srv, err := pgwire.New(pgwire.Config{NewSession: pgwire.DescribedBy(func() pgwire.Session { return e.NewSession() }, e)})
 	if err != nil {
 		t.Fatal(err)
 	}
