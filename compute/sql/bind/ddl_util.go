@@ -45,7 +45,7 @@ func (b *Binder) WithSequences(r SequenceRuntime) *Binder {
 
 // deparseExpr renders an expression parse tree as SQL text.
 func deparseExpr(n *pg_query.Node) (string, error) {
-	tree := &pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+	tree := &pg_query.ParseResult{Version: parseVersion(), Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
 		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}}},
 	}}}}}}
 	s, err := pg_query.Deparse(tree)
@@ -53,6 +53,15 @@ func deparseExpr(n *pg_query.Node) (string, error) {
 		return "", fmt.Errorf("bind: deparse expression: %w", err)
 	}
 	return strings.TrimPrefix(s, "SELECT "), nil
+}
+
+// parseVersion is the parse-tree version pg_query's deparser expects.
+func parseVersion() int32 {
+	t, err := pg_query.Parse("SELECT 1")
+	if err != nil {
+		return 0
+	}
+	return t.Version
 }
 
 // parseStoredExpr parses SQL expression text stored in the catalog.

@@ -218,4 +218,3 @@ func retainAll(cols []arrow.Array) []arrow.Array {
 	}
 	return cols
 }
-
