@@ -225,10 +225,17 @@ func (w *tableWriter) update(oldCols, newCols []arrow.Array, row int, pkChanges 
 		ix := &w.t.Indexes[i]
 		ok, _ := indexEntry(w.env.DB, w.t, ix, oldCols, row, oldPK)
 		nk, _ := indexEntry(w.env.DB, w.t, ix, newCols, row, newPK)
-		if bytes.Equal(ok, nk) && !moved {
+		if bytes.Equal(ok, nk) {
+			if moved { // same entry, new primary key: rewrite its value
+				if _, dup := w.newIdx[string(nk)]; dup {
+					return duplicateIndexKey(w.t, ix, newCols, row)
+				}
+				w.newIdx[string(nk)] = ix
+				w.puts = append(w.puts, storage.Mutation{Key: nk, Value: append([]byte(nil), newPK...)})
+			}
 			continue
 		}
-		if !bytes.Equal(ok, nk) {
+		{
 			w.dels = append(w.dels, storage.Mutation{Key: ok, Delete: true})
 			w.delIdx[string(ok)] = struct{}{}
 		}
