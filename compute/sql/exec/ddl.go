@@ -180,6 +180,13 @@ func AlterTable(ctx context.Context, env *Env, at *plan.AlterTable) ([]storage.M
 		defer w.release()
 		err = Drain(ctx, src, func(b arrow.RecordBatch) error {
 			if err := w.check(b, nil); err != nil {
+				if se := sqlerr.As(err); se != nil && se.Code == sqlerr.CodeNotNullViolation {
+					for i, c := range at.New.Columns {
+						if c.NotNull && b.Column(i).NullN() > 0 {
+							return sqlerr.New(sqlerr.CodeNotNullViolation, "column %q of relation %q contains null values", c.Name, at.New.Name)
+						}
+					}
+				}
 				return err
 			}
 			cols := b.Columns()
