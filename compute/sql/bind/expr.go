@@ -483,6 +483,9 @@ func aggName(names []*pg_query.Node) (string, plan.AggFunc, bool) {
 }
 
 func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error) {
+	if e, ok, err := b.seqFunc(fc, ec); ok {
+		return e, err
+	}
 	name, fn, ok := aggName(fc.Funcname)
 	if !ok {
 		return nil, b.errAt(sqlerr.NotSupported("function "+opName(fc.Funcname)+"()"), fc.Location)
