@@ -32,6 +32,12 @@ type Binder struct {
 	cat    Catalog
 	query  string
 	params []any
+
+	// Relational state (from.go, subquery.go, setop.go).
+	sub        *subCtx   // the subquery being bound, nil at top level
+	ctes       []*cteDef // visible CTEs, innermost last
+	viewDepth  int
+	nextWorkID int
 }
 
 // New returns a Binder for statements of query (used for error positions)
@@ -44,7 +50,7 @@ func New(ctx context.Context, cat Catalog, query string, params []any) *Binder {
 func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 	switch n := stmt.Node.(type) {
 	case *pg_query.Node_SelectStmt:
-		root, err := b.bindSelect(n.SelectStmt)
+		root, err := b.bindQuery(n.SelectStmt)
 		if err != nil {
 			return nil, err
 		}
@@ -59,6 +65,8 @@ func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 		return b.bindUpdate(n.UpdateStmt)
 	case *pg_query.Node_DeleteStmt:
 		return b.bindDelete(n.DeleteStmt)
+	case *pg_query.Node_ViewStmt:
+		return b.bindCreateView(n.ViewStmt)
 	case nil:
 		return nil, sqlerr.New(sqlerr.CodeSyntaxError, "empty statement")
 	default:
@@ -86,6 +94,9 @@ func (b *Binder) table(rv *pg_query.RangeVar) (*catalog.Table, error) {
 	}
 	if t == nil {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if t.ViewQuery != "" {
+		return nil, b.errAt(sqlerr.NotSupported("writing to views"), rv.Location)
 	}
 	return t, nil
 }
@@ -229,6 +240,9 @@ func constraintName(t pg_query.ConstrType) string {
 }
 
 func (b *Binder) bindDrop(s *pg_query.DropStmt) (plan.Statement, error) {
+	if s.RemoveType == pg_query.ObjectType_OBJECT_VIEW {
+		return b.bindDropView(s)
+	}
 	if s.RemoveType != pg_query.ObjectType_OBJECT_TABLE {
 		return nil, sqlerr.NotSupported("DROP " + strings.TrimPrefix(s.RemoveType.String(), "OBJECT_"))
 	}
@@ -264,6 +278,9 @@ func (b *Binder) bindDrop(s *pg_query.DropStmt) (plan.Statement, error) {
 				continue
 			}
 			return nil, sqlerr.New(sqlerr.CodeUndefinedTable, "table %q does not exist", rv.Relname)
+		}
+		if t.ViewQuery != "" {
+			return nil, sqlerr.New(codeWrongObjectType, "%q is not a table", t.Name).WithHint("Use DROP VIEW to remove a view.")
 		}
 		out.Tables = append(out.Tables, t)
 	}

@@ -46,6 +46,9 @@ type Table struct {
 	PrimaryKey []int `json:"primary_key"`
 	// Version is the schema version, bumped by every schema change.
 	Version uint64 `json:"version"`
+	// ViewQuery, when not empty, makes the descriptor a view: the SELECT
+	// (deparsed) that the binder expands in its place. A view has no rows.
+	ViewQuery string `json:"view_query,omitempty"`
 }
 
 // ColumnIndex returns the ordinal of the named column, or -1.
