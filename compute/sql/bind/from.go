@@ -49,7 +49,9 @@ func (s *scope) relQualified(col string) string {
 }
 
 // noFrom reports whether the scope is that of a SELECT without FROM.
-func (s *scope) noFrom() bool { return s == nil || (s.rels != nil && len(s.rels) == 0 && len(s.cols) == 0) }
+func (s *scope) noFrom() bool {
+	return s == nil || (s.rels != nil && len(s.rels) == 0 && len(s.cols) == 0)
+}
 
 // lookup finds qual.name (qual "" when unqualified) among the scope's own
 // columns: found false when the scope has no such relation or column,
