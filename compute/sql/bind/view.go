@@ -51,7 +51,12 @@ func (b *Binder) bindCreateView(v *pg_query.ViewStmt) (plan.Statement, error) {
 		}
 		view.Columns = append(view.Columns, catalog.Column{Name: name, Type: c.T})
 	}
-	text, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: v.Query}}})
+	// The deparser checks the tree's version: take the parser's own.
+	ver, err := pg_query.Parse("SELECT")
+	if err != nil {
+		return nil, sqlerr.New(sqlerr.CodeInternalError, "parser version: %v", err)
+	}
+	text, err := pg_query.Deparse(&pg_query.ParseResult{Version: ver.Version, Stmts: []*pg_query.RawStmt{{Stmt: v.Query}}})
 	if err != nil {
 		return nil, sqlerr.New(sqlerr.CodeInternalError, "deparse view query: %v", err)
 	}
