@@ -321,6 +321,12 @@ func (e *Engine) write(ctx context.Context, env *exec.Env, bound plan.Statement,
 	case *plan.DropTable:
 		muts = exec.DropTable(env, p)
 		res.Command = "DROP TABLE"
+	case *plan.CreateView:
+		muts, err = exec.CreateView(ctx, env, p)
+		res.Command = "CREATE VIEW"
+	case *plan.DropView:
+		muts = exec.DropView(env, p)
+		res.Command = "DROP VIEW"
 	default:
 		return nil, fmt.Errorf("sql: unexpected plan %T", bound)
 	}
@@ -373,6 +379,10 @@ func commandName(st plan.Statement) string {
 		return "CREATE TABLE"
 	case *plan.DropTable:
 		return "DROP TABLE"
+	case *plan.CreateView:
+		return "CREATE VIEW"
+	case *plan.DropView:
+		return "DROP VIEW"
 	}
 	return "this statement"
 }
