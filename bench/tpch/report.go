@@ -164,7 +164,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, s := range r.Systems {
 			if s == DuckDB {
 				if m := q.Systems[s]; m.Err != "" {
-					parts = append(parts, "duckdb failed: "+m.Err)
+					parts = append(parts, "duckdb failed: "+short(m.Err, 150))
 				}
 				continue
 			}

@@ -322,7 +322,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			line := q.Name() + ":"
 			for _, name := range rep.Systems {
 				if m := qr.Systems[name]; m.Ran {
-					line += fmt.Sprintf(" %s %s ms %s;", name, fmtMS(m), short(m.Status(), 60))
+					t := fmtMS(m)
+					if t != "-" {
+						t += " ms"
+					}
+					line += fmt.Sprintf(" %s %s %s;", name, t, short(m.Status(), 60))
 				}
 			}
 			fmt.Fprintln(cfg.Progress, line)
