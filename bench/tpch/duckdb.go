@@ -3,6 +3,7 @@ package tpch
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -52,16 +53,21 @@ func (d *duckSystem) run(ctx context.Context, q Query) (*resultSet, error) {
 	}
 	defer conn.Close()
 	var res *resultSet
-	for _, stmt := range q.Statements {
+	for i, stmt := range q.Statements {
 		if !returnsRows(stmt) {
-			if _, err := conn.ExecContext(ctx, stmt); err != nil {
-				return nil, err
-			}
-			continue
+			_, err = conn.ExecContext(ctx, stmt)
+		} else {
+			res, err = duckQuery(ctx, conn, stmt)
 		}
-		if res, err = duckQuery(ctx, conn, stmt); err != nil {
+		if err != nil {
+			for _, drop := range cleanupStatements(q, i) {
+				_, _ = conn.ExecContext(ctx, drop)
+			}
 			return nil, err
 		}
+	}
+	if res == nil {
+		return nil, errors.New("tpch: no statement returned rows")
 	}
 	return res, nil
 }

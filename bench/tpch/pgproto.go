@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,7 +22,7 @@ var numericOIDs = map[uint32]bool{
 // text results) and answers the last result with rows.
 func pgRun(ctx context.Context, conn *pgconn.PgConn, q Query) (*resultSet, error) {
 	var res *resultSet
-	for _, stmt := range q.Statements {
+	for i, stmt := range q.Statements {
 		rr := conn.ExecParams(ctx, stmt, nil, nil, nil, nil)
 		fds := rr.FieldDescriptions()
 		var rs *resultSet
@@ -40,6 +41,9 @@ func pgRun(ctx context.Context, conn *pgconn.PgConn, q Query) (*resultSet, error
 			}
 		}
 		if _, err := rr.Close(); err != nil {
+			for _, drop := range cleanupStatements(q, i) {
+				_ = conn.Exec(ctx, drop).Close()
+			}
 			return nil, err
 		}
 		if rs != nil {
@@ -50,6 +54,19 @@ func pgRun(ctx context.Context, conn *pgconn.PgConn, q Query) (*resultSet, error
 		return nil, errors.New("tpch: no statement returned rows")
 	}
 	return res, nil
+}
+
+// cleanupStatements are the DROP statements after statement i of q, run
+// (errors ignored) when statement i failed, so that the next run of q can
+// create its view again.
+func cleanupStatements(q Query, i int) []string {
+	var out []string
+	for _, s := range q.Statements[i+1:] {
+		if strings.HasPrefix(strings.ToLower(s), "drop") {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // pgConnect connects to dsn, retrying for up to wait: a server accepts TCP

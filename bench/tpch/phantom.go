@@ -206,7 +206,7 @@ func insertStatements(ctx context.Context, r *os.File, t table, batch int, out c
 }
 
 func (p *phantomSystem) run(ctx context.Context, q Query) (*resultSet, error) {
-	if p.conn == nil || p.conn.IsClosed() {
+	if p.conn == nil || p.conn.IsClosed() { // a cancelled query may leave it closed
 		c, err := pgconn.Connect(ctx, p.dsn)
 		if err != nil {
 			return nil, fmt.Errorf("phantom: reconnect: %w", err)

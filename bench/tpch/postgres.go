@@ -59,6 +59,13 @@ func (p *pgSystem) load(ctx context.Context, ds *Dataset) error {
 }
 
 func (p *pgSystem) run(ctx context.Context, q Query) (*resultSet, error) {
+	if p.conn.IsClosed() { // a cancelled query may leave the connection closed
+		c, err := pgconn.Connect(ctx, p.srv.DSN("postgres"))
+		if err != nil {
+			return nil, fmt.Errorf("postgres: reconnect: %w", err)
+		}
+		p.conn = c
+	}
 	return pgRun(ctx, p.conn, q)
 }
 

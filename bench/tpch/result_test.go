@@ -1,7 +1,9 @@
 package tpch
 
 import (
+	"context"
 	"math/big"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -132,5 +134,36 @@ func TestGenerateRejectsBadScale(t *testing.T) {
 		if _, err := Generate(t.TempDir(), sf); err == nil {
 			t.Errorf("SF %v: no error", sf)
 		}
+	}
+}
+
+// TestInsertStatements checks the statements that load Phantom-DB: batches
+// of rows, strings and dates quoted (quotes doubled), numbers not.
+func TestInsertStatements(t *testing.T) {
+	path := t.TempDir() + "/nation.tbl"
+	if err := os.WriteFile(path, []byte("0|ALGERIA|0|it's\n1|ARGENTINA|1|b\n2|BRAZIL|1|c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := make(chan string, 10)
+	if err := insertStatements(context.Background(), f, tables[1], 2, out); err != nil {
+		t.Fatal(err)
+	}
+	close(out)
+	var got []string
+	for s := range out {
+		got = append(got, s)
+	}
+	head := "INSERT INTO nation (n_nationkey, n_name, n_regionkey, n_comment) VALUES "
+	want := []string{
+		head + "(0, 'ALGERIA', 0, 'it''s'), (1, 'ARGENTINA', 1, 'b')",
+		head + "(2, 'BRAZIL', 1, 'c')",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
 	}
 }
