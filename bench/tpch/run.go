@@ -280,7 +280,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			s, ok := loaded[name]
 			if !ok {
 				if l := rep.Loads[name]; l != nil && l.Err != nil {
-					m.Ran, m.Err = true, "not loaded: "+l.Err.Error()
+					m.Ran, m.Err = true, "not loaded (see its load line)"
 				}
 				continue
 			}
