@@ -99,6 +99,10 @@ type Server struct {
 	reportMu      sync.Mutex
 	reportedIndex uint64
 
+	// lazy serves the SSTs of an unfinished lazy restore (nil when every
+	// file is local at open).
+	lazy *lazyFS
+
 	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
 	// next run resumes at (nil: from the start).
 	gcMu     sync.Mutex
@@ -149,13 +153,30 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	db, err := pebble.Open(dbDir, s.pebbleOptions(false))
+	if s.lazy, err = s.openLazy(); err != nil {
+		return nil, err
+	}
+	opts := s.pebbleOptions(false)
+	if s.lazy != nil {
+		opts.FS = s.lazy
+		s.lazy.startBackground()
+	}
+	db, err := pebble.Open(dbDir, opts)
 	if err != nil {
+		if s.lazy != nil {
+			s.lazy.stop()
+		}
 		return nil, fmt.Errorf("pageserver: open pebble at %s: %w", dbDir, err)
 	}
 	s.db = db
 	idx, ts, err := readApplied(db)
+	if err == nil && s.lazy != nil && cfg.Restore == RestoreEager {
+		err = s.lazy.wait(ctx)
+	}
 	if err != nil {
+		if s.lazy != nil {
+			s.lazy.stop()
+		}
 		_ = db.Close()
 		return nil, err
 	}
@@ -164,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.seedUploaded(ctx)
 	}
 	s.log.Info("page server open", "data_dir", cfg.DataDir, "restored", !exists,
-		"applied_index", idx, "applied_ts", ts)
+		"applied_index", idx, "applied_ts", ts, "files_to_fetch", s.lazyMissing())
 
 	loopCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -238,9 +259,20 @@ func (s *Server) Close() error {
 		close(s.closing)
 		s.cancel()
 		s.wg.Wait()
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CloseCheckpointTimeout)
-		ckErr := s.Checkpoint(ctx)
-		cancel()
+		var ckErr error
+		if s.lazy != nil && !s.lazy.complete() {
+			// A checkpoint would first download every missing SST; the
+			// restored manifest plus the log already cover everything,
+			// and the next start resumes the lazy restore.
+			s.log.Info("skipping the final checkpoint: lazy restore unfinished", "missing_files", s.lazy.missing())
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CloseCheckpointTimeout)
+			ckErr = s.Checkpoint(ctx)
+			cancel()
+		}
+		if s.lazy != nil {
+			s.lazy.stop()
+		}
 		if ckErr != nil {
 			ckErr = fmt.Errorf("pageserver: final checkpoint: %w", ckErr)
 			s.log.Error("final checkpoint failed", "err", ckErr)
