@@ -39,6 +39,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/grpc"
 
+	"github.com/phantom-db/phantom/internal/keys"
 	"github.com/phantom-db/phantom/internal/wirepb"
 )
 
@@ -98,6 +99,12 @@ type Server struct {
 	// index Config.Reporter accepted.
 	reportMu      sync.Mutex
 	reportedIndex uint64
+
+	// tlMu guards timelines, the branch timelines (replaced, never
+	// mutated), updated by applyEntry before it publishes the new applied
+	// index, so a read waiting for an index sees the timelines it created.
+	tlMu      sync.RWMutex
+	timelines timelineMap
 
 	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
 	// next run resumes at (nil: from the start).
@@ -160,6 +167,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.appliedIndex, s.appliedTS = idx, ts
+	if s.timelines, err = loadTimelines(ctx, db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if exists {
 		s.seedUploaded(ctx)
 	}
@@ -296,7 +307,11 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
+	var tlChanges []timelineChange
 	for _, m := range e.GetMutations() {
+		if id, ok := keys.ParseTimelineKey(m.GetKey()); ok {
+			tlChanges = append(tlChanges, timelineChange{id: id, del: m.GetDelete(), value: m.GetValue()})
+		}
 		var v []byte
 		if m.GetDelete() {
 			v = []byte{kindTombstone}
@@ -313,6 +328,9 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 	}
 	if err := s.db.Apply(b, pebble.NoSync); err != nil {
 		return fmt.Errorf("pageserver: apply index %d: %w", e.GetIndex(), err)
+	}
+	if len(tlChanges) > 0 {
+		s.applyTimelineChanges(tlChanges)
 	}
 	s.metrics.observeApplied(e.GetIndex(), e.GetCommitTs(), s.cfg.Now())
 	s.mu.Lock()
