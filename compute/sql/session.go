@@ -231,8 +231,12 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	if tx.iso == Serializable {
 		view.reads = &tx.reads
 	}
-	env := &exec.Env{KV: view, Snap: tx.snap, DB: e.cfg.DatabaseID, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
-	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: e.cfg.DatabaseID}
+	db, err := s.databaseID(ctx, tx.snap)
+	if err != nil {
+		return nil, err
+	}
+	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
+	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: db}
 	bound, err := bind.New(ctx, cat, query, params).Bind(st.AST)
 	if err != nil {
 		return nil, err

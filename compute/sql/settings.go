@@ -66,6 +66,7 @@ var settingDefaults = map[string]string{
 	"extra_float_digits":            "1",
 	"intervalstyle":                 "postgres",
 	settingAsOf:                     "",
+	settingBranch:                   "",
 	"search_path":                   `"$user", public`,
 	"standard_conforming_strings":   "on",
 	"statement_timeout":             "0",
@@ -179,7 +180,7 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 		if err := s.checkSettable(name); err != nil {
 			return nil, err
 		}
-		if name == settingAsOf {
+		if name == settingAsOf || name == settingBranch {
 			if err := s.checkAsOfChange(); err != nil {
 				return nil, err
 			}
@@ -222,6 +223,10 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 			val = "UTF8"
 		default:
 			return nil, sqlerr.NotSupported("client_encoding " + val).WithHint("only UTF8 is supported")
+		}
+	case settingBranch:
+		if s.tx != nil && s.tx.started {
+			return nil, sqlerr.New(sqlerr.CodeActiveSQLTransaction, "%s must be set before the first query of a transaction block", settingBranch)
 		}
 	case settingAsOf:
 		if err := s.checkAsOfChange(); err != nil {
