@@ -11,7 +11,9 @@
 // Invariants:
 //   - Read rule: a Scan at read_ts returns, for every user key, the newest
 //     version with commit_ts <= read_ts unless it is a tombstone, and only
-//     after the log is applied up to the request's min_index.
+//     after the log is applied up to the request's min_index. A key of a
+//     branch timeline that has no version <= read_ts reads its parent at
+//     min(read_ts, fork_ts) instead (timelines.go).
 //   - Apply atomicity: the versions of one LogEntry and the applied position
 //     (index, ts) are written in one Pebble batch, so the persisted position
 //     always names exactly the entries whose versions are on disk.
@@ -19,7 +21,8 @@
 //     names, so no manifest ever names a missing object; object GC deletes
 //     manifests before the files only they name.
 //   - Retention: reads below Now() - Retention fail (FailedPrecondition);
-//     version GC only drops versions such reads alone could see.
+//     version GC only drops versions such reads alone could see, keeping
+//     the versions branches read at their fork points.
 //
 // See DESIGN.md for the request paths and what is not built yet.
 package pageserver
