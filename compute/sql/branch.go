@@ -63,6 +63,16 @@ func (s *Session) databaseID(ctx context.Context, snap storage.Snapshot) (uint64
 	return b.ID, nil
 }
 
+// checkBranchChange answers 25001 when phantom.branch would change inside a
+// transaction block that already ran a statement: a block runs on one
+// branch.
+func (s *Session) checkBranchChange() error {
+	if s.tx != nil && s.tx.started {
+		return sqlerr.New(sqlerr.CodeActiveSQLTransaction, "%s must be set before the first query of a transaction block", settingBranch)
+	}
+	return nil
+}
+
 // Describe is Engine.Describe on the session's branch.
 func (s *Session) Describe(ctx context.Context, query string, known []string) (*Description, error) {
 	return s.e.describe(ctx, query, known, s.databaseID)

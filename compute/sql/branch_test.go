@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -70,6 +71,12 @@ func TestSessionBranchSelectsTimeline(t *testing.T) {
 	run(t, s, "SELECT * FROM t")
 	if _, err := s.Execute(ctx, "SET phantom.branch = 'main'", nil); sqlerr.Code(err) != sqlerr.CodeActiveSQLTransaction {
 		t.Fatalf("SET phantom.branch inside a transaction: %v", err)
+	}
+	run(t, s, "ROLLBACK")
+	run(t, s, "BEGIN")
+	run(t, s, "SELECT * FROM t")
+	if _, err := s.Execute(ctx, "RESET phantom.branch", nil); sqlerr.Code(err) != sqlerr.CodeActiveSQLTransaction || !strings.Contains(err.Error(), settingBranch) {
+		t.Fatalf("RESET phantom.branch inside a transaction: %v", err)
 	}
 	run(t, s, "ROLLBACK")
 }

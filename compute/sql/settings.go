@@ -174,13 +174,21 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 		if err := s.checkAsOfChange(); err != nil && s.setting(settingAsOf) != "" {
 			return nil, err
 		}
+		if err := s.checkBranchChange(); err != nil && s.setting(settingBranch) != "" {
+			return nil, err
+		}
 		s.settings = nil
 		return &Result{Command: "RESET"}, nil
 	case pg_query.VariableSetKind_VAR_RESET, pg_query.VariableSetKind_VAR_SET_DEFAULT:
 		if err := s.checkSettable(name); err != nil {
 			return nil, err
 		}
-		if name == settingAsOf || name == settingBranch {
+		if name == settingBranch {
+			if err := s.checkBranchChange(); err != nil {
+				return nil, err
+			}
+		}
+		if name == settingAsOf {
 			if err := s.checkAsOfChange(); err != nil {
 				return nil, err
 			}
@@ -225,8 +233,8 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 			return nil, sqlerr.NotSupported("client_encoding " + val).WithHint("only UTF8 is supported")
 		}
 	case settingBranch:
-		if s.tx != nil && s.tx.started {
-			return nil, sqlerr.New(sqlerr.CodeActiveSQLTransaction, "%s must be set before the first query of a transaction block", settingBranch)
+		if err := s.checkBranchChange(); err != nil {
+			return nil, err
 		}
 	case settingAsOf:
 		if err := s.checkAsOfChange(); err != nil {
