@@ -106,10 +106,31 @@ func TestBranchReads(t *testing.T) {
 	waitApplied(t, restored, 7)
 	checkAll(restored)
 
-	// Deleting branch 3's timeline record detaches it from its parent.
-	log.append(entry(8, 80, &wirepb.Mutation{Key: keys.TimelineKey(3), Delete: true}))
+	// Deleting branch 3's timeline record keeps it resolving (time travel
+	// to before the deletion reads it as it was), also after a restore;
+	// GC stops protecting its fork point once the deletion is below the
+	// horizon.
+	del3 := entry(8, 80, &wirepb.Mutation{Key: keys.TimelineKey(3), Delete: true})
+	log.append(del3)
 	waitApplied(t, s, 8)
-	check(s, 3, 100, []kv{{"f", "f@70 on 3"}})
+	check(s, 3, 75, []kv{{"a", "a@50 on 2"}, {"e", "e@50 on 2"}, {"f", "f@70 on 3"}})
+	if err := s.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	restored2 := openServer(t, testConfig(t.TempDir(), newFakeLog(append(entries, del3)...), store))
+	waitApplied(t, restored2, 8)
+	check(restored2, 3, 75, []kv{{"a", "a@50 on 2"}, {"e", "e@50 on 2"}, {"f", "f@70 on 3"}})
+	for _, srv := range []*Server{s, restored2} {
+		if _, ok := srv.gcTimelines(79)[3]; !ok {
+			t.Fatal("GC stopped protecting timeline 3 before its deletion fell below the horizon")
+		}
+		if _, ok := srv.gcTimelines(80)[3]; ok {
+			t.Fatal("GC protects timeline 3 after its deletion fell below the horizon")
+		}
+		if _, ok := srv.gcTimelines(80)[2]; !ok {
+			t.Fatal("GC stopped protecting live timeline 2")
+		}
+	}
 }
 
 // modelLog is the reference semantics of branch reads over a history.

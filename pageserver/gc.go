@@ -210,7 +210,7 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 		return 0, ErrClosed
 	}
 	tl := s.timelineMap()
-	points := protectionPoints(tl, horizon)
+	points := protectionPoints(s.gcTimelines(horizon), horizon)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: userKeysStart})
 	if err != nil {
 		return 0, fmt.Errorf("pageserver: gc: open iterator: %w", err)

@@ -108,6 +108,9 @@ type Server struct {
 	// index, so a read waiting for an index sees the timelines it created.
 	tlMu      sync.RWMutex
 	timelines timelineMap
+	// tlDeleted maps deleted timelines (still in timelines) to the commit
+	// ts of their deletion; replaced, never mutated, like timelines.
+	tlDeleted map[uint64]uint64
 
 	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
 	// next run resumes at (nil: from the start).
@@ -170,7 +173,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.appliedIndex, s.appliedTS = idx, ts
-	if s.timelines, err = loadTimelines(ctx, db); err != nil {
+	if s.timelines, s.tlDeleted, err = loadTimelines(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -333,7 +336,7 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 		return fmt.Errorf("pageserver: apply index %d: %w", e.GetIndex(), err)
 	}
 	if len(tlChanges) > 0 {
-		s.applyTimelineChanges(tlChanges)
+		s.applyTimelineChanges(tlChanges, e.GetCommitTs())
 	}
 	s.metrics.observeApplied(e.GetIndex(), e.GetCommitTs(), s.cfg.Now())
 	s.mu.Lock()

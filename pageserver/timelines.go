@@ -26,33 +26,69 @@ const maxTimelineDepth = 64
 // never mutated, so a reader may keep the map it loaded.
 type timelineMap map[uint64]timeline.Timeline
 
-// loadTimelines reads every live timeline record from r.
-func loadTimelines(ctx context.Context, r pebble.Reader) (timelineMap, error) {
+// loadTimelines reads every timeline record from r: the live ones, and the
+// deleted ones whose last record GC has not dropped yet, with the commit
+// ts of their deletion (deleted).
+func loadTimelines(ctx context.Context, r pebble.Reader) (tl timelineMap, deleted map[uint64]uint64, err error) {
 	start := keys.TimelinesPrefix()
-	it, err := newVersionIter(ctx, r, start, keys.PrefixEnd(start), ^uint64(0), true)
+	it, err := r.NewIterWithContext(ctx, &pebble.IterOptions{
+		LowerBound: appendUserKeyPrefix(nil, start),
+		UpperBound: appendUserKeyPrefix(nil, keys.PrefixEnd(start)),
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("pageserver: load timelines: %w", err)
 	}
-	defer it.close()
-	m := timelineMap{}
-	for {
-		ok, err := it.next()
+	defer it.Close()
+	tl, deleted = timelineMap{}, map[uint64]uint64{}
+	var (
+		cur     []byte // prefix of the key being read
+		delTS   uint64 // its newest version is a tombstone at delTS
+		done    bool   // its record is decided
+		userKey []byte
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		prefix, ts, err := splitVersionedKey(it.Key())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if !ok {
-			return m, nil
+		if !bytes.Equal(prefix, cur) {
+			cur, delTS, done = append(cur[:0], prefix...), 0, false
 		}
-		id, isTL := keys.ParseTimelineKey(it.key())
-		if !isTL {
+		if done {
 			continue
 		}
-		t, err := timeline.DecodeTimeline(id, it.value())
-		if err != nil {
-			return nil, fmt.Errorf("pageserver: load timelines: %w", err)
+		v, err := it.ValueAndErr()
+		if err != nil || len(v) == 0 {
+			return nil, nil, fmt.Errorf("pageserver: load timelines: bad value at %x: %v", it.Key(), err)
 		}
-		m[id] = t
+		if v[0] == kindTombstone {
+			// Deleted at ts; the put below it (if GC left it) is the
+			// record. Two tombstones in a row never happen (the control
+			// plane deletes live branches only): give up on the key.
+			done, delTS = delTS != 0, ts
+			continue
+		}
+		done = true
+		if userKey, err = appendDecodedUserKey(userKey[:0], prefix); err != nil {
+			return nil, nil, err
+		}
+		id, ok := keys.ParseTimelineKey(userKey)
+		if !ok {
+			continue
+		}
+		t, err := timeline.DecodeTimeline(id, v[1:])
+		if err != nil {
+			return nil, nil, fmt.Errorf("pageserver: load timelines: %w", err)
+		}
+		tl[id] = t
+		if delTS != 0 {
+			deleted[id] = delTS
+		}
 	}
+	if err := it.Error(); err != nil {
+		return nil, nil, fmt.Errorf("pageserver: load timelines: %w", err)
+	}
+	return tl, deleted, nil
 }
 
 // timelineMap returns the current timeline map (never mutated).
@@ -62,21 +98,29 @@ func (s *Server) timelineMap() timelineMap {
 	return s.timelines
 }
 
-// applyTimelineChanges updates the timeline map after an applied entry
-// wrote timeline records: a put adds (or replaces) a timeline, a delete
-// removes it. A record that does not decode is logged and ignored: the
-// log is the truth and cannot be refused; reads of that timeline then see
-// only its own keys.
-func (s *Server) applyTimelineChanges(changes []timelineChange) {
+// applyTimelineChanges updates the timeline map after the entry committed
+// at commitTS wrote timeline records: a put adds a timeline, a delete marks
+// it deleted at commitTS but keeps resolving it, so time travel to before
+// the deletion still reads the branch as it was; GC stops protecting its
+// fork points once the deletion is below its horizon. A record that does
+// not decode is logged and ignored: the log is the truth and cannot be
+// refused; reads of that timeline then see only its own keys.
+func (s *Server) applyTimelineChanges(changes []timelineChange, commitTS uint64) {
 	s.tlMu.Lock()
 	defer s.tlMu.Unlock()
 	next := make(timelineMap, len(s.timelines)+len(changes))
 	for id, t := range s.timelines {
 		next[id] = t
 	}
+	deleted := make(map[uint64]uint64, len(s.tlDeleted))
+	for id, ts := range s.tlDeleted {
+		deleted[id] = ts
+	}
 	for _, c := range changes {
 		if c.del {
-			delete(next, c.id)
+			if _, ok := next[c.id]; ok {
+				deleted[c.id] = commitTS
+			}
 			continue
 		}
 		t, err := timeline.DecodeTimeline(c.id, c.value)
@@ -86,8 +130,25 @@ func (s *Server) applyTimelineChanges(changes []timelineChange) {
 			continue
 		}
 		next[c.id] = t
+		delete(deleted, c.id)
 	}
-	s.timelines = next
+	s.timelines, s.tlDeleted = next, deleted
+}
+
+// gcTimelines returns the timelines whose fork points version GC must
+// protect: every timeline except those deleted at or below horizon (no
+// admissible read can reach them: compute resolves a branch only through
+// its name record, deleted with it).
+func (s *Server) gcTimelines(horizon uint64) timelineMap {
+	s.tlMu.RLock()
+	defer s.tlMu.RUnlock()
+	out := make(timelineMap, len(s.timelines))
+	for id, t := range s.timelines {
+		if d, ok := s.tlDeleted[id]; !ok || d > horizon {
+			out[id] = t
+		}
+	}
+	return out
 }
 
 // timelineChange is one write of a timeline record.
