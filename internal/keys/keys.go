@@ -279,9 +279,13 @@ func TimelineKey(id uint64) []byte {
 	return AppendUint(TimelinesPrefix(), id)
 }
 
+// timelinesPrefix is TimelinesPrefix, computed once: ParseTimelineKey runs
+// for every applied mutation.
+var timelinesPrefix = TimelinesPrefix()
+
 // ParseTimelineKey returns the timeline id of a TimelineKey.
 func ParseTimelineKey(k []byte) (uint64, bool) {
-	p := TimelinesPrefix()
+	p := timelinesPrefix
 	if len(k) != len(p)+9 || string(k[:len(p)]) != string(p) || k[len(p)] != tagUint {
 		return 0, false
 	}
