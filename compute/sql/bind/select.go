@@ -48,7 +48,7 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 			return nil, err
 		}
 		if pred != nil {
-			input = &plan.Filter{Input: input, Pred: pred}
+			input = pushFilter(input, conjuncts(pred))
 		}
 	}
 
