@@ -298,6 +298,8 @@ func defaultName(n *pg_query.Node) string {
 		if _, ok := x.AConst.Val.(*pg_query.A_Const_Boolval); ok {
 			return "bool"
 		}
+	case *pg_query.Node_SubLink:
+		return subLinkName(x.SubLink)
 	}
 	return "?column?"
 }
