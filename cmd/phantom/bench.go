@@ -12,6 +12,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/phantom-db/phantom/bench/logbench"
+	"github.com/phantom-db/phantom/bench/tpch"
 )
 
 // benchCommand is `phantom bench <benchmark>`: benchmarks that start real
@@ -20,8 +21,8 @@ func benchCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name:        "bench",
 		ShortUsage:  "phantom bench <benchmark> [flags]",
-		ShortHelp:   "run a benchmark (logservice)",
-		Subcommands: []*ffcli.Command{benchLogserviceCommand()},
+		ShortHelp:   "run a benchmark (logservice, tpch)",
+		Subcommands: []*ffcli.Command{benchLogserviceCommand(), benchTPCHCommand()},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 }
@@ -81,6 +82,69 @@ func benchLogserviceCommand() *ffcli.Command {
 			}
 			fmt.Printf("command: %s\n\n", strings.Join(append([]string{"phantom"}, os.Args[1:]...), " "))
 			return res.WriteTable(os.Stdout)
+		},
+	}
+}
+
+func benchTPCHCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("phantom bench tpch", flag.ContinueOnError)
+	var (
+		sf           = fs.Float64("sf", 1, "TPC-H scale factor (1: 6M lineitem rows; below 1 in steps of 0.001)")
+		queries      = fs.String("queries", "", "queries to run, e.g. 1,3,5-7 (default: all 22)")
+		runs         = fs.Int("runs", 1, "runs of each query per system; the best time is reported")
+		timeout      = fs.Duration("query-timeout", 10*time.Minute, "bound on one run of one query")
+		loaders      = fs.Int("loaders", 4, "concurrent connections loading phantom")
+		batchRows    = fs.Int("batch-rows", 1000, "rows per INSERT statement loading phantom")
+		skipPhantom  = fs.Bool("skip-phantom", false, "measure DuckDB and PostgreSQL only")
+		skipPostgres = fs.Bool("skip-postgres", false, "leave PostgreSQL out")
+		workDir      = fs.String("work-dir", "", "parent of the temp dir for data files, phantom's data and logs (default: the system temp dir)")
+		keepData     = fs.Bool("keep-data", false, "keep the temp dir after the run")
+		logs         logFlags
+	)
+	logs.register(fs)
+	return &ffcli.Command{
+		Name:       "tpch",
+		ShortUsage: "phantom bench tpch [flags]",
+		ShortHelp:  "the 22 TPC-H queries on phantom, DuckDB and PostgreSQL 15, answers checked against DuckDB",
+		LongHelp: "Generates TPC-H data (dbgen), loads it into `phantom dev` (this binary, multi-row\n" +
+			"INSERTs over the PostgreSQL protocol), into DuckDB in this process and into a\n" +
+			"throwaway PostgreSQL 15 (COPY), runs the 22 queries on each, checks every answer\n" +
+			"against DuckDB's and prints per-query times with the ratios and geometric means.",
+		FlagSet: fs,
+		Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(logs.level, logs.format)
+			if err != nil {
+				return err
+			}
+			nums, err := tpch.ParseQueryList(*queries)
+			if err != nil {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: find own binary: %w", err)
+			}
+			rep, err := tpch.Run(ctx, tpch.Config{
+				SF:           *sf,
+				Queries:      nums,
+				Runs:         *runs,
+				QueryTimeout: *timeout,
+				PhantomBin:   self,
+				SkipPhantom:  *skipPhantom,
+				SkipPostgres: *skipPostgres,
+				Loaders:      *loaders,
+				BatchRows:    *batchRows,
+				WorkDir:      *workDir,
+				KeepData:     *keepData,
+				Progress:     os.Stderr,
+				Logger:       log,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("command: %s\n\n", strings.Join(append([]string{"phantom"}, os.Args[1:]...), " "))
+			return rep.WriteTable(os.Stdout)
 		},
 	}
 }

@@ -499,6 +499,9 @@ func aggName(names []*pg_query.Node) (string, plan.AggFunc, bool) {
 }
 
 func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error) {
+	if e, ok, err := b.seqFunc(fc, ec); ok {
+		return e, err
+	}
 	if fc.Over != nil {
 		return b.windowCall(fc, ec)
 	}

@@ -415,7 +415,7 @@ func (b *Binder) join(kind plan.JoinKind, l plan.Node, lsc *scope, r plan.Node, 
 		if err != nil {
 			return nil, nil, err
 		}
-		j.LeftKeys, j.RightKeys, j.Cond = equiKeys(conjuncts(cond), nl)
+		j.LeftKeys, j.RightKeys, j.Cond = equiKeys(conjuncts(cond, nil), nl)
 	}
 	if !isUsing {
 		for _, i := range rstar {
@@ -501,14 +501,6 @@ func (b *Binder) join(kind plan.JoinKind, l plan.Node, lsc *scope, r plan.Node, 
 	}
 	sc.star = star
 	return proj, sc, nil
-}
-
-// conjuncts splits a predicate at its top-level ANDs.
-func conjuncts(e plan.Expr) []plan.Expr {
-	if a, ok := e.(*plan.And); ok {
-		return append(conjuncts(a.L), conjuncts(a.R)...)
-	}
-	return []plan.Expr{e}
 }
 
 // and rebuilds a conjunction; nil for none.

@@ -43,7 +43,7 @@ func pushFilter(node plan.Node, conj []plan.Expr) plan.Node {
 	if len(here) > 0 {
 		var rest []plan.Expr
 		if out.Cond != nil {
-			rest = conjuncts(out.Cond)
+			rest = conjuncts(out.Cond, nil)
 		}
 		lk, rk, cond := equiKeys(append(rest, here...), nl)
 		out.LeftKeys = append(append([]plan.Expr(nil), j.LeftKeys...), lk...)

@@ -465,7 +465,7 @@ func (b *Binder) where(s *pg_query.SelectStmt, sc *scope, input *plan.Node) (pla
 		if err != nil {
 			return nil, err
 		}
-		conj = append(conj, conjuncts(e)...)
+		conj = conjuncts(e, conj)
 	}
 	return and(b.pullCorrelated(s, conj)), nil
 }

@@ -93,6 +93,9 @@ func (ev *Evaluator) compile(mem memory.Allocator, e plan.Expr) (evalFn, error) 
 	case *plan.Cast:
 		return ev.unary(mem, x.X, func(a arrow.Array) (arrow.Array, error) { return cast(mem, a, x.T) })
 	}
+	if x, ok := e.(*plan.SeqCall); ok {
+		return ev.seqCall(mem, x)
+	}
 	return ev.compileRel(mem, e)
 }
 

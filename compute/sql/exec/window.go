@@ -326,16 +326,6 @@ func windowPartition(f plan.WindowExpr, rows []int32, args []arrow.Array, peer f
 	return nil
 }
 
-func toInt64(v any) int64 {
-	switch x := v.(type) {
-	case int32:
-		return int64(x)
-	case int64:
-		return x
-	}
-	return 0
-}
-
 // frameAgg computes an aggregate over the rows of a frame. It is O(frame)
 // per row: window aggregates over large frames are quadratic.
 func frameAgg(f plan.WindowExpr, rows []int32, args []arrow.Array) (any, error) {
@@ -400,29 +390,6 @@ func frameAgg(f plan.WindowExpr, rows []int32, args []arrow.Array) (any, error) 
 		return nil, sqlerr.New(sqlerr.CodeNumericValueOutOfRange, "bigint out of range")
 	}
 	return isum.Int64(), nil
-}
-
-// compareValues orders two non-NULL typed values of one type.
-func compareValues(a, b any) int {
-	switch x := a.(type) {
-	case int32:
-		return compareOrdered(x, b.(int32))
-	case int64:
-		return compareOrdered(x, b.(int64))
-	case float64:
-		return cmpFloat(x, b.(float64))
-	case string:
-		y := b.(string)
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-	case bool:
-		return cmpBool(x, b.(bool))
-	}
-	return 0
 }
 
 func (w *windowOp) Close() {
