@@ -48,7 +48,7 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 			return nil, err
 		}
 		if pred != nil {
-			input = &plan.Filter{Input: input, Pred: pred}
+			input = pushFilter(input, conjuncts(pred, nil))
 		}
 	}
 
@@ -298,6 +298,8 @@ func defaultName(n *pg_query.Node) string {
 		if _, ok := x.AConst.Val.(*pg_query.A_Const_Boolval); ok {
 			return "bool"
 		}
+	case *pg_query.Node_SubLink:
+		return subLinkName(x.SubLink)
 	}
 	return "?column?"
 }

@@ -60,6 +60,7 @@ func (b *Binder) bindQuery(s *pg_query.SelectStmt) (plan.Node, error) {
 // with binds the CTEs of a WITH clause in order; each sees the ones
 // before it (and, WITH RECURSIVE, itself).
 func (b *Binder) with(w *pg_query.WithClause) error {
+	declared := map[string]bool{}
 	for _, n := range w.Ctes {
 		c := n.GetCommonTableExpr()
 		if c.SearchClause != nil || c.CycleClause != nil {
@@ -69,7 +70,7 @@ func (b *Binder) with(w *pg_query.WithClause) error {
 		if sel == nil {
 			return b.errAt(sqlerr.NotSupported("data-modifying statements in WITH"), c.Location)
 		}
-		if b.cteDeclared(c.Ctename, w) {
+		if declared[c.Ctename] {
 			return b.errAt(sqlerr.New(codeDuplicateAlias, "WITH query name %q specified more than once", c.Ctename), c.Location)
 		}
 		var node plan.Node
@@ -86,31 +87,9 @@ func (b *Binder) with(w *pg_query.WithClause) error {
 			return err
 		}
 		b.ctes = append(b.ctes, &cteDef{name: c.Ctename, node: node})
+		declared[c.Ctename] = true
 	}
 	return nil
-}
-
-// cteDeclared reports whether name is already a CTE of the WITH clause w
-// being bound.
-func (b *Binder) cteDeclared(name string, w *pg_query.WithClause) bool {
-	for _, n := range w.Ctes {
-		c := n.GetCommonTableExpr()
-		if c.Ctename != name {
-			continue
-		}
-		// Only earlier entries of this clause are bound yet.
-		return b.cte(name) != nil && b.cte(name).node != nil && b.lastCTEsInclude(name, len(w.Ctes))
-	}
-	return false
-}
-
-func (b *Binder) lastCTEsInclude(name string, n int) bool {
-	for i := len(b.ctes) - 1; i >= 0 && i >= len(b.ctes)-n; i-- {
-		if b.ctes[i].name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // renameCols renames a node's output columns by a column alias list.

@@ -508,3 +508,29 @@ func (b *Binder) semiJoin(n *pg_query.Node, ec *exprCtx) (bool, error) {
 	*ec.att.node = j
 	return true, nil
 }
+
+// subLinkName is PostgreSQL's output column name of a subquery
+// expression: exists, the scalar subquery's own column name, or ?column?.
+func subLinkName(sl *pg_query.SubLink) string {
+	switch sl.SubLinkType {
+	case pg_query.SubLinkType_EXISTS_SUBLINK:
+		return "exists"
+	case pg_query.SubLinkType_EXPR_SUBLINK:
+		sel := sl.Subselect.GetSelectStmt()
+		for sel != nil && sel.Larg != nil {
+			sel = sel.Larg
+		}
+		if sel == nil || len(sel.TargetList) == 0 {
+			break
+		}
+		if rt := sel.TargetList[0].GetResTarget(); rt != nil {
+			if rt.Name != "" {
+				return rt.Name
+			}
+			if rt.Val != nil {
+				return defaultName(rt.Val)
+			}
+		}
+	}
+	return "?column?"
+}

@@ -52,6 +52,9 @@ type joinOp struct {
 	kind     plan.JoinKind // physical: as if probe were left
 	swapped  bool          // probe is the plan's right input
 	single   bool          // a probe row may match at most one build row
+	markFast bool          // mark join hashed on its comparison (markKeys)
+	ncorr    int           // correlation keys before the mark key
+	groups   map[string]*markGroup
 	probe    Operator
 	buildIn  Operator
 	pkeys    []*Evaluator
@@ -114,6 +117,16 @@ func newJoin(env *Env, j *plan.Join) (Operator, error) {
 		op.probe.Close()
 		return nil, err
 	}
+	mark := j.Mark
+	if l, r, ok := markKeys(j, len(j.Left.Columns())); ok {
+		// x IN (...) without a residual condition: the comparison joins
+		// the hash keys, and per correlation group the build side counts
+		// its rows and NULL values (markGroups) for the NULL answers.
+		op.markFast, op.ncorr = true, len(lkeys)
+		lkeys = append(append([]plan.Expr(nil), lkeys...), l)
+		rkeys = append(append([]plan.Expr(nil), rkeys...), r)
+		mark = nil
+	}
 	compile := func(e plan.Expr) (*Evaluator, error) {
 		if e == nil {
 			return nil, nil
@@ -138,7 +151,7 @@ func newJoin(env *Env, j *plan.Join) (Operator, error) {
 		op.Close()
 		return nil, err
 	}
-	if op.mark, err = compile(j.Mark); err != nil {
+	if op.mark, err = compile(mark); err != nil {
 		op.Close()
 		return nil, err
 	}
@@ -265,8 +278,27 @@ func (j *joinOp) buildSide(ctx context.Context) error {
 	defer releaseAll(keys)
 	j.head = make(map[string]int32, total)
 	j.next = make([]int32, total)
+	if j.markFast {
+		j.groups = map[string]*markGroup{}
+	}
 	// Insert in reverse so every chain lists build rows in input order.
 	for i := total - 1; i >= 0; i-- {
+		if j.markFast {
+			ck, ok := j.encodeKey(keys[:j.ncorr], i)
+			if !ok {
+				j.next[i] = -1
+				continue
+			}
+			g := j.groups[string(ck)]
+			if g == nil {
+				g = &markGroup{}
+				j.groups[string(ck)] = g
+			}
+			g.rows++
+			if keys[j.ncorr].IsNull(i) {
+				g.nulls++
+			}
+		}
 		k, ok := j.encodeKey(keys, i)
 		if !ok {
 			j.next[i] = -1
@@ -355,6 +387,11 @@ func (j *joinOp) pairs() (pi, bi []int32) {
 	n := int(j.cur.NumRows())
 	skipMatched := j.kind == plan.SemiJoin || j.kind == plan.AntiJoin || j.kind == plan.MarkJoin
 	for j.row < n && len(pi) < limit {
+		if j.markFast && j.build != nil {
+			j.decideMark(j.row)
+			j.row, j.cand = j.row+1, -1
+			continue
+		}
 		if j.build == nil || (skipMatched && j.matched[j.row]) {
 			j.row, j.cand = j.row+1, -1
 			continue
@@ -738,3 +775,71 @@ func (m *maxOneRowOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 func (m *maxOneRowOp) Close() { m.in.Close() }
+
+// markGroup summarizes the build rows of one correlation group of a
+// hashed mark join: how many, and how many have a NULL comparison value.
+type markGroup struct{ rows, nulls int }
+
+// markKeys recognizes a mark join whose mark is left = right (each side
+// reading one input) and that has no residual condition; it returns the
+// two sides, the right one over the right input.
+func markKeys(j *plan.Join, nl int) (plan.Expr, plan.Expr, bool) {
+	cmp, ok := j.Mark.(*plan.Cmp)
+	if j.Kind != plan.MarkJoin || j.Cond != nil || !ok || cmp.Op != plan.EQ {
+		return nil, nil, false
+	}
+	sides := func(e plan.Expr) (l, r bool) {
+		plan.Walk(e, func(x plan.Expr) bool {
+			if c, ok := x.(*plan.ColRef); ok {
+				if c.Idx < nl {
+					l = true
+				} else {
+					r = true
+				}
+			}
+			return true
+		})
+		return l, r
+	}
+	if ll, lr := sides(cmp.L); lr || !ll {
+		return nil, nil, false
+	}
+	if rl, rr := sides(cmp.R); rl || !rr {
+		return nil, nil, false
+	}
+	right, err := plan.Map(cmp.R, func(x plan.Expr) (plan.Expr, error) {
+		if c, ok := x.(*plan.ColRef); ok {
+			return &plan.ColRef{Idx: c.Idx - nl, Name: c.Name, T: c.T}, nil
+		}
+		return nil, nil
+	})
+	return cmp.L, right, err == nil
+}
+
+// decideMark sets the mark of probe row i of a hashed mark join: true when
+// a build row of its group has an equal value; otherwise NULL when its
+// value is NULL (and the group has rows) or the group has a NULL value;
+// false when the group is empty or none of that holds.
+func (j *joinOp) decideMark(i int) {
+	ck, ok := j.encodeKey(j.curKeys[:j.ncorr], i)
+	if !ok {
+		return
+	}
+	g := j.groups[string(ck)]
+	if g == nil {
+		return
+	}
+	if j.curKeys[j.ncorr].IsNull(i) {
+		j.markNull[i] = true
+		return
+	}
+	if k, ok := j.encodeKey(j.curKeys, i); ok {
+		if _, hit := j.head[string(k)]; hit {
+			j.matched[i] = true
+			return
+		}
+	}
+	if g.nulls > 0 {
+		j.markNull[i] = true
+	}
+}

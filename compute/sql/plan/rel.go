@@ -229,3 +229,60 @@ type DropView struct {
 
 func (*CreateView) statement() {}
 func (*DropView) statement()   {}
+
+// formatRel renders the relational nodes of this file for Format; false
+// for other nodes.
+func formatRel(sb *strings.Builder, n Node, depth int) bool {
+	exprs := func(es []Expr) string {
+		var parts []string
+		for _, e := range es {
+			parts = append(parts, e.String())
+		}
+		return strings.Join(parts, ", ")
+	}
+	switch x := n.(type) {
+	case *Join:
+		fmt.Fprintf(sb, "Join %s", x.Kind)
+		if len(x.LeftKeys) > 0 {
+			fmt.Fprintf(sb, " hash [%s] = [%s]", exprs(x.LeftKeys), exprs(x.RightKeys))
+		}
+		if x.Cond != nil {
+			fmt.Fprintf(sb, " cond %s", x.Cond)
+		}
+		if x.Mark != nil {
+			fmt.Fprintf(sb, " mark %s", x.Mark)
+		}
+		if x.Single {
+			sb.WriteString(" single")
+		}
+		sb.WriteString("\n")
+		formatNode(sb, x.Left, depth+1)
+		formatNode(sb, x.Right, depth+1)
+	case *MaxOneRow:
+		sb.WriteString("MaxOneRow\n")
+		formatNode(sb, x.Input, depth+1)
+	case *SetOp:
+		all := ""
+		if x.All {
+			all = " all"
+		}
+		fmt.Fprintf(sb, "SetOp %s%s\n", x.Kind, all)
+		formatNode(sb, x.Left, depth+1)
+		formatNode(sb, x.Right, depth+1)
+	case *DistinctOn:
+		fmt.Fprintf(sb, "DistinctOn %v\n", x.Keys)
+		formatNode(sb, x.Input, depth+1)
+	case *RecursiveCTE:
+		fmt.Fprintf(sb, "RecursiveCTE %d all=%v\n", x.ID, x.All)
+		formatNode(sb, x.Init, depth+1)
+		formatNode(sb, x.Step, depth+1)
+	case *WorkScan:
+		fmt.Fprintf(sb, "WorkScan %d\n", x.ID)
+	case *Window:
+		fmt.Fprintf(sb, "Window %d functions\n", len(x.Funcs))
+		formatNode(sb, x.Input, depth+1)
+	default:
+		return false
+	}
+	return true
+}
