@@ -32,6 +32,9 @@ type Column struct {
 	Name    string  `json:"name"`
 	Type    types.T `json:"type"`
 	NotNull bool    `json:"not_null,omitempty"`
+	// Mod is the type modifier (varchar(n), char(n), numeric(p,s)); 0 for
+	// none.
+	Mod types.Mod `json:"mod,omitempty"`
 }
 
 // Table is a table descriptor.

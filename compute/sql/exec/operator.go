@@ -77,7 +77,7 @@ func Build(env *Env, n plan.Node) (Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &sortOp{env: env, in: in, keys: x.Keys, schema: schemaOf(x.Columns())}, nil
+		return &sortOp{env: env, in: in, keys: x.Keys, schema: schemaOf(x.Columns()), colTypes: columnTypes(x.Columns())}, nil
 	case *plan.Limit:
 		in, err := Build(env, x.Input)
 		if err != nil {

@@ -166,6 +166,8 @@ func Walk(e Expr, fn func(Expr) bool) {
 		Walk(x.X, fn)
 	case *Cast:
 		Walk(x.X, fn)
+	default:
+		walkExt(e, fn)
 	}
 }
 
@@ -227,6 +229,9 @@ func Map(e Expr, fn func(Expr) (Expr, error)) (Expr, error) {
 		c := *x
 		c.X, err = Map(x.X, fn)
 		return &c, err
+	}
+	if m, ok, err := mapExt(e, fn); ok {
+		return m, err
 	}
 	return e, nil
 }
