@@ -263,3 +263,12 @@ func columnTypes(cols []plan.Column) []types.T {
 	}
 	return out
 }
+
+// colType returns the SQL type of column i (Unknown when the sort was
+// built without column types, as some tests do).
+func (s *sortOp) colType(i int) types.T {
+	if i < len(s.colTypes) {
+		return s.colTypes[i]
+	}
+	return types.Unknown
+}

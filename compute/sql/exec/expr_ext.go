@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -254,7 +255,7 @@ func takeRows(mem memory.Allocator, b arrow.RecordBatch, rows []int) (arrow.Reco
 	ctx := compute.WithAllocator(context.Background(), mem)
 	cols := make([]arrow.Array, b.NumCols())
 	for i := range cols {
-		c, err := compute.TakeArray(ctx, b.Column(i), idx)
+		c, err := takeArray(ctx, mem, b.Column(i), idx)
 		if err != nil {
 			releaseAll(cols)
 			return nil, err
@@ -262,4 +263,50 @@ func takeRows(mem memory.Allocator, b arrow.RecordBatch, rows []int) (arrow.Reco
 		cols[i] = c
 	}
 	return newBatch(b.Schema(), cols, len(rows)), nil
+}
+
+// takeArray is compute.TakeArray, with a row-by-row fallback for the Arrow
+// types its kernels lack (month-day-nano intervals).
+func takeArray(ctx context.Context, mem memory.Allocator, a, idx arrow.Array) (arrow.Array, error) {
+	if a.DataType().ID() != arrow.INTERVAL_MONTH_DAY_NANO {
+		return compute.TakeArray(ctx, a, idx)
+	}
+	src := a.(*array.MonthDayNanoInterval)
+	b := array.NewMonthDayNanoIntervalBuilder(mem)
+	defer b.Release()
+	ix, ok := idx.(*array.Int32)
+	if !ok {
+		return nil, fmt.Errorf("exec: take with %s indices", idx.DataType())
+	}
+	for i := range ix.Len() {
+		r := int(ix.Value(i))
+		if src.IsNull(r) {
+			b.AppendNull()
+		} else {
+			b.Append(src.Value(r))
+		}
+	}
+	return b.NewArray(), nil
+}
+
+// filterBatch is compute.FilterRecordBatch, through takeRows when a column
+// has an Arrow type the filter kernels lack (month-day-nano intervals).
+func filterBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array) (arrow.RecordBatch, error) {
+	special := false
+	for _, c := range b.Columns() {
+		if c.DataType().ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+			special = true
+		}
+	}
+	if !special {
+		return compute.FilterRecordBatch(ctx, b, mask, compute.DefaultFilterOptions())
+	}
+	m := mask.(*array.Boolean)
+	var rows []int
+	for i := range m.Len() {
+		if m.IsValid(i) && m.Value(i) {
+			rows = append(rows, i)
+		}
+	}
+	return takeRows(mem, b, rows)
 }

@@ -141,7 +141,7 @@ func (f *filterOp) apply(ctx context.Context, b arrow.RecordBatch) (arrow.Record
 		return newBatch(b.Schema(), nil, selected), nil
 	}
 	cctx := compute.WithAllocator(ctx, f.env.Mem)
-	out, err := compute.FilterRecordBatch(cctx, b, mask, compute.DefaultFilterOptions())
+	out, err := filterBatch(cctx, memOr(f.env.Mem), b, mask)
 	if err != nil {
 		return nil, fmt.Errorf("exec: filter: %w", err)
 	}

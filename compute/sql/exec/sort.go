@@ -96,7 +96,7 @@ func (s *sortOp) materialize(ctx context.Context) error {
 	}
 	cmps := make([]func(i, j int32) int, len(s.keys))
 	for k, key := range s.keys {
-		cmps[k] = typedKeyComparator(s.colTypes[key.Col], cols[key.Col], key)
+		cmps[k] = typedKeyComparator(s.colType(key.Col), cols[key.Col], key)
 	}
 	slices.SortStableFunc(idx, func(i, j int32) int {
 		for _, c := range cmps {
@@ -114,7 +114,7 @@ func (s *sortOp) materialize(ctx context.Context) error {
 	cctx := compute.WithAllocator(ctx, mem)
 	out := make([]arrow.Array, ncols)
 	for c := range ncols {
-		taken, err := compute.TakeArray(cctx, cols[c], indices)
+		taken, err := takeArray(cctx, mem, cols[c], indices)
 		if err != nil {
 			releaseAll(out)
 			return fmt.Errorf("exec: sort: take: %w", err)

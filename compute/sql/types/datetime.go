@@ -41,13 +41,14 @@ const (
 	secPerDay = int64(86400)
 )
 
-// DateValue range: PostgreSQL's 4713-11-24 BC .. 5874897-12-31; timestamps stop
-// at 294276 AD.
+// Date range: PostgreSQL's 4713-11-24 BC .. 5874897-12-31. Timestamps
+// stop at the end of 293999 AD (PostgreSQL: 294276 AD), since microseconds
+// since 1970 rather than 2000 must fit in an int64.
 var (
 	minDate = civilDays(-4713, 11, 24)
 	maxDate = civilDays(5874897, 12, 31)
 	minTS   = civilDays(-4713, 11, 24) * usPerDay
-	maxTS   = civilDays(294277, 1, 1)*usPerDay - 1
+	maxTS   = civilDays(294000, 1, 1)*usPerDay - 1
 )
 
 // civilDays returns the days since 1970-01-01 of a proleptic Gregorian
@@ -707,12 +708,8 @@ func Age(a, b int64) IntervalValue {
 		fd--
 	}
 	for fd < 0 {
-		// borrow the days of the month before a's month
-		pm, py := m1-1, y1
-		if pm < 1 {
-			pm, py = 12, y1-1
-		}
-		fd += daysIn(py, pm)
+		// borrow the days of the earlier timestamp's month, as PostgreSQL
+		fd += daysIn(y2, m2)
 		fm--
 	}
 	for fm < 0 {
