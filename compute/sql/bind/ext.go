@@ -210,7 +210,7 @@ func (b *Binder) resolveFunc(name string, args []plan.Expr, loc int32) (plan.Exp
 	for j, a := range args {
 		pt := o.ParamType(j)
 		if pt == builtins.AnyText {
-			pt = types.Text
+			pt = a.Type() // passed as is: the function prints it with the type's output function
 		}
 		e, err := b.coerce(a, pt)
 		if err != nil {

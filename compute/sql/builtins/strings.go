@@ -99,7 +99,7 @@ func init() {
 		var sb strings.Builder
 		for _, v := range a {
 			if v != nil {
-				sb.WriteString(v.(string))
+				sb.WriteString(outText(v))
 			}
 		}
 		return sb.String(), nil
@@ -111,7 +111,7 @@ func init() {
 		var parts []string
 		for _, v := range a[1:] {
 			if v != nil {
-				parts = append(parts, v.(string))
+				parts = append(parts, outText(v))
 			}
 		}
 		return strings.Join(parts, str(a[0])), nil
@@ -251,4 +251,16 @@ func initcap(s string) string {
 		}
 	}
 	return sb.String()
+}
+
+// outText prints a value with its type's output function (booleans print
+// as t and f there, unlike a cast to text).
+func outText(v any) string {
+	if b, ok := v.(bool); ok {
+		if b {
+			return "t"
+		}
+		return "f"
+	}
+	return types.FormatText(v)
 }

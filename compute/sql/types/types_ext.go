@@ -249,11 +249,11 @@ func ParseBytea(s string) ([]byte, error) {
 			return r
 		}, s[2:])
 		if len(h)%2 != 0 {
-			return nil, sqlerr.New(sqlerr.CodeInvalidTextRep, "invalid hexadecimal data: odd number of digits")
+			return nil, sqlerr.New(sqlerr.CodeInvalidParameterValue, "invalid hexadecimal data: odd number of digits")
 		}
 		out, err := hex.DecodeString(h)
 		if err != nil {
-			return nil, sqlerr.New(sqlerr.CodeInvalidTextRep, "invalid hexadecimal digit")
+			return nil, sqlerr.New(sqlerr.CodeInvalidParameterValue, "invalid hexadecimal digit")
 		}
 		return out, nil
 	}

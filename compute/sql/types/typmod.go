@@ -71,7 +71,7 @@ func itoa(n int32) string {
 // rounds to the scale and checks the precision (22003); varchar(n) and
 // char(n) check the length in characters (22001; an explicit cast
 // truncates instead, and trailing spaces beyond n are dropped silently),
-// and char(n) pads with spaces.
+// and char(n) drops trailing spaces (see below).
 func ApplyMod(v any, t T, m Mod, explicit bool) (any, error) {
 	if m == 0 || v == nil {
 		return v, nil
@@ -92,8 +92,12 @@ func ApplyMod(v any, t T, m Mod, explicit bool) (any, error) {
 			str = string(r[:n])
 			l = n
 		}
-		if m.IsChar() && l < n {
-			str += strings.Repeat(" ", int(n-l))
+		if m.IsChar() {
+			// char(n) keeps no trailing spaces: PostgreSQL ignores them in
+			// comparisons and drops them when converting to text, so storing
+			// the trimmed value gives its semantics except that output is
+			// not padded to n.
+			str = strings.TrimRight(str, " ")
 		}
 		return str, nil
 	}
