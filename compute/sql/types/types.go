@@ -316,8 +316,15 @@ func CoerceParam(t T, v any) (any, error) {
 			return ParseText(t, strconv.FormatInt(int64(x), 10))
 		case Text:
 			return FormatText(x), nil
+		case Numeric:
+			return ParseDecimal(strconv.FormatFloat(x, 'f', -1, 64))
+		case Int2, Float4:
+			return Cast(x, t)
 		}
 		return nil, invalidText(t, FormatText(x))
+	case *ParamProbe:
+		x.T = t
+		return nil, nil
 	}
 	return nil, sqlerr.New(sqlerr.CodeInvalidTextRep, "unsupported parameter value of Go type %T", v)
 }

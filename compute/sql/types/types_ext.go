@@ -654,3 +654,8 @@ func jsonKind(v any) string {
 	}
 	return "object"
 }
+
+// ParamProbe is a parameter value that binds as NULL to whatever type its
+// context asks for and records that type in T (Describe uses it to learn
+// parameter types).
+type ParamProbe struct{ T T }
