@@ -6,7 +6,7 @@ PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/phantom-db/phantom/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean bench bench-deps
+.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean bench bench-deps slt-record
 
 all: build
 
@@ -56,6 +56,11 @@ fuzz-smoke:
 			$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg; \
 		fi; \
 	done
+
+# Re-record the expected answers of test/sql from a throwaway PostgreSQL 15
+# (FILES= to record only some).
+slt-record:
+	$(GO) run ./test/sql/record $(FILES)
 
 proto:
 	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)

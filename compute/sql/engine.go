@@ -84,7 +84,8 @@ func (c *Config) Validate() error {
 // Engine executes SQL against one database. It is safe for concurrent use;
 // it keeps no state between calls.
 type Engine struct {
-	cfg Config
+	cfg  Config
+	seqs seqCache // sequence ranges reserved by this engine (sequence.go)
 }
 
 // New returns an Engine.

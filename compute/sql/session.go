@@ -39,6 +39,8 @@ type Session struct {
 	// lastCommitTS is the commit timestamp of the session's last committed
 	// read-write transaction; 0 before the first (phantom.last_commit_ts).
 	lastCommitTS uint64
+	// seqVals holds the last nextval of each sequence (currval).
+	seqVals map[string]int64
 }
 
 // txn is a transaction: the explicit block of a session, or the implicit
@@ -59,6 +61,9 @@ type txn struct {
 	wrote     bool
 	buf       writeBuffer
 	reads     []storage.KeyRange // SERIALIZABLE only
+	// pins are key ranges sent as read ranges at every isolation: schema
+	// of written tables, rows a backfill or foreign-key check relied on.
+	pins []storage.KeyRange
 }
 
 // NewSession returns a session with default settings and no open
@@ -232,13 +237,18 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 		view.reads = &tx.reads
 	}
 	env := &exec.Env{KV: view, Snap: tx.snap, DB: e.cfg.DatabaseID, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
+	var pins []storage.KeyRange
+	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
 	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: e.cfg.DatabaseID}
-	bound, err := bind.New(ctx, cat, query, params).Bind(st.AST)
+	bound, err := bind.New(ctx, cat, query, params).WithSequences(seqRuntime{ctx: ctx, s: s}).Bind(st.AST)
 	if err != nil {
 		return nil, err
 	}
 	if q, ok := bound.(*plan.Query); ok {
 		return e.query(ctx, env, q)
+	}
+	if ex, ok := bound.(*plan.Explain); ok && (!ex.Analyze || isQuery(ex.Stmt)) {
+		return e.explain(ctx, env, ex)
 	}
 	if tx.readOnly {
 		return nil, sqlerr.New(sqlerr.CodeReadOnlyTransaction, "cannot execute %s in a read-only transaction", commandName(bound))
@@ -257,6 +267,7 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 			tx.writeSnap, tx.wrote = tx.snap, true
 		}
 		tx.buf.add(muts)
+		tx.pins = append(tx.pins, pins...)
 	}
 	return res, nil
 }
@@ -288,6 +299,9 @@ func (e *Engine) write(ctx context.Context, env *exec.Env, bound plan.Statement,
 		n    int64
 		err  error
 	)
+	if more, ok, err := e.writeMore(ctx, env, bound, res, setCols, &emit); ok {
+		return more, err
+	}
 	switch p := bound.(type) {
 	case *plan.Insert:
 		setCols(p.Returning)
@@ -307,6 +321,12 @@ func (e *Engine) write(ctx context.Context, env *exec.Env, bound plan.Statement,
 	case *plan.DropTable:
 		muts = exec.DropTable(env, p)
 		res.Command = "DROP TABLE"
+	case *plan.CreateView:
+		muts, err = exec.CreateView(ctx, env, p)
+		res.Command = "CREATE VIEW"
+	case *plan.DropView:
+		muts = exec.DropView(env, p)
+		res.Command = "DROP VIEW"
 	default:
 		return nil, fmt.Errorf("sql: unexpected plan %T", bound)
 	}
@@ -329,6 +349,9 @@ func (s *Session) commit(ctx context.Context, tx *txn) error {
 		snap = tx.writeSnap
 	case Serializable:
 		reads = coalesce(tx.reads)
+	}
+	if len(tx.pins) > 0 {
+		reads = coalesce(append(reads, tx.pins...))
 	}
 	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, tx.buf.mutations(), reads)
 	if err != nil {
@@ -356,6 +379,10 @@ func commandName(st plan.Statement) string {
 		return "CREATE TABLE"
 	case *plan.DropTable:
 		return "DROP TABLE"
+	case *plan.CreateView:
+		return "CREATE VIEW"
+	case *plan.DropView:
+		return "DROP VIEW"
 	}
 	return "this statement"
 }

@@ -32,6 +32,13 @@ type Binder struct {
 	cat    Catalog
 	query  string
 	params []any
+	seqs   SequenceRuntime
+
+	// Relational state (from.go, subquery.go, setop.go).
+	sub        *subCtx   // the subquery being bound, nil at top level
+	ctes       []*cteDef // visible CTEs, innermost last
+	viewDepth  int
+	nextWorkID int
 }
 
 // New returns a Binder for statements of query (used for error positions)
@@ -44,11 +51,11 @@ func New(ctx context.Context, cat Catalog, query string, params []any) *Binder {
 func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 	switch n := stmt.Node.(type) {
 	case *pg_query.Node_SelectStmt:
-		root, err := b.bindSelect(n.SelectStmt)
+		root, err := b.bindQuery(n.SelectStmt)
 		if err != nil {
 			return nil, err
 		}
-		return &plan.Query{Root: root}, nil
+		return &plan.Query{Root: b.optimize(root)}, nil
 	case *pg_query.Node_InsertStmt:
 		return b.bindInsert(n.InsertStmt)
 	case *pg_query.Node_CreateStmt:
@@ -59,9 +66,14 @@ func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 		return b.bindUpdate(n.UpdateStmt)
 	case *pg_query.Node_DeleteStmt:
 		return b.bindDelete(n.DeleteStmt)
+	case *pg_query.Node_ViewStmt:
+		return b.bindCreateView(n.ViewStmt)
 	case nil:
 		return nil, sqlerr.New(sqlerr.CodeSyntaxError, "empty statement")
 	default:
+		if st, ok, err := b.bindMore(stmt); ok {
+			return st, err
+		}
 		name := strings.TrimPrefix(fmt.Sprintf("%T", n), "*pg_query.Node_")
 		return nil, sqlerr.NotSupported("statement " + name)
 	}
@@ -86,6 +98,9 @@ func (b *Binder) table(rv *pg_query.RangeVar) (*catalog.Table, error) {
 	}
 	if t == nil {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if t.ViewQuery != "" {
+		return nil, b.errAt(sqlerr.NotSupported("writing to views"), rv.Location)
 	}
 	return t, nil
 }
@@ -132,6 +147,7 @@ func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeDuplicateTable, "relation %q already exists", rv.Relname), rv.Location)
 	}
 	t := catalog.Table{Name: rv.Relname, Version: 1}
+	cx := &createCtx{}
 	var pk []string
 	pkLoc := int32(-1)
 	setPK := func(cols []string, loc int32) error {
@@ -148,11 +164,20 @@ func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
 			if t.ColumnIndex(cd.Colname) >= 0 {
 				return nil, b.errAt(sqlerr.New(sqlerr.CodeDuplicateColumn, "column %q specified more than once", cd.Colname), cd.Location)
 			}
-			typ, mod, err := b.typeAndMod(cd.TypeName)
+			typ, serial, err := b.columnType(cd.TypeName)
 			if err != nil {
 				return nil, err
 			}
+			var mod types.Mod
+			if !serial {
+				if _, mod, err = b.typeAndMod(cd.TypeName); err != nil {
+					return nil, err
+				}
+			}
 			col := catalog.Column{Name: cd.Colname, Type: typ, NotNull: cd.IsNotNull, Mod: mod}
+			if serial {
+				cx.serial(&col, rv.Relname)
+			}
 			for _, cn := range cd.Constraints {
 				c := cn.GetConstraint()
 				switch c.GetContype() {
@@ -164,14 +189,19 @@ func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
 						return nil, err
 					}
 				default:
-					return nil, b.errAt(sqlerr.NotSupported("column constraint "+constraintName(c.GetContype())), c.GetLocation())
+					if err := b.columnConstraint(cx, &col, c, rv.Relname); err != nil {
+						return nil, err
+					}
 				}
 			}
 			t.Columns = append(t.Columns, col)
 		case *pg_query.Node_Constraint:
 			c := e.Constraint
 			if c.Contype != pg_query.ConstrType_CONSTR_PRIMARY {
-				return nil, b.errAt(sqlerr.NotSupported("table constraint "+constraintName(c.Contype)), c.Location)
+				if err := b.tableConstraint(cx, c); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			var cols []string
 			for _, k := range c.Keys {
@@ -201,7 +231,7 @@ func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
 		t.PrimaryKey = append(t.PrimaryKey, i)
 		t.Columns[i].NotNull = true
 	}
-	return &plan.CreateTable{Table: t, IfNotExists: s.IfNotExists}, nil
+	return b.finishCreate(&t, cx, s.IfNotExists)
 }
 
 func constraintName(t pg_query.ConstrType) string {
@@ -209,6 +239,14 @@ func constraintName(t pg_query.ConstrType) string {
 }
 
 func (b *Binder) bindDrop(s *pg_query.DropStmt) (plan.Statement, error) {
+	switch s.RemoveType {
+	case pg_query.ObjectType_OBJECT_INDEX:
+		return b.bindDropIndex(s)
+	case pg_query.ObjectType_OBJECT_SEQUENCE:
+		return b.bindDropSequence(s)
+	case pg_query.ObjectType_OBJECT_VIEW:
+		return b.bindDropView(s)
+	}
 	if s.RemoveType != pg_query.ObjectType_OBJECT_TABLE {
 		return nil, sqlerr.NotSupported("DROP " + strings.TrimPrefix(s.RemoveType.String(), "OBJECT_"))
 	}
@@ -245,7 +283,13 @@ func (b *Binder) bindDrop(s *pg_query.DropStmt) (plan.Statement, error) {
 			}
 			return nil, sqlerr.New(sqlerr.CodeUndefinedTable, "table %q does not exist", rv.Relname)
 		}
+		if t.ViewQuery != "" {
+			return nil, sqlerr.New(codeWrongObjectType, "%q is not a table", t.Name).WithHint("Use DROP VIEW to remove a view.")
+		}
 		out.Tables = append(out.Tables, t)
+	}
+	if err := b.dropExtras(out, s.Behavior == pg_query.DropBehavior_DROP_CASCADE); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -12,18 +12,24 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 	switch {
 	case s.WithClause != nil:
 		return nil, sqlerr.NotSupported("WITH")
-	case s.OnConflictClause != nil:
-		return nil, sqlerr.NotSupported("ON CONFLICT")
-	case s.SelectStmt == nil:
-		return nil, sqlerr.NotSupported("INSERT ... DEFAULT VALUES")
+	case s.Override == pg_query.OverridingKind_OVERRIDING_USER_VALUE:
+		return nil, sqlerr.NotSupported("OVERRIDING USER VALUE")
 	}
 	t, err := b.table(s.Relation)
 	if err != nil {
 		return nil, err
 	}
+	defs, err := b.defaults(t)
+	if err != nil {
+		return nil, err
+	}
 	sel := s.SelectStmt.GetSelectStmt()
-	if sel == nil || len(sel.ValuesLists) == 0 {
-		return nil, sqlerr.NotSupported("INSERT ... SELECT")
+	if s.SelectStmt == nil {
+		// DEFAULT VALUES: one row of defaults.
+		sel = &pg_query.SelectStmt{ValuesLists: []*pg_query.Node{{Node: &pg_query.Node_List{List: &pg_query.List{}}}}}
+	}
+	if sel == nil {
+		return nil, sqlerr.NotSupported("this INSERT source")
 	}
 	// target[i] is the table column the i-th value goes to.
 	var target []int
@@ -49,6 +55,13 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 			target = append(target, i)
 		}
 	}
+	overriding := s.Override == pg_query.OverridingKind_OVERRIDING_SYSTEM_VALUE
+	var source plan.Node
+	if len(sel.ValuesLists) == 0 {
+		if source, err = b.insertSelect(t, sel, target, defs); err != nil {
+			return nil, err
+		}
+	}
 	src := &plan.Values{Cols: (&plan.Scan{Table: t}).Columns()}
 	width := -1
 	ec := &exprCtx{noAggClause: "VALUES"}
@@ -65,13 +78,14 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 			return nil, sqlerr.New(sqlerr.CodeSyntaxError, "INSERT has more target columns than expressions")
 		}
 		out := make([]plan.Expr, len(t.Columns))
-		for i, c := range t.Columns {
-			out[i] = &plan.Const{T: c.Type}
-		}
+		copy(out, defs)
 		for j, item := range items {
 			col := t.Columns[target[j]]
 			if _, isDefault := item.Node.(*pg_query.Node_SetToDefault); isDefault {
-				continue // no column defaults yet: DEFAULT is NULL
+				continue
+			}
+			if col.Identity == "a" && !overriding {
+				return nil, generatedAlways(col)
 			}
 			e, err := b.expr(item, ec)
 			if err != nil {
@@ -87,10 +101,21 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 		}
 		src.Rows = append(src.Rows, out)
 	}
-	ins := &plan.Insert{Table: t, Source: src}
+	if source == nil {
+		source = src
+	}
+	ins := &plan.Insert{Table: t, Source: source}
 	sc := &scope{table: t.Name, cols: src.Cols}
 	if rv := s.Relation; rv.Alias != nil {
 		sc.alias = rv.Alias.Aliasname
+	}
+	if ins.Cons, err = b.constraints(t, true, s.OnConflictClause != nil); err != nil {
+		return nil, err
+	}
+	if s.OnConflictClause != nil {
+		if ins.OnConflict, err = b.onConflict(t, s.OnConflictClause, sc.alias); err != nil {
+			return nil, err
+		}
 	}
 	if ins.Returning, err = b.returning(s.ReturningList, sc); err != nil {
 		return nil, err

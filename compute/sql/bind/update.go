@@ -38,7 +38,7 @@ func (b *Binder) filtered(t *catalog.Table, sc *scope, where *pg_query.Node) (pl
 	if err != nil {
 		return nil, err
 	}
-	return &plan.Filter{Input: input, Pred: pred}, nil
+	return b.accessPath(&plan.Filter{Input: input, Pred: pred}), nil
 }
 
 // returning binds a RETURNING list over table-shaped rows; nil when empty.
@@ -94,8 +94,19 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 		}
 		seen[ci] = true
 		col := t.Columns[ci]
-		var e plan.Expr = &plan.Const{T: col.Type} // DEFAULT: no column defaults yet, so NULL
-		if _, isDefault := rt.Val.Node.(*pg_query.Node_SetToDefault); !isDefault {
+		var e plan.Expr = &plan.Const{T: col.Type}
+		if _, isDefault := rt.Val.Node.(*pg_query.Node_SetToDefault); isDefault {
+			defs, err := b.defaults(t)
+			if err != nil {
+				return nil, err
+			}
+			e = defs[ci]
+		} else {
+			if col.Identity == "a" {
+				e := sqlerr.New(sqlerr.CodeGeneratedAlways, "column %q can only be updated to DEFAULT", col.Name)
+				e.Detail = "Column \"" + col.Name + "\" is an identity column defined as GENERATED ALWAYS."
+				return nil, e
+			}
 			if e, err = b.expr(rt.Val, ec); err != nil {
 				return nil, err
 			}
@@ -112,6 +123,9 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 		return nil, err
 	}
 	if up.Returning, err = b.returning(s.ReturningList, sc); err != nil {
+		return nil, err
+	}
+	if up.Cons, err = b.constraints(t, true, true); err != nil {
 		return nil, err
 	}
 	return up, nil
@@ -135,6 +149,9 @@ func (b *Binder) bindDelete(s *pg_query.DeleteStmt) (plan.Statement, error) {
 		return nil, err
 	}
 	if del.Returning, err = b.returning(s.ReturningList, sc); err != nil {
+		return nil, err
+	}
+	if del.Cons, err = b.constraints(t, false, true); err != nil {
 		return nil, err
 	}
 	return del, nil

@@ -35,6 +35,11 @@ type Column struct {
 	// Mod is the type modifier (varchar(n), char(n), numeric(p,s)); 0 for
 	// none.
 	Mod types.Mod `json:"mod,omitempty"`
+	// Default is the column's DEFAULT expression as SQL text, "" for none
+	// (NULL). SERIAL columns default to nextval('<sequence>').
+	Default string `json:"default,omitempty"`
+	// Identity is "a" (GENERATED ALWAYS AS IDENTITY), "d" (BY DEFAULT) or "".
+	Identity string `json:"identity,omitempty"`
 }
 
 // Table is a table descriptor.
@@ -49,6 +54,22 @@ type Table struct {
 	PrimaryKey []int `json:"primary_key"`
 	// Version is the schema version, bumped by every schema change.
 	Version uint64 `json:"version"`
+	// Indexes are the secondary indexes (see index.go).
+	Indexes []Index `json:"indexes,omitempty"`
+	// NextIndexID is the id the next index of this table gets (ids start at 1).
+	NextIndexID uint64 `json:"next_index_id,omitempty"`
+	// Checks are the CHECK constraints.
+	Checks []Check `json:"checks,omitempty"`
+	// ForeignKeys are the FOREIGN KEY constraints of this (child) table.
+	ForeignKeys []ForeignKey `json:"foreign_keys,omitempty"`
+	// ReferencedBy names the tables with a foreign key to this one.
+	ReferencedBy []string `json:"referenced_by,omitempty"`
+	// OwnedSequences names the sequences of SERIAL and identity columns,
+	// dropped with the table.
+	OwnedSequences []string `json:"owned_sequences,omitempty"`
+	// ViewQuery, when not empty, makes the descriptor a view: the SELECT
+	// (deparsed) that the binder expands in its place. A view has no rows.
+	ViewQuery string `json:"view_query,omitempty"`
 }
 
 // ColumnIndex returns the ordinal of the named column, or -1.

@@ -272,3 +272,33 @@ func (s *sortOp) colType(i int) types.T {
 	}
 	return types.Unknown
 }
+
+// frameAggExt computes a window aggregate whose argument or result is one
+// of the later types (numeric sums and averages, min/max of any type)
+// with the accumulators of grouped aggregation; ok is false otherwise.
+func frameAggExt(f plan.WindowExpr, rows []int32, args []arrow.Array) (any, bool, error) {
+	if len(f.Args) == 0 || f.Agg == plan.Count {
+		return nil, false, nil
+	}
+	agg := plan.Agg{Func: f.Agg, Arg: f.Args[0], T: f.T}
+	acc := newExtAccumulator(agg)
+	if acc == nil {
+		return nil, false, nil
+	}
+	acc.grow()
+	keep := make([]bool, args[0].Len())
+	for _, r := range rows {
+		keep[r] = true
+	}
+	all := make([]int32, args[0].Len())
+	// Fold the frame's rows (all rows map to group 0; keep selects them).
+	if err := acc.update(all, args[0], keep); err != nil {
+		return nil, true, err
+	}
+	out, err := acc.build(memory.DefaultAllocator)
+	if err != nil {
+		return nil, true, err
+	}
+	defer out.Release()
+	return types.ValueAt(f.T, out, 0), true, nil
+}

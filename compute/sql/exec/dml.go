@@ -15,7 +15,6 @@ import (
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/storage"
 	"github.com/phantom-db/phantom/internal/keys"
-	"github.com/phantom-db/phantom/internal/rowcodec"
 )
 
 // Insert runs an INSERT: it checks NOT NULL constraints, encodes every row
@@ -33,38 +32,43 @@ func Insert(ctx context.Context, env *Env, ins *plan.Insert, emit Emit) ([]stora
 	if err != nil {
 		return nil, 0, err
 	}
-	t := ins.Table
-	prefix := keys.TablePrefix(env.DB, t.ID)
-	seen := make(map[string]struct{})
-	var muts []storage.Mutation
+	w, err := newTableWriter(env, ins.Table, &ins.Cons)
+	if err != nil {
+		src.Close()
+		return nil, 0, err
+	}
+	defer w.release()
+	var oc *conflictHandler
+	if ins.OnConflict != nil {
+		if oc, err = newConflictHandler(env, w, ins.OnConflict, ret); err != nil {
+			src.Close()
+			return nil, 0, err
+		}
+		defer oc.release()
+	}
 	err = Drain(ctx, src, func(b arrow.RecordBatch) error {
-		cols := b.Columns()
-		if err := checkNotNull(t, cols, nil); err != nil {
+		if oc != nil {
+			return oc.batch(ctx, b)
+		}
+		if err := w.check(b, nil); err != nil {
 			return err
 		}
+		cols := b.Columns()
 		for row := range int(b.NumRows()) {
-			key := rowKey(prefix, t, cols, row)
-			if _, dup := seen[string(key)]; dup {
-				return duplicateKey(t, prefix, key)
-			}
-			seen[string(key)] = struct{}{}
-			val, err := rowcodec.AppendArrays(nil, cols, row)
-			if err != nil {
+			if err := w.insert(cols, row); err != nil {
 				return err
 			}
-			muts = append(muts, storage.Mutation{Key: key, Value: val})
 		}
 		return ret.add(b)
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	if dup, err := firstExisting(ctx, env, muts); err != nil {
+	muts, err := w.finish(ctx)
+	if err != nil {
 		return nil, 0, err
-	} else if dup != nil {
-		return nil, 0, duplicateKey(t, prefix, dup)
 	}
-	return muts, int64(len(muts)), nil
+	return muts, w.n, nil
 }
 
 // errScanBudget stops a range scan that reads too many foreign rows.
@@ -185,7 +189,7 @@ func CreateTable(ctx context.Context, env *Env, ct *plan.CreateTable) ([]storage
 	}
 	t := ct.Table
 	t.ID = id
-	return catalog.CreateMutations(env.DB, &t)
+	return createTable(env, ct, &t)
 }
 
 // DropTable returns the mutations dropping the tables.
@@ -193,6 +197,7 @@ func DropTable(env *Env, dt *plan.DropTable) []storage.Mutation {
 	var muts []storage.Mutation
 	for _, t := range dt.Tables {
 		muts = append(muts, catalog.DropMutations(env.DB, t)...)
+		muts = append(muts, dropTableExtras(env, t, dt)...)
 	}
 	return muts
 }

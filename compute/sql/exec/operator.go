@@ -34,6 +34,26 @@ type Env struct {
 	// MaxGroups bounds the groups one hash aggregate holds in memory
 	// (default DefaultMaxGroups); more answer 53200.
 	MaxGroups int
+	// Profile, when set, wraps every operator to count its rows and time
+	// (EXPLAIN ANALYZE).
+	Profile *Profile
+	// Pin, when set, receives key ranges whose change by a concurrent
+	// commit must abort this transaction (schema of written tables, rows a
+	// backfill or foreign-key check read); the session sends them with the
+	// commit as read ranges.
+	Pin func(storage.KeyRange)
+	// MaxJoinRows bounds the rows one join build side, set operation,
+	// window or recursive query holds in memory (default
+	// DefaultMaxJoinRows); more answer 53200.
+	MaxJoinRows int
+
+	work map[int]*workTable // recursive CTE working tables by plan ID
+}
+
+func (e *Env) pin(start, end []byte) {
+	if e.Pin != nil {
+		e.Pin(storage.KeyRange{Start: start, End: end})
+	}
 }
 
 func (e *Env) batchRows() int {
@@ -54,9 +74,19 @@ type Operator interface {
 
 // Build turns a plan into an operator tree.
 func Build(env *Env, n plan.Node) (Operator, error) {
+	op, err := build(env, n)
+	if err != nil || env.Profile == nil {
+		return op, err
+	}
+	return env.Profile.wrap(n, op), nil
+}
+
+func build(env *Env, n plan.Node) (Operator, error) {
 	switch x := n.(type) {
 	case *plan.Scan:
 		return newScan(env, x), nil
+	case *plan.IndexScan:
+		return newIndexScan(env, x)
 	case *plan.Values:
 		return newValues(env, x)
 	case *plan.Filter:
@@ -86,6 +116,37 @@ func Build(env *Env, n plan.Node) (Operator, error) {
 		return &limitOp{in: in, skip: x.Offset, left: x.Count}, nil
 	case *plan.Aggregate:
 		return newAggregate(env, x)
+	default:
+		return buildRel(env, n)
+	}
+}
+
+// buildRel builds the relational operators of join.go, setop.go and
+// window.go.
+func buildRel(env *Env, n plan.Node) (Operator, error) {
+	switch x := n.(type) {
+	case *plan.Join:
+		return newJoin(env, x)
+	case *plan.MaxOneRow:
+		in, err := Build(env, x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &maxOneRowOp{in: in}, nil
+	case *plan.SetOp:
+		return newSetOp(env, x)
+	case *plan.DistinctOn:
+		in, err := Build(env, x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &distinctOnOp{env: env, in: in, cols: x.Keys, schema: schemaOf(x.Columns()), seen: map[string]struct{}{}}, nil
+	case *plan.RecursiveCTE:
+		return newRecursive(env, x)
+	case *plan.WorkScan:
+		return newWorkScan(env, x)
+	case *plan.Window:
+		return newWindow(env, x)
 	}
 	return nil, fmt.Errorf("exec: cannot build %T", n)
 }

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"bytes"
 	"context"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -10,8 +9,6 @@ import (
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/storage"
-	"github.com/phantom-db/phantom/internal/keys"
-	"github.com/phantom-db/phantom/internal/rowcodec"
 )
 
 // Emit receives the RETURNING rows of a writing statement, one batch at a
@@ -142,12 +139,13 @@ func Update(ctx context.Context, env *Env, u *plan.Update, emit Emit) ([]storage
 	if err != nil {
 		return nil, 0, err
 	}
-	prefix := keys.TablePrefix(env.DB, t.ID)
+	w, err := newTableWriter(env, t, &u.Cons)
+	if err != nil {
+		src.Close()
+		return nil, 0, err
+	}
+	defer w.release()
 	schema := schemaOf((&plan.Scan{Table: t}).Columns())
-	var dels, puts []storage.Mutation
-	oldKeys := map[string]struct{}{} // keys of updated rows, when keys change
-	newKeys := map[string]struct{}{}
-	var moved []storage.Mutation // puts whose key changed
 	err = Drain(ctx, src, func(b arrow.RecordBatch) error {
 		n := int(b.NumRows())
 		cols := make([]arrow.Array, len(t.Columns))
@@ -166,48 +164,24 @@ func Update(ctx context.Context, env *Env, u *plan.Update, emit Emit) ([]storage
 		}
 		nb := newBatch(schema, cols, n)
 		defer nb.Release()
-		cols = nb.Columns()
-		if err := checkNotNull(t, cols, setCols); err != nil {
+		if err := w.check(nb, setCols); err != nil {
 			return err
 		}
 		for row := range n {
-			key := rowKey(prefix, t, cols, row)
-			if pkChanges {
-				old := rowKey(prefix, t, b.Columns(), row)
-				oldKeys[string(old)] = struct{}{}
-				if _, dup := newKeys[string(key)]; dup {
-					return duplicateKey(t, prefix, key)
-				}
-				newKeys[string(key)] = struct{}{}
-				if !bytes.Equal(old, key) {
-					dels = append(dels, storage.Mutation{Key: old, Delete: true})
-					moved = append(moved, storage.Mutation{Key: key})
-				}
-			}
-			val, err := rowcodec.AppendArrays(nil, cols, row)
-			if err != nil {
+			if err := w.update(b.Columns(), nb.Columns(), row, pkChanges); err != nil {
 				return err
 			}
-			puts = append(puts, storage.Mutation{Key: key, Value: val})
 		}
 		return ret.add(nb)
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	// A moved row may not land on a row this statement leaves in place.
-	var probe []storage.Mutation
-	for _, m := range moved {
-		if _, ok := oldKeys[string(m.Key)]; !ok {
-			probe = append(probe, m)
-		}
-	}
-	if dup, err := firstExisting(ctx, env, probe); err != nil {
+	muts, err := w.finish(ctx)
+	if err != nil {
 		return nil, 0, err
-	} else if dup != nil {
-		return nil, 0, duplicateKey(t, prefix, dup)
 	}
-	return append(dels, puts...), int64(len(puts)), nil
+	return muts, w.n, nil
 }
 
 // Delete runs a DELETE: it returns a delete mutation per matching row and
@@ -223,17 +197,25 @@ func Delete(ctx context.Context, env *Env, d *plan.Delete, emit Emit) ([]storage
 	if err != nil {
 		return nil, 0, err
 	}
-	prefix := keys.TablePrefix(env.DB, t.ID)
-	var muts []storage.Mutation
+	w, err := newTableWriter(env, t, &d.Cons)
+	if err != nil {
+		src.Close()
+		return nil, 0, err
+	}
+	defer w.release()
 	err = Drain(ctx, src, func(b arrow.RecordBatch) error {
 		cols := b.Columns()
 		for row := range int(b.NumRows()) {
-			muts = append(muts, storage.Mutation{Key: rowKey(prefix, t, cols, row), Delete: true})
+			w.remove(cols, row)
 		}
 		return ret.add(b)
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return muts, int64(len(muts)), nil
+	muts, err := w.finish(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return muts, w.n, nil
 }

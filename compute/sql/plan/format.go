@@ -41,6 +41,9 @@ func formatNode(sb *strings.Builder, n Node, depth int) {
 	case *Scan:
 		fmt.Fprintf(sb, "Scan %s\n", x.Table.Name)
 		return
+	case *IndexScan:
+		fmt.Fprintf(sb, "IndexScan %s@%s (%s)\n", x.Table.Name, x.IndexName(), x.Describe())
+		return
 	case *Values:
 		var rows []string
 		for _, r := range x.Rows {

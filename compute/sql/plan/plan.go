@@ -163,12 +163,23 @@ type CreateTable struct {
 	// Exists is set when the table already exists at binding time and
 	// IfNotExists made that a no-op.
 	Exists bool
+	// Sequences are created with the table (SERIAL, identity columns);
+	// their ids are assigned at execution.
+	Sequences []catalog.Sequence
+	// Parents are the referenced tables' descriptors, updated to list this
+	// table in ReferencedBy.
+	Parents []*catalog.Table
 }
 
 // DropTable drops Tables (those that exist; missing ones were rejected by
 // the binder unless IF EXISTS).
 type DropTable struct {
 	Tables []*catalog.Table
+	// Parents are descriptors of tables the dropped ones referenced, with
+	// the dropped names removed from ReferencedBy; Sequences are the
+	// dropped tables' owned sequences.
+	Parents   []*catalog.Table
+	Sequences []*catalog.Sequence
 }
 
 // Insert writes the rows Source produces; Source's columns are exactly the
@@ -178,6 +189,9 @@ type Insert struct {
 	Source Node
 	// Returning, when not nil, is computed over the inserted rows.
 	Returning *Returning
+	// OnConflict, when not nil, handles rows whose key already exists.
+	OnConflict *OnConflict
+	Cons       Constraints
 }
 
 // SetItem assigns Expr (typed as the column, over the table's row) to the
@@ -196,6 +210,7 @@ type Update struct {
 	Set   []SetItem
 	// Returning, when not nil, is computed over the new rows.
 	Returning *Returning
+	Cons      Constraints
 }
 
 // Delete deletes the rows Input produces (a Scan of Table, possibly
@@ -205,6 +220,7 @@ type Delete struct {
 	Input Node
 	// Returning, when not nil, is computed over the deleted rows.
 	Returning *Returning
+	Cons      Constraints
 }
 
 // Returning is the RETURNING list of a writing statement: expressions over

@@ -12,5 +12,4 @@ const (
 	CodeUntranslatableCharacter   = "22P05"
 	CodeCaseNotFound              = "20000"
 	CodeIndeterminateDatatype     = "42P18"
-	CodeWrongObjectType           = "42809"
 )
