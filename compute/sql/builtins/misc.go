@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
@@ -15,7 +14,7 @@ import (
 // ("" for none); fold compares case-insensitively (ILIKE).
 func Like(s, pattern, esc string, fold bool) (bool, error) {
 	if fold {
-		s, pattern = strings.ToLower(s), strings.ToLower(pattern)
+		s, pattern = asciiLower(s), asciiLower(pattern)
 	}
 	var escR rune = -1
 	if esc != "" {

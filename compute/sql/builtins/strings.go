@@ -48,8 +48,8 @@ func init() {
 	register("octet_length", i4, func(a []any) (any, error) { return int32(len(str(a[0]))), nil }, text)
 	register("length", i4, func(a []any) (any, error) { return int32(len(a[0].([]byte))), nil }, types.Bytea)
 	register("octet_length", i4, func(a []any) (any, error) { return int32(len(a[0].([]byte))), nil }, types.Bytea)
-	register("lower", text, func(a []any) (any, error) { return strings.ToLower(str(a[0])), nil }, text)
-	register("upper", text, func(a []any) (any, error) { return strings.ToUpper(str(a[0])), nil }, text)
+	register("lower", text, func(a []any) (any, error) { return asciiLower(str(a[0])), nil }, text)
+	register("upper", text, func(a []any) (any, error) { return asciiUpper(str(a[0])), nil }, text)
 	register("initcap", text, func(a []any) (any, error) { return initcap(str(a[0])), nil }, text)
 	register("reverse", text, func(a []any) (any, error) {
 		r := []rune(str(a[0]))
@@ -234,15 +234,40 @@ func substring(s string, start, count int64, hasCount bool) (any, error) {
 	return string(r[from:to]), nil
 }
 
+// Case mapping follows the C locale (the engine's collation is C, as the
+// recorded PostgreSQL's is): only ASCII letters change case.
+
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+func asciiUpper(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r - ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
+func isASCIIAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
 func initcap(s string) string {
 	var sb strings.Builder
 	inWord := false
 	for _, c := range s {
-		if unicode.IsLetter(c) || unicode.IsDigit(c) {
+		if isASCIIAlnum(c) {
 			if inWord {
-				sb.WriteRune(unicode.ToLower(c))
+				sb.WriteString(asciiLower(string(c)))
 			} else {
-				sb.WriteRune(unicode.ToUpper(c))
+				sb.WriteString(asciiUpper(string(c)))
 			}
 			inWord = true
 		} else {
