@@ -469,6 +469,9 @@ func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error)
 	if err != nil {
 		return nil, err
 	}
+	if t == types.Interval {
+		intervalFieldUnit(x, tc.TypeName)
+	}
 	var out plan.Expr
 	if x.Type() == types.Unknown {
 		if out, err = b.coerce(x, t); err != nil {

@@ -1,6 +1,7 @@
 package bind
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -917,4 +918,21 @@ func hasAggregateExt(n *pg_query.Node) bool {
 		return hasAggregate(x.BooleanTest.Arg)
 	}
 	return false
+}
+
+// intervalFieldUnit gives a bare number in INTERVAL '90' DAY (and the other
+// single-field forms) the field's unit, as PostgreSQL reads it.
+func intervalFieldUnit(x plan.Expr, tn *pg_query.TypeName) {
+	u, ok := x.(*unknownLit)
+	if !ok || u.isNull || u.isParam || len(tn.Typmods) == 0 {
+		return
+	}
+	c := tn.Typmods[0].GetAConst()
+	if c == nil || c.GetIval() == nil {
+		return
+	}
+	unit := map[int32]string{1 << 2: "year", 1 << 1: "month", 1 << 3: "day", 1 << 10: "hour", 1 << 11: "minute", 1 << 12: "second"}[c.GetIval().Ival]
+	if _, err := strconv.ParseFloat(strings.TrimSpace(u.text), 64); err == nil && unit != "" {
+		u.text = strings.TrimSpace(u.text) + " " + unit
+	}
 }
