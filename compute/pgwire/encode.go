@@ -47,6 +47,9 @@ func oidOf(typ string) uint32 {
 	case "float8":
 		return oidFloat8
 	}
+	if oid, ok := extOID(typ); ok {
+		return oid
+	}
 	return oidText
 }
 
@@ -60,6 +63,9 @@ func typeSize(oid uint32) int16 {
 	case oidInt8, oidFloat8:
 		return 8
 	}
+	if n, ok := extSize(oid); ok {
+		return n
+	}
 	return -1
 }
 
@@ -71,16 +77,16 @@ func typeNameOfOID(oid uint32) (name string, ok bool) {
 		return "", true
 	case oidBool:
 		return "bool", true
-	case oidInt2, oidInt4:
+	case oidInt4:
 		return "int4", true
 	case oidInt8:
 		return "int8", true
-	case oidFloat4, oidFloat8:
+	case oidFloat8:
 		return "float8", true
 	case oidText, oidVarchar:
 		return "text", true
 	}
-	return "", false
+	return extNameOfOID(oid)
 }
 
 // rowDescription describes cols with the per-column result formats.
@@ -149,6 +155,9 @@ func appendValue(dst []byte, col arrow.Array, i int, f int16) ([]byte, bool) {
 	case *array.String:
 		return append(dst, a.Value(i)...), false
 	}
+	if out, ok := appendValueExt(dst, col, i, bin); ok {
+		return out, false
+	}
 	return append(dst, col.ValueStr(i)...), false
 }
 
@@ -195,6 +204,9 @@ func decodeParam(raw []byte, typ string, f int16, n int) (any, error) {
 			return s, nil
 		}
 		t, _ := types.FromName(typ)
+		if t >= types.Int2 {
+			return s, nil // the engine parses it where the parameter is used
+		}
 		return types.ParseText(t, s)
 	case formatBinary:
 	default:
@@ -230,6 +242,9 @@ func decodeParam(raw []byte, typ string, f int16, n int) (any, error) {
 			return math.Float64frombits(binary.BigEndian.Uint64(raw)), nil
 		}
 		return nil, bad()
+	}
+	if v, ok, err := decodeParamExt(raw, typ, n); ok {
+		return v, err
 	}
 	return string(raw), nil
 }

@@ -70,7 +70,12 @@ func (c *conn) sendRows(cur *cursor, formats []int16, limit int64) (bool, error)
 		ends := make([]int, len(cols))
 		nulls := make([]bool, len(cols))
 		for j, col := range cols {
-			buf, nulls[j] = appendValue(buf, col, cur.row, formatAt(formats, j))
+			f := formatAt(formats, j)
+			if f == formatBinary && j < len(cur.res.Columns) && isTextCarried(cur.res.Columns[j].Type) {
+				buf, nulls[j] = appendTextCarriedBinary(buf, cur.res.Columns[j].Type, col, cur.row)
+			} else {
+				buf, nulls[j] = appendValue(buf, col, cur.row, f)
+			}
 			ends[j] = len(buf)
 		}
 		row := &pgproto3.DataRow{Values: make([][]byte, len(cols))}

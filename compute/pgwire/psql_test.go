@@ -62,9 +62,10 @@ INSERT 0 3
 	if code != 0 || out != want {
 		t.Fatalf("psql exit %d, output:\n%s\nwant:\n%s", code, out, want)
 	}
-	// Unaligned, tuples-only output of an aggregate.
+	// Unaligned, tuples-only output of an aggregate; 1.0 / 3 is numeric,
+	// printed with PostgreSQL's division scale.
 	out, code = psql(t, addr, "SELECT count(*), count(name), 1.0 / 3 FROM p", "-A", "-t")
-	if code != 0 || out != "3|2|0.3333333333333333\n" {
+	if code != 0 || out != "3|2|0.33333333333333333333\n" {
 		t.Fatalf("psql exit %d, output %q", code, out)
 	}
 	// An error shows its severity, message and the position caret; psql

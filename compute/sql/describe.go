@@ -147,6 +147,13 @@ var paramProbes = []struct {
 
 func probeParam(bindWith func([]any) (plan.Statement, error), params []any, i int) string {
 	defer func(v any) { params[i] = v }(params[i])
+	// The later types (date, numeric, ...) accept none of the probes below:
+	// a ParamProbe records the type the context coerces the parameter to.
+	probe := &types.ParamProbe{}
+	params[i] = probe
+	if _, err := bindWith(params); err == nil && probe.T >= types.Int2 {
+		return probe.T.String()
+	}
 	var last error
 	for _, p := range paramProbes {
 		params[i] = p.v

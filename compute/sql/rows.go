@@ -7,7 +7,9 @@ import (
 )
 
 // Rows returns the result rows as JSON-friendly values: bool, int32, int64,
-// float64, string, or nil for NULL.
+// float64, string, or nil for NULL. int2 is an int32 and float4 a float64
+// (of its shortest text); numeric, date/time, interval, uuid, bytea and
+// jsonb values are their PostgreSQL text form.
 func (r *Result) Rows() [][]any {
 	out := make([][]any, 0, r.RowCount)
 	for _, b := range r.Batches {
@@ -17,6 +19,12 @@ func (r *Result) Rows() [][]any {
 			for j, c := range cols {
 				if c.IsNull(i) {
 					continue
+				}
+				if j < len(r.Columns) {
+					if v, ok := jsonValueExt(r.Columns[j].Type, c, i); ok {
+						row[j] = v
+						continue
+					}
 				}
 				switch a := c.(type) {
 				case *array.Boolean:

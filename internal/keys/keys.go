@@ -16,6 +16,7 @@
 //	0x10 int      8 bytes big-endian two's complement with the sign bit
 //	              flipped (int4 and int8 share it: equal values encode equally)
 //	0x18 uint     8 bytes big-endian (internal ids: databases, tables)
+//	0x28 decimal  exact decimal (NUMERIC, interval spans); see AppendDecimal
 //	0x20 float    8 bytes: IEEE-754 bits big-endian; for v >= 0 the sign bit
 //	              is flipped, for v < 0 all bits are flipped. -0 is encoded as
 //	              +0 and every NaN as one canonical NaN that sorts after +Inf
@@ -130,8 +131,8 @@ func appendEscaped(b []byte, s string) []byte {
 }
 
 // Decode decodes the first component of b and returns its value and the rest
-// of b. Values are nil (NULL), bool, int64, uint64, float64, string or
-// []byte.
+// of b. Values are nil (NULL), bool, int64, uint64, float64, string,
+// []byte or Decimal.
 func Decode(b []byte) (v any, rest []byte, err error) {
 	if len(b) == 0 {
 		return nil, nil, fmt.Errorf("%w: empty component", ErrCorrupt)
@@ -161,6 +162,8 @@ func Decode(b []byte) (v any, rest []byte, err error) {
 			u = ^u
 		}
 		return math.Float64frombits(u), b[8:], nil
+	case tagDecimal:
+		return decodeDecimal(b)
 	case tagString, tagBytes:
 		var out []byte
 		for i := 0; ; i++ {

@@ -12,6 +12,18 @@
 //	            int64   8 bytes little-endian
 //	            float64 8 bytes little-endian IEEE-754 bits
 //	            string  uvarint length, then the bytes
+//	            int16   2 bytes little-endian
+//	            float32 4 bytes little-endian IEEE-754 bits
+//	            date32  4 bytes little-endian (days since 1970-01-01)
+//	            time64, timestamp, timestamptz
+//	                    8 bytes little-endian (microseconds)
+//	            interval 4 bytes months, 4 bytes days, 8 bytes microseconds,
+//	                    little-endian
+//	            uuid    16 bytes
+//	            binary  uvarint length, then the bytes
+//
+// Kinds added later (int16 onwards) only add payload shapes, so rows
+// written before them decode unchanged and the version stays 1.
 //
 // Every column of the table is encoded, primary-key columns included, so a
 // row decodes from its value alone. A row with fewer columns than the reader
@@ -42,11 +54,27 @@ type Kind uint8
 
 // Column kinds and the Arrow types they decode to.
 const (
-	KindBool    Kind = iota + 1 // arrow.Boolean
-	KindInt32                   // arrow.Int32
-	KindInt64                   // arrow.Int64
-	KindFloat64                 // arrow.Float64
-	KindString                  // arrow.String
+	KindBool        Kind = iota + 1 // arrow.Boolean
+	KindInt32                       // arrow.Int32
+	KindInt64                       // arrow.Int64
+	KindFloat64                     // arrow.Float64
+	KindString                      // arrow.String
+	KindInt16                       // arrow.Int16
+	KindFloat32                     // arrow.Float32
+	KindDate32                      // arrow.Date32
+	KindTime64                      // arrow.Time64 (microseconds)
+	KindTimestamp                   // arrow.Timestamp (microseconds, no zone)
+	KindTimestampTZ                 // arrow.Timestamp (microseconds, UTC)
+	KindInterval                    // arrow.MonthDayNanoInterval (whole microseconds)
+	KindUUID                        // arrow.FixedSizeBinary(16)
+	KindBinary                      // arrow.Binary
+)
+
+// Arrow types of the kinds that need parameters.
+var (
+	timestampType   = &arrow.TimestampType{Unit: arrow.Microsecond}
+	timestampTZType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	uuidType        = &arrow.FixedSizeBinaryType{ByteWidth: 16}
 )
 
 // ArrowType returns the Arrow type k decodes to.
@@ -62,6 +90,24 @@ func (k Kind) ArrowType() arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case KindString:
 		return arrow.BinaryTypes.String
+	case KindInt16:
+		return arrow.PrimitiveTypes.Int16
+	case KindFloat32:
+		return arrow.PrimitiveTypes.Float32
+	case KindDate32:
+		return arrow.FixedWidthTypes.Date32
+	case KindTime64:
+		return arrow.FixedWidthTypes.Time64us
+	case KindTimestamp:
+		return timestampType
+	case KindTimestampTZ:
+		return timestampTZType
+	case KindInterval:
+		return arrow.FixedWidthTypes.MonthDayNanoInterval
+	case KindUUID:
+		return uuidType
+	case KindBinary:
+		return arrow.BinaryTypes.Binary
 	}
 	panic(fmt.Sprintf("rowcodec: unknown kind %d", k))
 }
@@ -79,6 +125,27 @@ func KindOf(dt arrow.DataType) (Kind, bool) {
 		return KindFloat64, true
 	case arrow.STRING:
 		return KindString, true
+	case arrow.INT16:
+		return KindInt16, true
+	case arrow.FLOAT32:
+		return KindFloat32, true
+	case arrow.DATE32:
+		return KindDate32, true
+	case arrow.TIME64:
+		return KindTime64, true
+	case arrow.TIMESTAMP:
+		if dt.(*arrow.TimestampType).TimeZone != "" {
+			return KindTimestampTZ, true
+		}
+		return KindTimestamp, true
+	case arrow.INTERVAL_MONTH_DAY_NANO:
+		return KindInterval, true
+	case arrow.FIXED_SIZE_BINARY:
+		if dt.(*arrow.FixedSizeBinaryType).ByteWidth == 16 {
+			return KindUUID, true
+		}
+	case arrow.BINARY:
+		return KindBinary, true
 	}
 	return 0, false
 }
@@ -119,6 +186,24 @@ func AppendArrays(dst []byte, cols []arrow.Array, row int) ([]byte, error) {
 			s := c.Value(row)
 			dst = binary.AppendUvarint(dst, uint64(len(s)))
 			dst = append(dst, s...)
+		case *array.Int16:
+			dst = binary.LittleEndian.AppendUint16(dst, uint16(c.Value(row)))
+		case *array.Float32:
+			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(c.Value(row)))
+		case *array.Date32:
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(c.Value(row)))
+		case *array.Time64:
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Value(row)))
+		case *array.Timestamp:
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Value(row)))
+		case *array.MonthDayNanoInterval:
+			dst = appendInterval(dst, c.Value(row))
+		case *array.FixedSizeBinary:
+			dst = append(dst, c.Value(row)...)
+		case *array.Binary:
+			v := c.Value(row)
+			dst = binary.AppendUvarint(dst, uint64(len(v)))
+			dst = append(dst, v...)
 		default:
 			return nil, fmt.Errorf("rowcodec: unsupported column type %s", col.DataType())
 		}
@@ -172,7 +257,7 @@ func AppendValues(dst []byte, kinds []Kind, vals []any) ([]byte, error) {
 				dst = append(dst, s...)
 			}
 		default:
-			ok = false
+			dst, ok = appendExtValue(dst, kinds[i], v)
 		}
 		if !ok {
 			return nil, fmt.Errorf("rowcodec: value %T does not match kind %d of column %d", v, kinds[i], i)
@@ -192,6 +277,52 @@ type Decoder struct {
 	f64      []*array.Float64Builder
 	str      []*array.StringBuilder
 	rows     int
+}
+
+// appendInterval encodes a month-day-nano interval holding whole
+// microseconds.
+func appendInterval(dst []byte, v arrow.MonthDayNanoInterval) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(v.Months))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(v.Days))
+	return binary.LittleEndian.AppendUint64(dst, uint64(v.Nanoseconds/1000))
+}
+
+// appendExtValue encodes a Go value of one of the later kinds: int16,
+// float32, int32 (date32), int64 (time64, timestamp, timestamptz),
+// arrow.MonthDayNanoInterval, [16]byte (uuid) or []byte (binary).
+func appendExtValue(dst []byte, k Kind, v any) ([]byte, bool) {
+	switch k {
+	case KindInt16:
+		if x, ok := v.(int16); ok {
+			return binary.LittleEndian.AppendUint16(dst, uint16(x)), true
+		}
+	case KindFloat32:
+		if x, ok := v.(float32); ok {
+			return binary.LittleEndian.AppendUint32(dst, math.Float32bits(x)), true
+		}
+	case KindDate32:
+		if x, ok := v.(int32); ok {
+			return binary.LittleEndian.AppendUint32(dst, uint32(x)), true
+		}
+	case KindTime64, KindTimestamp, KindTimestampTZ:
+		if x, ok := v.(int64); ok {
+			return binary.LittleEndian.AppendUint64(dst, uint64(x)), true
+		}
+	case KindInterval:
+		if x, ok := v.(arrow.MonthDayNanoInterval); ok {
+			return appendInterval(dst, x), true
+		}
+	case KindUUID:
+		if x, ok := v.([16]byte); ok {
+			return append(dst, x[:]...), true
+		}
+	case KindBinary:
+		if x, ok := v.([]byte); ok {
+			dst = binary.AppendUvarint(dst, uint64(len(x)))
+			return append(dst, x...), true
+		}
+	}
+	return dst, false
 }
 
 // NewDecoder returns a Decoder for rows of the given column kinds whose
@@ -269,6 +400,8 @@ func (d *Decoder) Append(value []byte) error {
 			p += sz
 			d.str[i].BinaryBuilder.Append(value[p : p+int(l)])
 			p += int(l)
+		default:
+			p = appendExt(d.builders[i], k, value, p)
 		}
 	}
 	d.rows++
@@ -306,7 +439,15 @@ func (d *Decoder) validate(value []byte) error {
 			w = 4
 		case KindInt64, KindFloat64:
 			w = 8
-		case KindString:
+		case KindInt16:
+			w = 2
+		case KindFloat32, KindDate32:
+			w = 4
+		case KindTime64, KindTimestamp, KindTimestampTZ:
+			w = 8
+		case KindInterval, KindUUID:
+			w = 16
+		case KindString, KindBinary:
 			if p > len(value) {
 				return fmt.Errorf("%w: truncated column %d", ErrCorrupt, i)
 			}
@@ -341,4 +482,42 @@ func (d *Decoder) Release() {
 	for _, b := range d.builders {
 		b.Release()
 	}
+}
+
+// appendExt decodes one value of a later kind at value[p:] into b and
+// returns the position after it (validate has checked the length).
+func appendExt(b array.Builder, k Kind, value []byte, p int) int {
+	switch k {
+	case KindInt16:
+		b.(*array.Int16Builder).Append(int16(binary.LittleEndian.Uint16(value[p:])))
+		return p + 2
+	case KindFloat32:
+		b.(*array.Float32Builder).Append(math.Float32frombits(binary.LittleEndian.Uint32(value[p:])))
+		return p + 4
+	case KindDate32:
+		b.(*array.Date32Builder).Append(arrow.Date32(int32(binary.LittleEndian.Uint32(value[p:]))))
+		return p + 4
+	case KindTime64:
+		b.(*array.Time64Builder).Append(arrow.Time64(int64(binary.LittleEndian.Uint64(value[p:]))))
+		return p + 8
+	case KindTimestamp, KindTimestampTZ:
+		b.(*array.TimestampBuilder).Append(arrow.Timestamp(int64(binary.LittleEndian.Uint64(value[p:]))))
+		return p + 8
+	case KindInterval:
+		b.(*array.MonthDayNanoIntervalBuilder).Append(arrow.MonthDayNanoInterval{
+			Months:      int32(binary.LittleEndian.Uint32(value[p:])),
+			Days:        int32(binary.LittleEndian.Uint32(value[p+4:])),
+			Nanoseconds: int64(binary.LittleEndian.Uint64(value[p+8:])) * 1000,
+		})
+		return p + 16
+	case KindUUID:
+		b.(*array.FixedSizeBinaryBuilder).Append(value[p : p+16])
+		return p + 16
+	case KindBinary:
+		l, sz := binary.Uvarint(value[p:])
+		p += sz
+		b.(*array.BinaryBuilder).Append(value[p : p+int(l)])
+		return p + int(l)
+	}
+	panic(fmt.Sprintf("rowcodec: unknown kind %d", k))
 }

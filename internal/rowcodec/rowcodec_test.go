@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -136,8 +137,14 @@ func FuzzDecode(f *testing.F) {
 	good, _ := AppendValues(nil, []Kind{KindInt64, KindString, KindBool}, []any{int64(1), "hi", nil})
 	f.Add(good)
 	f.Add([]byte{1, 0xFF, 0xFF, 0xFF})
+	later, _ := AppendValues(nil, []Kind{KindInt64, KindString, KindBool, KindInt32, KindFloat64, KindInt16, KindFloat32,
+		KindDate32, KindTime64, KindTimestamp, KindTimestampTZ, KindInterval, KindUUID, KindBinary},
+		[]any{int64(1), "x", true, int32(2), 1.5, int16(3), float32(4), int32(5), int64(6), int64(7), int64(8),
+			arrow.MonthDayNanoInterval{Months: 1, Days: 2, Nanoseconds: 3000}, [16]byte{9}, []byte{10, 11}})
+	f.Add(later)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d := NewDecoder(memory.NewGoAllocator(), []Kind{KindInt64, KindString, KindBool, KindInt32, KindFloat64})
+		d := NewDecoder(memory.NewGoAllocator(), []Kind{KindInt64, KindString, KindBool, KindInt32, KindFloat64, KindInt16, KindFloat32,
+			KindDate32, KindTime64, KindTimestamp, KindTimestampTZ, KindInterval, KindUUID, KindBinary})
 		defer d.Release()
 		_ = d.Append(b)
 	})

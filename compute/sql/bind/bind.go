@@ -117,28 +117,8 @@ func (b *Binder) checkSchema(rv *pg_query.RangeVar) error {
 
 // typeFromName resolves a TypeName to a supported type.
 func (b *Binder) typeFromName(tn *pg_query.TypeName) (types.T, error) {
-	var parts []string
-	for _, n := range tn.Names {
-		parts = append(parts, n.GetString_().GetSval())
-	}
-	name := parts[len(parts)-1]
-	if len(parts) > 1 && parts[0] != "pg_catalog" && parts[0] != "public" {
-		return 0, b.errAt(sqlerr.New(sqlerr.CodeUndefinedObject, "type %q does not exist", strings.Join(parts, ".")), tn.Location)
-	}
-	if len(tn.ArrayBounds) > 0 {
-		return 0, b.errAt(sqlerr.NotSupported("array types"), tn.Location)
-	}
-	if t, ok := types.FromName(name); ok {
-		return t, nil
-	}
-	switch name {
-	case "int2", "smallint", "float4", "real", "numeric", "decimal", "bpchar", "char", "bytea",
-		"date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid", "json", "jsonb",
-		"oid", "bit", "varbit", "money", "inet", "cidr", "xml":
-		return 0, b.errAt(sqlerr.NotSupported("type "+name).
-			WithHint("supported types: boolean, integer, bigint, double precision, text"), tn.Location)
-	}
-	return 0, b.errAt(sqlerr.New(sqlerr.CodeUndefinedObject, "type %q does not exist", name), tn.Location)
+	t, _, err := b.typeAndMod(tn)
+	return t, err
 }
 
 func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
@@ -188,7 +168,13 @@ func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
 			if err != nil {
 				return nil, err
 			}
-			col := catalog.Column{Name: cd.Colname, Type: typ, NotNull: cd.IsNotNull}
+			var mod types.Mod
+			if !serial {
+				if _, mod, err = b.typeAndMod(cd.TypeName); err != nil {
+					return nil, err
+				}
+			}
+			col := catalog.Column{Name: cd.Colname, Type: typ, NotNull: cd.IsNotNull, Mod: mod}
 			if serial {
 				cx.serial(&col, rv.Relname)
 			}

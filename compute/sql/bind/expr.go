@@ -134,15 +134,7 @@ func castBoth(l, r plan.Expr, t types.T) (plan.Expr, plan.Expr, error) {
 }
 
 // promote returns the common numeric type of two numeric types.
-func promote(a, b types.T) types.T {
-	switch {
-	case a == types.Float8 || b == types.Float8:
-		return types.Float8
-	case a == types.Int8 || b == types.Int8:
-		return types.Int8
-	}
-	return types.Int4
-}
+func promote(a, b types.T) types.T { return types.Promote(a, b) }
 
 // expr binds a scalar expression.
 func (b *Binder) expr(n *pg_query.Node, ec *exprCtx) (plan.Expr, error) {
@@ -178,13 +170,8 @@ func (b *Binder) expr(n *pg_query.Node, ec *exprCtx) (plan.Expr, error) {
 		return nil, b.errAt(sqlerr.NotSupported("DEFAULT in this context"), x.SetToDefault.Location)
 	case *pg_query.Node_SubLink:
 		return b.subLink(x.SubLink, ec)
-	case *pg_query.Node_CaseExpr:
-		return nil, b.errAt(sqlerr.NotSupported("CASE"), x.CaseExpr.Location)
-	case *pg_query.Node_CoalesceExpr:
-		return nil, b.errAt(sqlerr.NotSupported("COALESCE"), x.CoalesceExpr.Location)
 	default:
-		name := strings.TrimPrefix(strings.TrimPrefix(typeName(n), "*pg_query.Node_"), "A")
-		return nil, sqlerr.NotSupported("expression " + name)
+		return b.exprExt(n, ec)
 	}
 }
 
@@ -205,11 +192,11 @@ func (b *Binder) constant(c *pg_query.A_Const) (plan.Expr, error) {
 				return &plan.Const{Value: i, T: types.Int8}, nil
 			}
 		}
-		f, err := types.ParseText(types.Float8, s)
+		d, err := types.ParseDecimal(s) // a literal with a point or exponent is numeric
 		if err != nil {
 			return nil, b.errAt(sqlerr.As(err), c.Location)
 		}
-		return &plan.Const{Value: f, T: types.Float8}, nil
+		return &plan.Const{Value: d, T: types.Numeric}, nil
 	case *pg_query.A_Const_Boolval:
 		return &plan.Const{Value: v.Boolval.Boolval, T: types.Bool}, nil
 	case *pg_query.A_Const_Sval:
@@ -273,14 +260,7 @@ func opName(names []*pg_query.Node) string {
 
 func (b *Binder) aExpr(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 	if a.Kind != pg_query.A_Expr_Kind_AEXPR_OP {
-		feature := strings.TrimPrefix(a.Kind.String(), "AEXPR_")
-		switch a.Kind {
-		case pg_query.A_Expr_Kind_AEXPR_DISTINCT, pg_query.A_Expr_Kind_AEXPR_NOT_DISTINCT:
-			feature = "IS [NOT] DISTINCT FROM"
-		case pg_query.A_Expr_Kind_AEXPR_OP_ANY, pg_query.A_Expr_Kind_AEXPR_OP_ALL:
-			feature = "ANY/ALL"
-		}
-		return nil, b.errAt(sqlerr.NotSupported(feature), a.Location)
+		return b.aExprExt(a, ec)
 	}
 	op := opName(a.Name)
 	if a.Lexpr == nil {
@@ -307,7 +287,12 @@ func (b *Binder) aExpr(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 					}
 				case float64:
 					return &plan.Const{Value: -v, T: types.Float8}, nil
+				case types.Decimal:
+					return &plan.Const{Value: v.Neg(), T: types.Numeric}, nil
 				}
+			}
+			if e, ok, err := b.negateExt(x, a.Location); ok {
+				return e, err
 			}
 			return b.arith(plan.Sub, &plan.Const{Value: int32(0), T: types.Int4}, x, "-", a.Location)
 		case "+":
@@ -348,6 +333,9 @@ func (b *Binder) aExpr(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 	case ">=":
 		return b.compare(plan.GE, l, r, op, a.Location)
 	}
+	if e, ok, err := b.opExt(op, l, r, a.Location); ok {
+		return e, err
+	}
 	return nil, b.errAt(sqlerr.NotSupported("operator "+op), a.Location)
 }
 
@@ -376,6 +364,9 @@ func (b *Binder) noOperator(op string, l, r plan.Expr, loc int32) error {
 }
 
 func (b *Binder) arith(op plan.ArithOp, l, r plan.Expr, name string, loc int32) (plan.Expr, error) {
+	if e, ok, err := b.arithExt(op, l, r, name, loc); ok {
+		return e, err
+	}
 	l, r, err := b.unify(l, r)
 	if err != nil {
 		return nil, err
@@ -400,6 +391,10 @@ func (b *Binder) compare(op plan.CmpOp, l, r plan.Expr, name string, loc int32) 
 	case lt == rt:
 	case lt.IsNumeric() && rt.IsNumeric():
 		if l, r, err = castBoth(l, r, promote(lt, rt)); err != nil {
+			return nil, b.errAt(sqlerr.As(err), loc)
+		}
+	case datetimeCommon(lt, rt) != types.Unknown:
+		if l, r, err = castBoth(l, r, datetimeCommon(lt, rt)); err != nil {
 			return nil, b.errAt(sqlerr.As(err), loc)
 		}
 	default:
@@ -451,6 +446,9 @@ func (b *Binder) boolExpr(be *pg_query.BoolExpr, ec *exprCtx) (plan.Expr, error)
 // castable reports whether PostgreSQL has a cast from one type to another
 // among the supported types.
 func castable(from, to types.T) bool {
+	if from >= types.Int2 || to >= types.Int2 {
+		return castableExt(from, to)
+	}
 	switch {
 	case from == to, from == types.Text, to == types.Text:
 		return true
@@ -463,7 +461,7 @@ func castable(from, to types.T) bool {
 }
 
 func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error) {
-	t, err := b.typeFromName(tc.TypeName)
+	t, mod, err := b.typeAndMod(tc.TypeName)
 	if err != nil {
 		return nil, err
 	}
@@ -471,14 +469,23 @@ func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error)
 	if err != nil {
 		return nil, err
 	}
+	if t == types.Interval {
+		intervalFieldUnit(x, tc.TypeName)
+	}
+	var out plan.Expr
 	if x.Type() == types.Unknown {
-		return b.coerce(x, t)
+		if out, err = b.coerce(x, t); err != nil {
+			return nil, err
+		}
+	} else {
+		if !castable(x.Type(), t) {
+			return nil, b.errAt(sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast type %s to %s", x.Type().SQLName(), t.SQLName()), tc.Location)
+		}
+		if out, err = castTo(x, t); err != nil {
+			return nil, b.errAt(sqlerr.As(err), tc.Location)
+		}
 	}
-	if !castable(x.Type(), t) {
-		return nil, b.errAt(sqlerr.New(sqlerr.CodeCannotCoerce, "cannot cast type %s to %s", x.Type().SQLName(), t.SQLName()), tc.Location)
-	}
-	out, err := castTo(x, t)
-	if err != nil {
+	if out, err = withMod(out, t, mod, true); err != nil {
 		return nil, b.errAt(sqlerr.As(err), tc.Location)
 	}
 	return out, nil
@@ -507,7 +514,7 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 	}
 	name, fn, ok := aggName(fc.Funcname)
 	if !ok {
-		return nil, b.errAt(sqlerr.NotSupported("function "+opName(fc.Funcname)+"()"), fc.Location)
+		return b.scalarFunc(fc, ec)
 	}
 	switch {
 	case fc.Over != nil:
@@ -539,6 +546,9 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 		if err != nil {
 			return nil, err
 		}
+		if fn == plan.Sum && arg.Type() == types.Int2 {
+			arg = &plan.Cast{X: arg, T: types.Int4} // summed as int4, into int8
+		}
 		agg = plan.Agg{Func: fn, Arg: arg, Distinct: fc.AggDistinct}
 		if agg.T, ok = aggType(fn, arg.Type()); !ok {
 			return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function %s(%s) does not exist", name, arg.Type().SQLName()).
@@ -565,6 +575,9 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 // avg of integers float8 rather than numeric); ok false when there is no
 // such aggregate.
 func aggType(fn plan.AggFunc, t types.T) (types.T, bool) {
+	if rt, ok, decided := aggTypeExt(fn, t); decided {
+		return rt, ok
+	}
 	switch fn {
 	case plan.Count:
 		return types.Int8, true
@@ -613,7 +626,7 @@ func hasAggregate(n *pg_query.Node) bool {
 			return false
 		}
 		_, _, ok := aggName(x.FuncCall.Funcname)
-		return ok
+		return ok || hasAggregateExt(n)
 	case *pg_query.Node_ResTarget:
 		return hasAggregate(x.ResTarget.Val)
 	case *pg_query.Node_AExpr:
@@ -630,6 +643,8 @@ func hasAggregate(n *pg_query.Node) bool {
 		return hasAggregate(x.TypeCast.Arg)
 	case *pg_query.Node_SortBy:
 		return hasAggregate(x.SortBy.Node)
+	default:
+		return hasAggregateExt(n)
 	}
 	return false
 }

@@ -94,6 +94,9 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 			if e, err = b.assign(e, col.Name, col.Type, exprLocation(item)); err != nil {
 				return nil, err
 			}
+			if e, err = withMod(e, col.Type, col.Mod, false); err != nil {
+				return nil, b.errAt(sqlerr.As(err), exprLocation(item))
+			}
 			out[target[j]] = e
 		}
 		src.Rows = append(src.Rows, out)
@@ -131,7 +134,7 @@ func (b *Binder) assign(e plan.Expr, col string, t types.T, loc int32) (plan.Exp
 	switch et := e.Type(); {
 	case et == t:
 		return e, nil
-	case et.IsNumeric() && t.IsNumeric(), t == types.Text:
+	case et.IsNumeric() && t.IsNumeric(), t == types.Text, assignable(et, t):
 		out, err := castTo(e, t)
 		if err != nil {
 			return nil, b.errAt(sqlerr.As(err), loc)

@@ -113,6 +113,9 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 			if e, err = b.assign(e, col.Name, col.Type, exprLocation(rt.Val)); err != nil {
 				return nil, err
 			}
+			if e, err = withMod(e, col.Type, col.Mod, false); err != nil {
+				return nil, b.errAt(sqlerr.As(err), exprLocation(rt.Val))
+			}
 		}
 		up.Set = append(up.Set, plan.SetItem{Col: ci, Expr: e})
 	}

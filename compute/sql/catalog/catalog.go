@@ -32,6 +32,9 @@ type Column struct {
 	Name    string  `json:"name"`
 	Type    types.T `json:"type"`
 	NotNull bool    `json:"not_null,omitempty"`
+	// Mod is the type modifier (varchar(n), char(n), numeric(p,s)); 0 for
+	// none.
+	Mod types.Mod `json:"mod,omitempty"`
 	// Default is the column's DEFAULT expression as SQL text, "" for none
 	// (NULL). SERIAL columns default to nextval('<sequence>').
 	Default string `json:"default,omitempty"`

@@ -26,6 +26,9 @@ type accumulator interface {
 }
 
 func newAccumulator(a plan.Agg) accumulator {
+	if acc := newExtAccumulator(a); acc != nil {
+		return acc
+	}
 	switch a.Func {
 	case plan.CountStar, plan.Count:
 		return &countAcc{}

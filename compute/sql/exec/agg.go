@@ -39,6 +39,7 @@ type hashAggOp struct {
 	env      *Env
 	in       Operator
 	keys     []*Evaluator
+	keyTypes []types.T
 	aggs     []plan.Agg
 	args     []*Evaluator // nil for count(*)
 	schema   *arrow.Schema
@@ -87,6 +88,7 @@ func newHashAgg(env *Env, in Operator, a *plan.Aggregate) (Operator, error) {
 			return nil, err
 		}
 		op.keys = append(op.keys, ev)
+		op.keyTypes = append(op.keyTypes, k.Type())
 		op.keyOut = append(op.keyOut, array.NewBuilder(memOr(env.Mem), k.Type().Arrow()))
 	}
 	switch {
@@ -186,7 +188,7 @@ func (a *hashAggOp) add(b arrow.RecordBatch) error {
 		}
 		var keep []bool
 		if a.seen[i] != nil {
-			keep = a.distinct(a.seen[i], arg)
+			keep = a.distinct(a.seen[i], arg, a.aggs[i].Arg.Type())
 		}
 		err := acc.update(a.ids, arg, keep)
 		if arg != nil {
@@ -200,14 +202,14 @@ func (a *hashAggOp) add(b arrow.RecordBatch) error {
 }
 
 // distinct marks the rows whose (group, value) pair is new.
-func (a *hashAggOp) distinct(seen map[string]struct{}, arg arrow.Array) []bool {
+func (a *hashAggOp) distinct(seen map[string]struct{}, arg arrow.Array, t types.T) []bool {
 	a.keep = append(a.keep[:0], make([]bool, arg.Len())...)
 	for i, g := range a.ids {
 		if arg.IsNull(i) {
 			continue
 		}
 		a.keyBuf = binary.BigEndian.AppendUint32(a.keyBuf[:0], uint32(g))
-		a.keyBuf = appendKey(a.keyBuf, arg, i)
+		a.keyBuf = appendKeyTyped(a.keyBuf, t, arg, i)
 		if _, ok := seen[string(a.keyBuf)]; !ok {
 			seen[string(a.keyBuf)] = struct{}{}
 			a.keep[i] = true
@@ -280,8 +282,8 @@ func (a *hashAggOp) groupIDs(keys []arrow.Array, n int) error {
 	case keyEncoded:
 		for i := range n {
 			a.keyBuf = a.keyBuf[:0]
-			for _, k := range keys {
-				a.keyBuf = appendKey(a.keyBuf, k, i)
+			for j, k := range keys {
+				a.keyBuf = appendKeyTyped(a.keyBuf, a.keyTypes[j], k, i)
 			}
 			g, ok := a.encoded[string(a.keyBuf)]
 			if !ok {

@@ -48,6 +48,9 @@ func Compile(mem memory.Allocator, e plan.Expr) (*Evaluator, error) {
 type evalFn = func(b arrow.RecordBatch) (arrow.Array, error)
 
 func (ev *Evaluator) compile(mem memory.Allocator, e plan.Expr) (evalFn, error) {
+	if fn, ok, err := ev.compileExt(mem, e); ok {
+		return fn, err
+	}
 	switch x := e.(type) {
 	case *plan.ColRef:
 		idx := x.Idx

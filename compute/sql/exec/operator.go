@@ -107,7 +107,7 @@ func build(env *Env, n plan.Node) (Operator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &sortOp{env: env, in: in, keys: x.Keys, schema: schemaOf(x.Columns())}, nil
+		return &sortOp{env: env, in: in, keys: x.Keys, schema: schemaOf(x.Columns()), colTypes: columnTypes(x.Columns())}, nil
 	case *plan.Limit:
 		in, err := Build(env, x.Input)
 		if err != nil {
@@ -202,7 +202,7 @@ func (f *filterOp) apply(ctx context.Context, b arrow.RecordBatch) (arrow.Record
 		return newBatch(b.Schema(), nil, selected), nil
 	}
 	cctx := compute.WithAllocator(ctx, f.env.Mem)
-	out, err := compute.FilterRecordBatch(cctx, b, mask, compute.DefaultFilterOptions())
+	out, err := filterBatch(cctx, memOr(f.env.Mem), b, mask)
 	if err != nil {
 		return nil, fmt.Errorf("exec: filter: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 
 	"github.com/phantom-db/phantom/compute/sql/plan"
+	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
 // sortOp materializes its input, computes a stable permutation over the
@@ -20,6 +21,9 @@ type sortOp struct {
 	in     Operator
 	keys   []plan.SortKey
 	schema *arrow.Schema
+	// colTypes are the SQL types of the columns (keys of the later types
+	// compare their carrier values).
+	colTypes []types.T
 
 	sorted arrow.RecordBatch // nil until the input is consumed
 	pos    int64
@@ -92,7 +96,7 @@ func (s *sortOp) materialize(ctx context.Context) error {
 	}
 	cmps := make([]func(i, j int32) int, len(s.keys))
 	for k, key := range s.keys {
-		cmps[k] = keyComparator(cols[key.Col], key)
+		cmps[k] = typedKeyComparator(s.colType(key.Col), cols[key.Col], key)
 	}
 	slices.SortStableFunc(idx, func(i, j int32) int {
 		for _, c := range cmps {
@@ -110,7 +114,7 @@ func (s *sortOp) materialize(ctx context.Context) error {
 	cctx := compute.WithAllocator(ctx, mem)
 	out := make([]arrow.Array, ncols)
 	for c := range ncols {
-		taken, err := compute.TakeArray(cctx, cols[c], indices)
+		taken, err := takeArray(cctx, mem, cols[c], indices)
 		if err != nil {
 			releaseAll(out)
 			return fmt.Errorf("exec: sort: take: %w", err)

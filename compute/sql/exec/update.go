@@ -96,7 +96,7 @@ func checkNotNull(t *catalog.Table, cols []arrow.Array, which []int) error {
 func rowKey(prefix []byte, t *catalog.Table, cols []arrow.Array, row int) []byte {
 	key := append([]byte(nil), prefix...)
 	for _, ci := range t.PrimaryKey {
-		key = appendKeyColumn(key, cols[ci], row)
+		key = appendTypedKey(key, t.Columns[ci].Type, cols[ci], row)
 	}
 	return key
 }

@@ -121,7 +121,7 @@ func valueAt(a arrow.Array, i int) any {
 	case *array.String:
 		return x.Value(i)
 	}
-	panic(fmt.Sprintf("exec: unsupported array type %s", a.DataType()))
+	return types.ValueAt(types.Unknown, a, i)
 }
 
 // appendValue appends a typed Go value (nil for NULL) to a builder.
@@ -140,9 +140,13 @@ func appendValue(b array.Builder, v any) {
 	case *array.Float64Builder:
 		x.Append(v.(float64))
 	case *array.StringBuilder:
-		x.Append(v.(string))
+		if s, ok := v.(string); ok {
+			x.Append(s)
+		} else {
+			types.Append(b, v)
+		}
 	default:
-		panic(fmt.Sprintf("exec: unsupported builder %T", b))
+		types.Append(b, v)
 	}
 }
 

@@ -332,6 +332,9 @@ func frameAgg(f plan.WindowExpr, rows []int32, args []arrow.Array) (any, error) 
 	if f.Agg == plan.CountStar {
 		return int64(len(rows)), nil
 	}
+	if v, ok, err := frameAggExt(f, rows, args); ok {
+		return v, err
+	}
 	a := args[0]
 	var (
 		count int64

@@ -526,6 +526,10 @@ func format(typ byte, v any, text bool) (string, error) {
 			if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
 				return strconv.FormatInt(int64(x), 10), nil
 			}
+		case string: // numeric values arrive as their text
+			if _, err := strconv.ParseInt(x, 10, 64); err == nil || isDecimalText(x) && !strings.Contains(x, ".") {
+				return x, nil
+			}
 		}
 	case 'R':
 		switch x := v.(type) {
@@ -538,6 +542,9 @@ func format(typ byte, v any, text bool) (string, error) {
 		case string: // JSON carries NaN and infinities as strings
 			switch x {
 			case "NaN", "Infinity", "-Infinity":
+				return x, nil
+			}
+			if isDecimalText(x) { // numeric values arrive as their text
 				return x, nil
 			}
 		case int32, int64, int:
@@ -561,3 +568,20 @@ func format(typ byte, v any, text bool) (string, error) {
 }
 
 func formatFloat(f float64) string { return types.FormatText(f) }
+
+// isDecimalText reports whether s is a plain decimal number (numeric's
+// text form).
+func isDecimalText(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	digits := 0
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && i > 0 && !strings.Contains(s[:i], "."):
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}

@@ -170,6 +170,8 @@ func Walk(e Expr, fn func(Expr) bool) {
 		for _, a := range x.Xs {
 			Walk(a, fn)
 		}
+	default:
+		walkExt(e, fn)
 	}
 }
 
@@ -241,6 +243,9 @@ func Map(e Expr, fn func(Expr) (Expr, error)) (Expr, error) {
 			c.Xs = append(c.Xs, m)
 		}
 		return c, nil
+	}
+	if m, ok, err := mapExt(e, fn); ok {
+		return m, err
 	}
 	return e, nil
 }

@@ -31,6 +31,19 @@ const (
 	Int8
 	Float8
 	Text
+	// Types added with the value-type work (types_ext.go holds their
+	// parsing, printing and casts).
+	Int2
+	Float4
+	Numeric
+	Date
+	Time
+	Timestamp
+	TimestampTZ
+	Interval
+	UUID
+	Bytea
+	JSONB
 )
 
 // String returns the PostgreSQL type name (bool, int4, int8, float8, text).
@@ -46,6 +59,9 @@ func (t T) String() string {
 		return "float8"
 	case Text:
 		return "text"
+	}
+	if n, ok := extNames[t]; ok {
+		return n[0]
 	}
 	return "unknown"
 }
@@ -63,6 +79,9 @@ func (t T) SQLName() string {
 		return "double precision"
 	case Text:
 		return "text"
+	}
+	if n, ok := extNames[t]; ok {
+		return n[1]
 	}
 	return "unknown"
 }
@@ -95,11 +114,13 @@ func FromName(name string) (T, bool) {
 	case "text", "varchar", "character varying":
 		return Text, true
 	}
-	return Unknown, false
+	return extFromName(name)
 }
 
 // IsNumeric reports whether t is an integer or floating-point type.
-func (t T) IsNumeric() bool { return t == Int4 || t == Int8 || t == Float8 }
+func (t T) IsNumeric() bool {
+	return t == Int4 || t == Int8 || t == Float8 || t == Int2 || t == Float4 || t == Numeric
+}
 
 // Arrow returns the Arrow type of t's columns (Unknown is carried as text).
 func (t T) Arrow() arrow.DataType { return t.Kind().ArrowType() }
@@ -116,7 +137,7 @@ func (t T) Kind() rowcodec.Kind {
 	case Float8:
 		return rowcodec.KindFloat64
 	}
-	return rowcodec.KindString
+	return extKind(t)
 }
 
 // FromArrow maps an Arrow type back to its SQL type.
@@ -197,7 +218,7 @@ func ParseText(t T, s string) (any, error) {
 	case Text, Unknown:
 		return s, nil
 	}
-	return nil, fmt.Errorf("types: cannot parse into %s", t)
+	return parseExt(t, s)
 }
 
 // FormatText returns the PostgreSQL text output of a typed value.
@@ -227,7 +248,7 @@ func FormatText(v any) string {
 	case string:
 		return x
 	}
-	return fmt.Sprint(v)
+	return formatExt(v)
 }
 
 // InferParam returns the type a client parameter has when the context does
@@ -295,8 +316,15 @@ func CoerceParam(t T, v any) (any, error) {
 			return ParseText(t, strconv.FormatInt(int64(x), 10))
 		case Text:
 			return FormatText(x), nil
+		case Numeric:
+			return ParseDecimal(strconv.FormatFloat(x, 'f', -1, 64))
+		case Int2, Float4:
+			return Cast(x, t)
 		}
 		return nil, invalidText(t, FormatText(x))
+	case *ParamProbe:
+		x.T = t
+		return nil, nil
 	}
 	return nil, sqlerr.New(sqlerr.CodeInvalidTextRep, "unsupported parameter value of Go type %T", v)
 }
@@ -305,6 +333,9 @@ func CoerceParam(t T, v any) (any, error) {
 // semantics: range checks answer 22003, text input 22P02, and floats round
 // half to even into integers.
 func Cast(v any, t T) (any, error) {
+	if out, ok, err := castExt(v, t); ok {
+		return out, err
+	}
 	if t == Text {
 		return FormatText(v), nil
 	}
