@@ -298,3 +298,24 @@ func TestUniqueAndForeignKeyRaces(t *testing.T) {
 		t.Fatalf("parent rows: %d", n)
 	}
 }
+
+// TestDescribeSerialInsertAndExplain: statements whose defaults call
+// nextval, and EXPLAIN, describe without running (PostgreSQL protocol
+// Describe).
+func TestDescribeSerialInsertAndExplain(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	run(t, e.NewSession(), "CREATE TABLE sr (id SERIAL PRIMARY KEY, v TEXT)")
+	d, err := e.Describe(context.Background(), "INSERT INTO sr (v) VALUES ($1) RETURNING id", nil)
+	if err != nil || len(d.Columns) != 1 || d.Columns[0].Type != "int4" {
+		t.Fatalf("describe serial insert: %+v, %v", d, err)
+	}
+	d, err = e.Describe(context.Background(), "EXPLAIN SELECT * FROM sr WHERE id = 1", nil)
+	if err != nil || len(d.Columns) != 1 || d.Columns[0].Name != "QUERY PLAN" {
+		t.Fatalf("describe explain: %+v, %v", d, err)
+	}
+	// Describe consumed no sequence value.
+	res := run(t, e.NewSession(), "INSERT INTO sr (v) VALUES ('a') RETURNING id")
+	if v := res[0].Batches[0].Column(0).(*array.Int32).Value(0); v != 1 {
+		t.Fatalf("first id %d", v)
+	}
+}
