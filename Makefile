@@ -6,7 +6,7 @@ PKGS    := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/phantom-db/phantom/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean bench bench-deps
+.PHONY: all build dev test fmt-check vet unit e2e fuzz-smoke proto clean bench bench-deps slt-record bench-tpch
 
 all: build
 
@@ -25,7 +25,8 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-# Unit tests that start real processes (bench/logbench) use bin/phantom.
+# Unit tests that start real processes (bench/logbench, bench/tpch) use
+# bin/phantom; bench/tpch also needs PostgreSQL 15's server binaries.
 unit: build
 	PHANTOM_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m $$($(GO) list ./... | grep -v /test/e2e)
 
@@ -57,6 +58,11 @@ fuzz-smoke:
 		fi; \
 	done
 
+# Re-record the expected answers of test/sql from a throwaway PostgreSQL 15
+# (FILES= to record only some).
+slt-record:
+	$(GO) run ./test/sql/record $(FILES)
+
 proto:
 	command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
@@ -74,6 +80,12 @@ bench-deps:
 # in docs/benchmarks.md.
 bench: build bench-deps
 	./$(BIN) bench logservice
+
+# TPC-H on phantom, DuckDB and PostgreSQL 15 (SF=1 by default; results go in
+# docs/benchmarks.md).
+SF ?= 1
+bench-tpch: build
+	./$(BIN) bench tpch --sf $(SF)
 
 clean:
 	rm -rf bin

@@ -27,6 +27,14 @@ type Config struct {
 	Members Membership
 	// MaxBodyBytes bounds request bodies, in bytes. Default 1 MiB.
 	MaxBodyBytes int64
+	// Log is the log service that branch records are committed through;
+	// nil answers 503 to branch creation and deletion.
+	Log LogService
+	// LogTimeout bounds one branch operation's calls to Log. Default 10 s.
+	LogTimeout time.Duration
+	// Retention is how far back a branch may fork: it must equal the page
+	// servers' retention window. 0 or negative: no limit.
+	Retention time.Duration
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -49,6 +57,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.LogTimeout == 0 {
+		c.LogTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -76,6 +87,9 @@ type Service struct {
 
 	mu sync.Mutex
 	st *state
+	// branchMu serializes branch creation and deletion (which call the
+	// log service without holding mu).
+	branchMu sync.Mutex
 }
 
 // New loads (or creates) the state under cfg.DataDir and registers the
@@ -178,8 +192,11 @@ func (s *Service) commit(next *state) error {
 //	POST /v1/tenants/{tenant}/databases      {"name"}
 //	GET  /v1/tenants/{tenant}/databases/{name}
 //	GET  /v1/nodes
+//
+// and the branch endpoints (branches.go).
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.branchRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -1,8 +1,10 @@
 // Package controlplane owns Phantom-DB's metadata: tenants and the databases
-// they hold. Compute nodes ask it which database id a name maps to. Later
-// issues add branches, endpoints, API keys, the shard map and autoscaling.
+// they hold, and the branches of those databases (branches.go). Compute
+// nodes ask it which database id a name maps to. Later issues add
+// endpoints, API keys, the shard map and autoscaling.
 //
-// Invariants: database ids are unique and never reused; the state file is
+// Invariants: database and branch ids share one counter and are never
+// reused; the state file is
 // replaced atomically (write temp, fsync, rename, fsync dir), so a crash leaves
 // either the old or the new state, never a torn one.
 package controlplane
@@ -47,7 +49,10 @@ type Database struct {
 type state struct {
 	Tenants   []Tenant   `json:"tenants"`
 	Databases []Database `json:"databases"`
-	NextDBID  uint64     `json:"next_db_id"`
+	// Branches of every database (branches.go); their ids come from
+	// NextDBID too.
+	Branches []Branch `json:"branches,omitempty"`
+	NextDBID uint64   `json:"next_db_id"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,62}$`)

@@ -102,6 +102,14 @@ func (s *Server) reportConsistent(ctx context.Context) {
 
 // checkpoint is Checkpoint without the report.
 func (s *Server) checkpoint(ctx context.Context) error {
+	// A checkpoint hard-links every live SST: wait for a lazy restore to
+	// download them (nothing to upload before that anyway: the restored
+	// manifest covers them).
+	if s.lazy != nil {
+		if err := s.lazy.wait(ctx); err != nil {
+			return fmt.Errorf("pageserver: checkpoint: %w", err)
+		}
+	}
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 	s.dbMu.RLock()

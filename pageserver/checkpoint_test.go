@@ -90,6 +90,12 @@ func TestRestartResumesFromPersistedIndex(t *testing.T) {
 }
 
 func TestCheckpointRestoreCatchUp(t *testing.T) {
+	for _, mode := range []RestoreMode{RestoreEager, RestoreLazy} {
+		t.Run(string(mode), func(t *testing.T) { testCheckpointRestoreCatchUp(t, mode) })
+	}
+}
+
+func testCheckpointRestoreCatchUp(t *testing.T, mode RestoreMode) {
 	store := newMemStore()
 	all := history(1, 120)
 	dir1 := t.TempDir()
@@ -155,7 +161,9 @@ func TestCheckpointRestoreCatchUp(t *testing.T) {
 
 	// An empty disk restores checkpoint 2 and reads exactly what s1 did.
 	log2 := newFakeLog(all[:80]...)
-	s2 := openServer(t, testConfig(t.TempDir(), log2, store))
+	cfg2 := testConfig(t.TempDir(), log2, store)
+	cfg2.Restore = mode
+	s2 := openServer(t, cfg2)
 	if got := s2.AppliedIndex(); got != 80 {
 		t.Fatalf("restored applied index %d, want 80", got)
 	}

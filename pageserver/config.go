@@ -93,6 +93,13 @@ type Config struct {
 	// are kept but not exported.
 	Registerer prometheus.Registerer
 
+	// Restore says how an empty disk is restored from the newest
+	// checkpoint: RestoreLazy (the default) serves before every SST is
+	// local, fetching the ones a read needs first; RestoreEager downloads
+	// everything before New returns. An unfinished lazy restore found on
+	// start always resumes lazily (and, with RestoreEager, New waits for it).
+	Restore RestoreMode
+
 	// Retention is how far back in time reads may go: a Scan whose read_ts
 	// is older than Now() - Retention (measured on the commit_ts physical
 	// part, ts >> 18 = unix ms) fails with FailedPrecondition, and version GC
@@ -147,6 +154,9 @@ func (c *Config) EnsureDefaults() {
 	if c.ReportTimeout <= 0 {
 		c.ReportTimeout = DefaultReportTimeout
 	}
+	if c.Restore == "" {
+		c.Restore = RestoreLazy
+	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention
 	}
@@ -193,6 +203,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadWaitTimeout <= 0 || c.ScanBatchRows <= 0 || c.CloseCheckpointTimeout <= 0 {
 		errs = append(errs, errors.New("ReadWaitTimeout, ScanBatchRows and CloseCheckpointTimeout must be positive (run EnsureDefaults)"))
+	}
+	if _, err := ParseRestoreMode(string(c.Restore)); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/phantom-db/phantom/internal/keys"
 )
 
 // ErrBeforeRetention is wrapped when a read asks for a timestamp older than
@@ -182,13 +184,19 @@ func (s *Server) readManifest(ctx context.Context, key string) (*manifest, error
 // userKeysStart is the first key after the metadata keys.
 var userKeysStart = []byte{0x00, 0x01}
 
-// CollectVersions drops MVCC versions no admissible read can see: for
-// every user key, the versions older than its newest version at or below
-// the GC horizon (the read horizon minus a minute of grace), and that
-// newest version too when it is a tombstone. It stops at the first key
+// CollectVersions drops MVCC versions no admissible read can see. For
+// every user key it keeps every version newer than the GC horizon (the read
+// horizon minus a minute of grace) and the newest version at or below each
+// protection point: the horizon itself and, for a key of a timeline with
+// branches, every fork timestamp below the horizon at which a branch (or a
+// branch of a branch) still reads it (see protectionPoints). Everything
+// else at or below the horizon goes. Outside a branch, the oldest kept
+// version goes too when it is a tombstone (repeatedly): reading nothing
+// and reading a tombstone are the same there. In a branch a tombstone
+// shadows the parent's key and always stays. It stops at the first key
 // boundary after visiting GCMaxVersions versions (the next call resumes
-// there) and answers how many versions it deleted. It does nothing when retention
-// is disabled.
+// there) and answers how many versions it deleted. It does nothing when
+// retention is disabled.
 func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 	if s.cfg.Retention < 0 {
 		return 0, nil
@@ -201,6 +209,8 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
+	tl := s.timelineMap()
+	points := protectionPoints(s.gcTimelines(horizon), horizon)
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: userKeysStart})
 	if err != nil {
 		return 0, fmt.Errorf("pageserver: gc: open iterator: %w", err)
@@ -210,12 +220,25 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 	defer b.Close()
 
 	var (
-		cur      []byte // prefix of the key being visited
-		covered  bool   // cur has a version at or below the horizon
+		cur      []byte      // prefix of the key being visited
+		keyPts   []uint64    // protection points of cur below the horizon
+		inBranch bool        // cur belongs to a branch timeline
+		old      []gcVersion // cur's versions at or below the horizon, newest first
+		userKey  []byte
 		visited  int
 		deleted  int
 		finished = true
 	)
+	flush := func() error {
+		for _, k := range gcDrops(old, keyPts, inBranch) {
+			if err := b.Delete(k, nil); err != nil {
+				return fmt.Errorf("pageserver: gc: %w", err)
+			}
+			deleted++
+		}
+		old = old[:0]
+		return nil
+	}
 	valid := it.First()
 	if s.gcCursor != nil {
 		valid = it.SeekGE(s.gcCursor)
@@ -226,13 +249,23 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if !bytes.Equal(prefix, cur) {
+			if err := flush(); err != nil {
+				return 0, err
+			}
 			if visited >= s.cfg.GCMaxVersions {
 				s.gcCursor = append(s.gcCursor[:0], prefix...)
 				finished = false
 				break
 			}
 			cur = append(cur[:0], prefix...)
-			covered = false
+			keyPts, inBranch = nil, false
+			if userKey, err = appendDecodedUserKey(userKey[:0], prefix); err != nil {
+				return 0, err
+			}
+			if id, _, ok := keys.SplitDatabaseKey(userKey); ok {
+				keyPts = points[id]
+				_, inBranch = tl[id]
+			}
 		}
 		visited++
 		if visited%ctxCheckEvery == 0 {
@@ -243,26 +276,19 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 		if ts > horizon {
 			continue
 		}
-		drop := covered // an older version below the kept one
-		if !covered {
-			covered = true
-			v, err := it.ValueAndErr()
-			if err != nil {
-				return 0, fmt.Errorf("pageserver: gc: read value: %w", err)
-			}
-			drop = len(v) > 0 && v[0] == kindTombstone
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return 0, fmt.Errorf("pageserver: gc: read value: %w", err)
 		}
-		if drop {
-			if err := b.Delete(it.Key(), nil); err != nil {
-				return 0, fmt.Errorf("pageserver: gc: %w", err)
-			}
-			deleted++
-		}
+		old = append(old, gcVersion{key: slices.Clone(it.Key()), ts: ts, tomb: len(v) > 0 && v[0] == kindTombstone})
 	}
 	if err := it.Error(); err != nil {
 		return 0, fmt.Errorf("pageserver: gc: iterate: %w", err)
 	}
 	if finished {
+		if err := flush(); err != nil {
+			return 0, err
+		}
 		s.gcCursor = nil
 	}
 	if deleted > 0 {
@@ -274,4 +300,98 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 		s.log.Info("versions garbage collected", "deleted", deleted, "visited", visited, "horizon_ts", horizon)
 	}
 	return deleted, nil
+}
+
+// gcVersion is one version at or below the GC horizon.
+type gcVersion struct {
+	key  []byte
+	ts   uint64
+	tomb bool
+}
+
+// gcDrops returns the Pebble keys to delete among old, one user key's
+// versions at or below the horizon (newest first): the newest is kept (it
+// is the newest at or below the horizon), so is the newest at or below each
+// point; outside a branch the oldest kept ones go while they are
+// tombstones.
+func gcDrops(old []gcVersion, points []uint64, inBranch bool) [][]byte {
+	if len(old) == 0 {
+		return nil
+	}
+	keep := make([]bool, len(old))
+	keep[0] = true
+	for _, p := range points {
+		for i, v := range old {
+			if v.ts <= p {
+				keep[i] = true
+				break
+			}
+		}
+	}
+	if !inBranch {
+		for i := len(old) - 1; i >= 0; i-- {
+			if !keep[i] {
+				continue
+			}
+			if !old[i].tomb {
+				break
+			}
+			keep[i] = false
+		}
+	}
+	var drops [][]byte
+	for i, v := range old {
+		if !keep[i] {
+			drops = append(drops, v.key)
+		}
+	}
+	return drops
+}
+
+// protectionPoints returns, per timeline, the timestamps below horizon at
+// which a branch still reads that timeline's keys: a branch c of X with
+// fork F reads X at min(T, F) for every T it is read at; T >= horizon
+// (reads of c itself) gives F when F < horizon, and every point q of c
+// gives min(q, F). Points at or above the horizon are covered by the
+// versions newer than the horizon, which GC always keeps.
+func protectionPoints(tl timelineMap, horizon uint64) map[uint64][]uint64 {
+	out := map[uint64][]uint64{}
+	// visit returns the points of id's parent that reads of id need.
+	visit := func(id uint64) []uint64 {
+		t := tl[id]
+		var pts []uint64
+		if t.ForkTS < horizon {
+			pts = append(pts, t.ForkTS)
+		}
+		for _, q := range out[id] {
+			pts = append(pts, min(q, t.ForkTS))
+		}
+		return pts
+	}
+	// Children before parents: process timelines by decreasing depth so a
+	// child's own points are complete before they are passed up.
+	depth := func(id uint64) int {
+		d := 0
+		for t, ok := tl[id]; ok && d <= maxTimelineDepth; t, ok = tl[t.Parent] {
+			d++
+		}
+		return d
+	}
+	ids := make([]uint64, 0, len(tl))
+	for id := range tl {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uint64) int { return depth(b) - depth(a) })
+	for _, id := range ids {
+		pts := visit(id)
+		if len(pts) > 0 {
+			p := tl[id].Parent
+			out[p] = append(out[p], pts...)
+		}
+	}
+	for id, pts := range out {
+		slices.Sort(pts)
+		out[id] = slices.Compact(pts)
+	}
+	return out
 }

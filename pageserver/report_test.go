@@ -40,17 +40,19 @@ func (r *fakeReporter) snapshot() (int, []report) {
 
 func TestCheckpointReportsConsistentPosition(t *testing.T) {
 	all := history(1, 20)
-	log := newFakeLog(all[:10]...)
+	log := newFakeLog()
 	rep := &fakeReporter{failFirst: 1}
 	cfg := testConfig(t.TempDir(), log, newMemStore())
 	cfg.Reporter, cfg.NodeID = rep, "page-7"
 	s := openServer(t, cfg)
 	ctx := context.Background()
 
-	// Nothing checkpointed yet: nothing to report.
+	// Nothing applied yet: nothing to checkpoint or report. (The entries
+	// arrive afterwards, so the apply loop cannot race this checkpoint.)
 	if err := s.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
+	log.append(all[:10]...)
 	waitApplied(t, s, 10)
 	// The report fails: the checkpoint still succeeds.
 	if err := s.Checkpoint(ctx); err != nil {

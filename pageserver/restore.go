@@ -18,7 +18,9 @@ const maxManifestBytes = 64 << 20
 // object store. With no manifest it does nothing: the page server starts
 // empty and applies the log from index 1. The files are downloaded into a
 // temporary directory, fsynced, and renamed into place, so a crash never
-// leaves a partial Pebble directory behind.
+// leaves a partial Pebble directory behind. In RestoreLazy mode only the
+// mutable files are downloaded here; the manifest is persisted as the lazy
+// restore state (before the rename) and openLazy serves the SSTs on demand.
 func (s *Server) restore(ctx context.Context) error {
 	m, err := s.newestManifest(ctx)
 	if err != nil {
@@ -35,13 +37,27 @@ func (s *Server) restore(ctx context.Context) error {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return fmt.Errorf("pageserver: restore: %w", err)
 	}
+	lazy := s.cfg.Restore == RestoreLazy
 	for _, f := range m.Files {
+		if lazy && isImmutableFile(f.Name) {
+			continue
+		}
 		if err := s.download(ctx, f, filepath.Join(tmp, f.Name)); err != nil {
 			_ = os.RemoveAll(tmp)
 			return fmt.Errorf("pageserver: restore: %w", err)
 		}
 	}
 	if err := syncDir(tmp); err != nil {
+		return fmt.Errorf("pageserver: restore: %w", err)
+	}
+	// The state is written before the rename: a database without it has
+	// every file.
+	if lazy {
+		err = s.writeLazyState(m)
+	} else {
+		err = s.removeLazyState()
+	}
+	if err != nil {
 		return fmt.Errorf("pageserver: restore: %w", err)
 	}
 	// dbDir has no database (New checked); it may be an empty leftover.
@@ -61,7 +77,8 @@ func (s *Server) restore(ctx context.Context) error {
 	}
 	s.ckptIndex.Store(m.AppliedIndex)
 	s.ckptTS.Store(m.AppliedTS)
-	s.log.Info("restored checkpoint", "applied_index", m.AppliedIndex, "applied_ts", m.AppliedTS, "files", len(m.Files))
+	s.log.Info("restored checkpoint", "applied_index", m.AppliedIndex, "applied_ts", m.AppliedTS,
+		"files", len(m.Files), "mode", s.cfg.Restore)
 	return nil
 }
 
@@ -152,7 +169,7 @@ func (s *Server) removeTempDirs() error {
 		return fmt.Errorf("pageserver: read data dir: %w", err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), checkpointTmpPrefix) || e.Name() == restoreTmpName {
+		if strings.HasPrefix(e.Name(), checkpointTmpPrefix) || e.Name() == restoreTmpName || e.Name() == lazyFetchDirName {
 			if err := os.RemoveAll(filepath.Join(s.cfg.DataDir, e.Name())); err != nil {
 				return fmt.Errorf("pageserver: remove leftover %s: %w", e.Name(), err)
 			}

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -134,8 +133,9 @@ func (s *Server) scanBatches(ctx context.Context, start, end []byte, readTS, lim
 // scanRows calls emit, in key order, with the user key and value of the
 // newest version <= readTS of every key in [start, end) that is not a
 // tombstone, stopping after limit rows (0: no limit). An empty end means no
-// upper bound. It reads one consistent Pebble iterator; emit's arguments are
-// only valid during the call.
+// upper bound. Keys of a branch resolve in its parents (see timelines.go).
+// It reads one Pebble snapshot; emit's arguments are only valid during the
+// call.
 func (s *Server) scanRows(ctx context.Context, start, end []byte, readTS, limit uint64, emit func(k, v []byte) error) error {
 	if len(end) > 0 && bytes.Compare(start, end) >= 0 {
 		return nil
@@ -150,66 +150,36 @@ func (s *Server) scanRows(ctx context.Context, start, end []byte, readTS, limit 
 	if err := s.checkRetention(readTS); err != nil {
 		return err
 	}
-	opts := &pebble.IterOptions{LowerBound: appendUserKeyPrefix(nil, start)}
-	if len(end) > 0 {
-		opts.UpperBound = appendUserKeyPrefix(nil, end)
-	}
-	it, err := s.db.NewIterWithContext(ctx, opts)
-	if err != nil {
-		return fmt.Errorf("pageserver: open iterator: %w", err)
-	}
-	defer it.Close()
-
-	var (
-		emitted uint64
-		visited int
-		userKey []byte
-		seekKey []byte
-	)
-	for valid := it.First(); valid; {
-		if visited++; visited%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		prefix, ts, err := splitVersionedKey(it.Key())
+	// One Pebble snapshot serves every iterator of the scan (a branch reads
+	// its own keys and its parents'), so it sees whole LogEntries only.
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	var emitted uint64
+	tl := s.timelineMap()
+	for _, seg := range scanSegments(tl, start, end) {
+		it, err := resolvedIter(ctx, snap, tl, seg.id, seg.branch, seg.start, seg.end, readTS, 0)
 		if err != nil {
 			return err
 		}
-		if ts > readTS {
-			// Jump to the newest version of this key at or below readTS.
-			seekKey = appendTS(append(seekKey[:0], prefix...), readTS)
-			valid = it.SeekGE(seekKey)
-			continue
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return fmt.Errorf("pageserver: read value: %w", err)
-		}
-		if len(v) == 0 {
-			return fmt.Errorf("pageserver: empty value at %x", it.Key())
-		}
-		switch v[0] {
-		case kindPut:
-			if userKey, err = appendDecodedUserKey(userKey[:0], prefix); err != nil {
-				return err
+		for {
+			ok, err := it.next()
+			if err == nil && ok {
+				err = emit(it.key(), it.value())
 			}
-			if err := emit(userKey, v[1:]); err != nil {
-				return err
+			if err != nil || !ok {
+				cerr := it.close()
+				if err != nil {
+					return err
+				}
+				if cerr != nil {
+					return fmt.Errorf("pageserver: close iterator: %w", cerr)
+				}
+				break
 			}
 			if emitted++; limit > 0 && emitted >= limit {
-				return nil
+				return it.close()
 			}
-		case kindTombstone:
-		default:
-			return fmt.Errorf("pageserver: unknown value kind %d at %x", v[0], it.Key())
 		}
-		// Skip the older versions of this key.
-		seekKey = appendNextUserKeyPrefix(seekKey[:0], prefix)
-		valid = it.SeekGE(seekKey)
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("pageserver: iterate: %w", err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/phantom-db/phantom/bench/logbench"
+	"github.com/phantom-db/phantom/bench/pagebench"
+	"github.com/phantom-db/phantom/bench/tpch"
 )
 
 // benchCommand is `phantom bench <benchmark>`: benchmarks that start real
@@ -20,8 +22,8 @@ func benchCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name:        "bench",
 		ShortUsage:  "phantom bench <benchmark> [flags]",
-		ShortHelp:   "run a benchmark (logservice)",
-		Subcommands: []*ffcli.Command{benchLogserviceCommand()},
+		ShortHelp:   "run a benchmark (logservice, pageserver, tpch)",
+		Subcommands: []*ffcli.Command{benchLogserviceCommand(), benchPageserverCommand(), benchTPCHCommand()},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 }
@@ -85,6 +87,69 @@ func benchLogserviceCommand() *ffcli.Command {
 	}
 }
 
+func benchTPCHCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("phantom bench tpch", flag.ContinueOnError)
+	var (
+		sf           = fs.Float64("sf", 1, "TPC-H scale factor (1: 6M lineitem rows; below 1 in steps of 0.001)")
+		queries      = fs.String("queries", "", "queries to run, e.g. 1,3,5-7 (default: all 22)")
+		runs         = fs.Int("runs", 1, "runs of each query per system; the best time is reported")
+		timeout      = fs.Duration("query-timeout", 10*time.Minute, "bound on one run of one query")
+		loaders      = fs.Int("loaders", 4, "concurrent connections loading phantom")
+		batchRows    = fs.Int("batch-rows", 1000, "rows per INSERT statement loading phantom")
+		skipPhantom  = fs.Bool("skip-phantom", false, "measure DuckDB and PostgreSQL only")
+		skipPostgres = fs.Bool("skip-postgres", false, "leave PostgreSQL out")
+		workDir      = fs.String("work-dir", "", "parent of the temp dir for data files, phantom's data and logs (default: the system temp dir)")
+		keepData     = fs.Bool("keep-data", false, "keep the temp dir after the run")
+		logs         logFlags
+	)
+	logs.register(fs)
+	return &ffcli.Command{
+		Name:       "tpch",
+		ShortUsage: "phantom bench tpch [flags]",
+		ShortHelp:  "the 22 TPC-H queries on phantom, DuckDB and PostgreSQL 15, answers checked against DuckDB",
+		LongHelp: "Generates TPC-H data (dbgen), loads it into `phantom dev` (this binary, multi-row\n" +
+			"INSERTs over the PostgreSQL protocol), into DuckDB in this process and into a\n" +
+			"throwaway PostgreSQL 15 (COPY), runs the 22 queries on each, checks every answer\n" +
+			"against DuckDB's and prints per-query times with the ratios and geometric means.",
+		FlagSet: fs,
+		Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(logs.level, logs.format)
+			if err != nil {
+				return err
+			}
+			nums, err := tpch.ParseQueryList(*queries)
+			if err != nil {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: find own binary: %w", err)
+			}
+			rep, err := tpch.Run(ctx, tpch.Config{
+				SF:           *sf,
+				Queries:      nums,
+				Runs:         *runs,
+				QueryTimeout: *timeout,
+				PhantomBin:   self,
+				SkipPhantom:  *skipPhantom,
+				SkipPostgres: *skipPostgres,
+				Loaders:      *loaders,
+				BatchRows:    *batchRows,
+				WorkDir:      *workDir,
+				KeepData:     *keepData,
+				Progress:     os.Stderr,
+				Logger:       log,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("command: %s\n\n", strings.Join(append([]string{"phantom"}, os.Args[1:]...), " "))
+			return rep.WriteTable(os.Stdout)
+		},
+	}
+}
+
 // parseClientLevels parses "1,16,64".
 func parseClientLevels(s string) ([]int, error) {
 	var levels []int
@@ -102,4 +167,73 @@ func parseClientLevels(s string) ([]int, error) {
 		return nil, fmt.Errorf("--clients %q names no level", s)
 	}
 	return levels, nil
+}
+
+func benchPageserverCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("phantom bench pageserver", flag.ContinueOnError)
+	var (
+		rows         = fs.Int("rows", pagebench.DefaultRows, "rows in the table")
+		valueSize    = fs.Int("value-size", pagebench.DefaultValueSize, "value size of every row, in bytes")
+		commitRows   = fs.Int("commit-rows", pagebench.DefaultCommitRows, "rows per commit while loading")
+		loaders      = fs.Int("loaders", pagebench.DefaultLoaders, "concurrent committers while loading")
+		duration     = fs.Duration("duration", pagebench.DefaultReadDuration, "how long each point-read concurrency level runs, per system")
+		clients      = fs.String("clients", "1,16", "comma-separated point-read concurrency levels")
+		procs        = fs.Int("pageserver-procs", 0, "GOMAXPROCS of the page server (0: every CPU)")
+		pgBin        = fs.String("postgres-bin", pagebench.DefaultPostgresBin, "directory of PostgreSQL's initdb and postgres")
+		pgRows       = fs.Int("postgres-rows", 0, "rows in PostgreSQL's table (0: --rows)")
+		skipPostgres = fs.Bool("skip-postgres", false, "measure phantom only")
+		workDir      = fs.String("work-dir", "", "parent of the temp dir for data and process logs (default: the system temp dir)")
+		keepData     = fs.Bool("keep-data", false, "keep the temp dir (data and process logs) after the run")
+		logs         logFlags
+	)
+	logs.register(fs)
+	return &ffcli.Command{
+		Name:       "pageserver",
+		ShortUsage: "phantom bench pageserver [flags]",
+		ShortHelp:  "point-read p50/p99, scan rows/s and MB/s per core, cold start (eager and lazy restore), next to PostgreSQL",
+		LongHelp: "Starts a `phantom logservice` and a `phantom pageserver` (this binary) on loopback,\n" +
+			"loads --rows rows through the log service, measures point reads, a full scan and\n" +
+			"the cold start of the page server on an empty disk from the object store, then\n" +
+			"measures primary-key SELECTs on PostgreSQL 15 and prints phantom/postgres ratios.",
+		FlagSet: fs,
+		Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(logs.level, logs.format)
+			if err != nil {
+				return err
+			}
+			levels, err := parseClientLevels(*clients)
+			if err != nil {
+				return err
+			}
+			bin := os.Getenv("PHANTOM_BIN")
+			if bin == "" {
+				if bin, err = os.Executable(); err != nil {
+					return fmt.Errorf("bench: find own binary: %w", err)
+				}
+			}
+			res, err := pagebench.Run(ctx, pagebench.Config{
+				PhantomBin:      bin,
+				Rows:            *rows,
+				ValueSize:       *valueSize,
+				CommitRows:      *commitRows,
+				Loaders:         *loaders,
+				ReadDuration:    *duration,
+				Concurrency:     levels,
+				PageServerProcs: *procs,
+				PostgresBin:     *pgBin,
+				PostgresRows:    *pgRows,
+				SkipPostgres:    *skipPostgres,
+				WorkDir:         *workDir,
+				KeepData:        *keepData,
+				Progress:        os.Stderr,
+				Logger:          log,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("command: %s\n\n", strings.Join(append([]string{"phantom"}, os.Args[1:]...), " "))
+			return res.WriteTable(os.Stdout)
+		},
+	}
 }

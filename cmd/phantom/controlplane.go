@@ -13,6 +13,8 @@ import (
 
 	controlplane "github.com/phantom-db/phantom/control-plane"
 	"github.com/phantom-db/phantom/internal/natsbus"
+	"github.com/phantom-db/phantom/logservice/logclient"
+	"github.com/phantom-db/phantom/pageserver"
 )
 
 // controlPlaneFlags configures a `phantom control-plane` process.
@@ -22,6 +24,8 @@ type controlPlaneFlags struct {
 	httpAddr         string
 	natsURL          string
 	heartbeatTimeout time.Duration
+	logAddr          string
+	retention        time.Duration
 	logs             logFlags
 }
 
@@ -31,17 +35,20 @@ func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8433", "REST API listen address")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for membership heartbeats (empty: no membership)")
 	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
+	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated, that branch records are committed through (empty: no branches)")
+	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "the page servers' --retention: how far back a branch may fork (0: no limit)")
 }
 
 func controlPlaneCommand() *ffcli.Command {
 	var f controlPlaneFlags
-	return serviceCommand("control-plane", "run the control plane (tenants, databases, membership)", f.register, &f.logs,
+	return serviceCommand("control-plane", "run the control plane (tenants, databases, branches, membership)", f.register, &f.logs,
 		func(ctx context.Context, log *slog.Logger) (io.Closer, error) { return startControlPlane(ctx, f, log) })
 }
 
 // controlPlaneNode is a running control plane.
 type controlPlaneNode struct {
 	svc     *controlplane.Service
+	logc    *logclient.Client
 	members *natsbus.Membership
 	nc      *nats.Conn
 	http    *httpServer
@@ -57,16 +64,24 @@ func (v membersView) Nodes() any { return v.m.Nodes() }
 func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logger) (*controlPlaneNode, error) {
 	log = log.With("service", "control-plane", "node", f.nodeID)
 	n := &controlPlaneNode{log: log, stopHB: func() {}}
-	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log}
+	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log, Retention: f.retention}
+	if f.logAddr != "" {
+		logc, err := logclient.Dial(ctx, f.logAddr, logclient.WithLogger(log))
+		if err != nil {
+			return nil, fmt.Errorf("dial log service %s: %w", f.logAddr, err)
+		}
+		n.logc, cfg.Log = logc, logc
+	}
 	if f.natsURL != "" {
 		nc, err := nats.Connect(f.natsURL, nats.Name("phantom-control-plane-"+f.nodeID), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 		if err != nil {
+			n.Close()
 			return nil, fmt.Errorf("connect nats %s: %w", f.natsURL, err)
 		}
 		n.nc = nc
 		m, err := natsbus.StartMembership(nc, natsbus.MembershipConfig{Timeout: f.heartbeatTimeout, Logger: log})
 		if err != nil {
-			nc.Close()
+			n.Close()
 			return nil, err
 		}
 		n.members = m
@@ -102,6 +117,9 @@ func (n *controlPlaneNode) Close() error {
 	}
 	if n.nc != nil {
 		n.nc.Close()
+	}
+	if n.logc != nil {
+		_ = n.logc.Close()
 	}
 	n.log.Info("control plane stopped")
 	return nil

@@ -147,7 +147,7 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	var cf controlPlaneFlags
 	flagDefaults(cf.register)
 	cf.dataDir = filepath.Join(dataDir, "control-plane")
-	cf.httpAddr, cf.natsURL = f.addr(offControlPlane), natsURL
+	cf.httpAddr, cf.natsURL, cf.logAddr = f.addr(offControlPlane), natsURL, ls.grpc.Addr()
 	cp, err := startControlPlane(ctx, cf, log)
 	if err != nil {
 		return err

@@ -31,6 +31,7 @@ type pageserverFlags struct {
 	gcInterval         time.Duration
 	retention          time.Duration
 	natsURL            string
+	restore            string
 	logs               logFlags
 }
 
@@ -46,6 +47,7 @@ func (f *pageserverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.gcInterval, "gc-interval", pageserver.DefaultGCInterval, "how often to garbage-collect old versions and unreferenced objects (0: never)")
 	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "how far back reads may go; older versions are garbage-collected (0: keep everything)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
+	fs.StringVar(&f.restore, "restore", string(pageserver.RestoreLazy), "restore of an empty disk from the newest checkpoint: lazy (serve at once, fetch SSTs on first use and in the background) or eager (download everything first)")
 }
 
 func pageserverCommand() *ffcli.Command {
@@ -69,6 +71,10 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 	dataDir, err := filepath.Abs(f.dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("pageserver data dir: %w", err)
+	}
+	restore, err := pageserver.ParseRestoreMode(f.restore)
+	if err != nil {
+		return nil, fmt.Errorf("--restore: %w", err)
 	}
 	store, err := objstore.Open(ctx, f.objectStore)
 	if err != nil {
@@ -97,6 +103,7 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		CheckpointInterval: interval,
 		GCInterval:         gcInterval,
 		Retention:          retention,
+		Restore:            restore,
 		NodeID:             f.nodeID,
 		Registerer:         prometheus.DefaultRegisterer,
 		Reporter:           logc,

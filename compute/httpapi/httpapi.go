@@ -1,8 +1,8 @@
 // Package httpapi serves the compute node's HTTP SQL API (docs/http-api.md):
 //
-//	POST   /v1/sql            {"query", "params", "database", "session", "timeout_ms", "as_of"}
-//	POST   /v1/sql/batch      {"statements": [{"query", "params"}]}: one transaction
-//	POST   /v1/sessions       opens an interactive session
+//	POST   /v1/sql            {"query", "params", "database", "branch", "session", "timeout_ms", "as_of"}
+//	POST   /v1/sql/batch      {"statements": [{"query", "params"}], "branch"}: one transaction
+//	POST   /v1/sessions       {"branch"} (optional body): opens an interactive session
 //	DELETE /v1/sessions/{id}  closes it, rolling back an open transaction
 //	GET    /healthz
 //
@@ -167,6 +167,10 @@ type Request struct {
 	// phantom.last_commit_ts prints it). Not with Session: SET
 	// phantom.as_of in the session instead.
 	AsOf any `json:"as_of,omitempty"`
+	// Branch runs the query on this branch of the database ("" or
+	// "main": the database itself); unknown branches answer 404 with
+	// SQLSTATE 3D000. Not with Session: open the session with "branch".
+	Branch string `json:"branch,omitempty"`
 }
 
 // Column describes one result column.

@@ -184,7 +184,13 @@ func (s *Server) handleOpenSession(w http.ResponseWriter, r *http.Request) {
 	if !s.sessionsEnabled(w) {
 		return
 	}
-	id, err := s.sessions.open()
+	req, ok := s.decodeSessionRequest(w, r)
+	if !ok || !s.checkBranch(w, req.Branch) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StatementTimeout)
+	defer cancel()
+	id, err := s.openSessionOn(ctx, req.Branch)
 	if err != nil {
 		s.fail(w, r, r.Context(), 0, err)
 		return

@@ -27,6 +27,14 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 	if req.AsOf != nil && !s.checkAsOf(w, req) {
 		return
 	}
+	if req.Branch != "" && req.Session != "" {
+		writeError(w, http.StatusBadRequest, &sqlerr.Error{Code: "22023", Message: `"branch" cannot be combined with "session"`,
+			Hint: `open the session with {"branch": ...} or run SET phantom.branch = '...' in it`})
+		return
+	}
+	if !s.checkBranch(w, req.Branch) {
+		return
+	}
 	ctx, done, timeout, ok := s.admit(w, r, req.TimeoutMS)
 	if !ok {
 		return
@@ -35,8 +43,8 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 
 	var results []*sql.Result
 	var err error
-	if req.AsOf != nil {
-		results, err = s.executeAsOf(ctx, req)
+	if req.AsOf != nil || req.Branch != "" {
+		results, err = s.executeFresh(ctx, req)
 	} else if req.Session != "" {
 		results, err = s.sessions.execute(ctx, req.Session, req.Query, req.Params)
 	} else {
@@ -84,17 +92,23 @@ func asOfTS(v any) (uint64, error) {
 	return sql.ParseAsOf(text)
 }
 
-// executeAsOf runs the request in a fresh session reading at its "as_of".
-func (s *Server) executeAsOf(ctx context.Context, req Request) ([]*sql.Result, error) {
-	ts, err := asOfTS(req.AsOf)
-	if err != nil {
-		return nil, err
-	}
+// executeFresh runs the request in a fresh session on its "branch",
+// reading at its "as_of".
+func (s *Server) executeFresh(ctx context.Context, req Request) ([]*sql.Result, error) {
 	sess := s.cfg.NewSession()
 	defer sess.Close()
-	set, err := sess.Execute(ctx, fmt.Sprintf("SET phantom.as_of = '%d'", ts), nil)
-	releaseAll(set)
-	if err != nil {
+	if req.AsOf != nil {
+		ts, err := asOfTS(req.AsOf)
+		if err != nil {
+			return nil, err
+		}
+		set, err := sess.Execute(ctx, fmt.Sprintf("SET phantom.as_of = '%d'", ts), nil)
+		releaseAll(set)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := useBranch(ctx, sess, req.Branch); err != nil {
 		return nil, err
 	}
 	return sess.Execute(ctx, req.Query, req.Params)
@@ -105,6 +119,8 @@ func (s *Server) executeAsOf(ctx context.Context, req Request) ([]*sql.Result, e
 type BatchRequest struct {
 	Statements []Statement `json:"statements"`
 	Database   string      `json:"database,omitempty"`
+	// Branch runs the batch on this branch of the database.
+	Branch string `json:"branch,omitempty"`
 	// TimeoutMS bounds the whole batch, in milliseconds.
 	TimeoutMS int64 `json:"timeout_ms,omitempty"`
 }
@@ -124,7 +140,7 @@ type BatchResponse struct {
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var req BatchRequest
-	if !s.decode(w, r, &req) || !s.checkDatabase(w, req.Database) || !s.sessionsEnabled(w) {
+	if !s.decode(w, r, &req) || !s.checkDatabase(w, req.Database) || !s.sessionsEnabled(w) || !s.checkBranch(w, req.Branch) {
 		return
 	}
 	if len(req.Statements) == 0 {
@@ -141,6 +157,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	defer sess.Close() // rolls back unless committed
 	run := func(query string, params []any) ([]*sql.Result, error) {
 		return sess.Execute(ctx, query, params)
+	}
+	if err := useBranch(ctx, sess, req.Branch); err != nil {
+		s.fail(w, r, ctx, timeout, err)
+		return
 	}
 	if _, err := run("BEGIN", nil); err != nil {
 		s.fail(w, r, ctx, timeout, err)

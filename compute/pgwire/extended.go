@@ -58,7 +58,7 @@ func (cur *cursor) more() bool {
 // sendRows sends up to limit rows (0: all) of cur as DataRows and reports
 // whether rows remain.
 func (c *conn) sendRows(cur *cursor, formats []int16, limit int64) (bool, error) {
-	var buf []byte
+	buf := make([]byte, 0, 256) // never nil: a nil value is NULL, an empty one ""
 	var n int64
 	for cur.more() {
 		if limit > 0 && n == limit {

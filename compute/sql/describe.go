@@ -15,6 +15,7 @@ import (
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/sql/types"
+	"github.com/phantom-db/phantom/compute/storage"
 )
 
 // Description is what Describe reports about one statement without running
@@ -41,7 +42,14 @@ type Description struct {
 // bound with probe values (text, then bool, float8, int8) that only the
 // type its context coerces to accepts, so Describe agrees with Execute by
 // construction. It costs up to 1+4n binds, all on one cached catalog read.
-func (e *Engine) Describe(ctx context.Context, query string, known []string) (_ *Description, err error) {
+func (e *Engine) Describe(ctx context.Context, query string, known []string) (*Description, error) {
+	return e.describe(ctx, query, known, func(context.Context, storage.Snapshot) (uint64, error) { return e.cfg.DatabaseID, nil })
+}
+
+// describe is Describe with the database (or branch) id chosen at the
+// snapshot by dbID.
+func (e *Engine) describe(ctx context.Context, query string, known []string,
+	dbID func(context.Context, storage.Snapshot) (uint64, error)) (_ *Description, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.cfg.Logger.Error("panic describing statement", "query", query, "panic", r)
@@ -79,7 +87,11 @@ func (e *Engine) Describe(ctx context.Context, query string, known []string) (_ 
 	if err != nil {
 		return nil, sqlerr.Normalize(fmt.Errorf("sql: begin: %w", err))
 	}
-	cat := &memoCatalog{r: &catalog.Reader{KV: e.cfg.KV, Snap: snap, DB: e.cfg.DatabaseID}, m: map[string]*catalog.Table{}}
+	db, err := dbID(ctx, snap)
+	if err != nil {
+		return nil, sqlerr.Normalize(err)
+	}
+	cat := &memoCatalog{r: &catalog.Reader{KV: e.cfg.KV, Snap: snap, DB: db}, m: map[string]*catalog.Table{}}
 	bindWith := func(params []any) (plan.Statement, error) {
 		return bind.New(ctx, cat, query, params).Bind(stmts[0].AST)
 	}

@@ -29,8 +29,12 @@ const seqCacheSize = 32
 // (an engine that stops, a rolled-back insert) are gaps, as in PostgreSQL.
 type seqCache struct {
 	mu     sync.Mutex
-	ranges map[uint64]*seqRange
+	ranges map[seqID]*seqRange
 }
+
+// seqID names a sequence of one database or branch (a branch has its own
+// counters, starting from the parent's at the fork).
+type seqID struct{ db, id uint64 }
 
 type seqRange struct {
 	next int64 // the next value to hand out
@@ -38,20 +42,20 @@ type seqRange struct {
 }
 
 // nextval returns the next value of s.
-func (e *Engine) nextval(ctx context.Context, s *catalog.Sequence) (int64, error) {
+func (e *Engine) nextval(ctx context.Context, db uint64, s *catalog.Sequence) (int64, error) {
 	c := &e.seqs
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ranges == nil {
-		c.ranges = map[uint64]*seqRange{}
+		c.ranges = map[seqID]*seqRange{}
 	}
-	r := c.ranges[s.ID]
+	r := c.ranges[seqID{db, s.ID}]
 	if r == nil || r.left == 0 {
 		var err error
-		if r, err = e.allocate(ctx, s, seqCacheSize); err != nil {
+		if r, err = e.allocate(ctx, db, s, seqCacheSize); err != nil {
 			return 0, err
 		}
-		c.ranges[s.ID] = r
+		c.ranges[seqID{db, s.ID}] = r
 	}
 	v := r.next
 	r.left--
@@ -63,8 +67,8 @@ func (e *Engine) nextval(ctx context.Context, s *catalog.Sequence) (int64, error
 
 // allocate reserves up to n values of s in a transaction of its own,
 // retrying on conflicts.
-func (e *Engine) allocate(ctx context.Context, s *catalog.Sequence, n int64) (*seqRange, error) {
-	key := keys.SequenceValueKey(e.cfg.DatabaseID, s.ID)
+func (e *Engine) allocate(ctx context.Context, db uint64, s *catalog.Sequence, n int64) (*seqRange, error) {
+	key := keys.SequenceValueKey(db, s.ID)
 	for attempt := 0; ; attempt++ {
 		snap, err := e.cfg.KV.Begin(ctx)
 		if err != nil {
@@ -140,7 +144,7 @@ func readCounter(ctx context.Context, kv storage.KV, snap storage.Snapshot, key 
 // setval sets the counter of s so that the next value is v (+increment
 // when called) and drops this engine's cached range. Other engines keep
 // the ranges they reserved before.
-func (e *Engine) setval(ctx context.Context, s *catalog.Sequence, v int64, called bool) error {
+func (e *Engine) setval(ctx context.Context, db uint64, s *catalog.Sequence, v int64, called bool) error {
 	if v < s.Min || v > s.Max {
 		return sqlerr.New(sqlerr.CodeNumericValueOutOfRange, "setval: value %d is out of bounds for sequence %q (%d..%d)", v, s.Name, s.Min, s.Max)
 	}
@@ -148,7 +152,7 @@ func (e *Engine) setval(ctx context.Context, s *catalog.Sequence, v int64, calle
 	if called {
 		next = v + s.Increment
 	}
-	key := keys.SequenceValueKey(e.cfg.DatabaseID, s.ID)
+	key := keys.SequenceValueKey(db, s.ID)
 	e.seqs.mu.Lock()
 	defer e.seqs.mu.Unlock()
 	for attempt := 0; ; attempt++ {
@@ -163,7 +167,7 @@ func (e *Engine) setval(ctx context.Context, s *catalog.Sequence, v int64, calle
 		if err != nil {
 			return fmt.Errorf("sql: setval %q: %w", s.Name, err)
 		}
-		delete(e.seqs.ranges, s.ID)
+		delete(e.seqs.ranges, seqID{db, s.ID})
 		return nil
 	}
 }
@@ -172,10 +176,11 @@ func (e *Engine) setval(ctx context.Context, s *catalog.Sequence, v int64, calle
 type seqRuntime struct {
 	ctx context.Context
 	s   *Session
+	db  uint64 // the database or branch the statement runs in
 }
 
 func (r seqRuntime) Nextval(seq *catalog.Sequence) (int64, error) {
-	v, err := r.s.e.nextval(r.ctx, seq)
+	v, err := r.s.e.nextval(r.ctx, r.db, seq)
 	if err == nil {
 		if r.s.seqVals == nil {
 			r.s.seqVals = map[string]int64{}
@@ -194,7 +199,7 @@ func (r seqRuntime) Currval(name string) (int64, error) {
 }
 
 func (r seqRuntime) Setval(seq *catalog.Sequence, v int64, called bool) (int64, error) {
-	if err := r.s.e.setval(r.ctx, seq, v, called); err != nil {
+	if err := r.s.e.setval(r.ctx, r.db, seq, v, called); err != nil {
 		return 0, err
 	}
 	if called {

@@ -236,11 +236,15 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	if tx.iso == Serializable {
 		view.reads = &tx.reads
 	}
-	env := &exec.Env{KV: view, Snap: tx.snap, DB: e.cfg.DatabaseID, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
+	db, err := s.databaseID(ctx, tx.snap)
+	if err != nil {
+		return nil, err
+	}
+	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
 	var pins []storage.KeyRange
 	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
-	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: e.cfg.DatabaseID}
-	bound, err := bind.New(ctx, cat, query, params).WithSequences(seqRuntime{ctx: ctx, s: s}).Bind(st.AST)
+	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: db}
+	bound, err := bind.New(ctx, cat, query, params).WithSequences(seqRuntime{ctx: ctx, s: s, db: db}).Bind(st.AST)
 	if err != nil {
 		return nil, err
 	}
@@ -321,6 +325,12 @@ func (e *Engine) write(ctx context.Context, env *exec.Env, bound plan.Statement,
 	case *plan.DropTable:
 		muts = exec.DropTable(env, p)
 		res.Command = "DROP TABLE"
+	case *plan.CreateView:
+		muts, err = exec.CreateView(ctx, env, p)
+		res.Command = "CREATE VIEW"
+	case *plan.DropView:
+		muts = exec.DropView(env, p)
+		res.Command = "DROP VIEW"
 	default:
 		return nil, fmt.Errorf("sql: unexpected plan %T", bound)
 	}
@@ -373,6 +383,10 @@ func commandName(st plan.Statement) string {
 		return "CREATE TABLE"
 	case *plan.DropTable:
 		return "DROP TABLE"
+	case *plan.CreateView:
+		return "CREATE VIEW"
+	case *plan.DropView:
+		return "DROP VIEW"
 	}
 	return "this statement"
 }

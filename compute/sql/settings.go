@@ -66,6 +66,7 @@ var settingDefaults = map[string]string{
 	"extra_float_digits":            "1",
 	"intervalstyle":                 "postgres",
 	settingAsOf:                     "",
+	settingBranch:                   "",
 	"search_path":                   `"$user", public`,
 	"standard_conforming_strings":   "on",
 	"statement_timeout":             "0",
@@ -173,11 +174,19 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 		if err := s.checkAsOfChange(); err != nil && s.setting(settingAsOf) != "" {
 			return nil, err
 		}
+		if err := s.checkBranchChange(); err != nil && s.setting(settingBranch) != "" {
+			return nil, err
+		}
 		s.settings = nil
 		return &Result{Command: "RESET"}, nil
 	case pg_query.VariableSetKind_VAR_RESET, pg_query.VariableSetKind_VAR_SET_DEFAULT:
 		if err := s.checkSettable(name); err != nil {
 			return nil, err
+		}
+		if name == settingBranch {
+			if err := s.checkBranchChange(); err != nil {
+				return nil, err
+			}
 		}
 		if name == settingAsOf {
 			if err := s.checkAsOfChange(); err != nil {
@@ -222,6 +231,10 @@ func (s *Session) set(v *pg_query.VariableSetStmt) (*Result, error) {
 			val = "UTF8"
 		default:
 			return nil, sqlerr.NotSupported("client_encoding " + val).WithHint("only UTF8 is supported")
+		}
+	case settingBranch:
+		if err := s.checkBranchChange(); err != nil {
+			return nil, err
 		}
 	case settingAsOf:
 		if err := s.checkAsOfChange(); err != nil {

@@ -255,3 +255,58 @@ func Next(key []byte) []byte {
 	copy(out, key)
 	return out
 }
+
+// Branches and timelines live outside every database, under ("sys", ...):
+//
+//	/sys/timeline/<B>         ("sys", "timeline", uint B): timeline B's parent
+//	                          timeline and fork timestamp (internal/timeline)
+//	/sys/branch/<D>/<name>    ("sys", "branch", uint D, name): the branch name
+//	                          of database D, its timeline id B and parent
+//
+// A branch's own rows live under /db/<B>/... like a database's; the page
+// server resolves the keys it lacks in its parent below the fork timestamp.
+
+// dbPrefixLen is the length of DatabasePrefix(id) for any id.
+const dbPrefixLen = 5 + 9 // "db" string (tag, 2 bytes, terminator) + uint
+
+// TimelinesPrefix is the prefix of every timeline record.
+func TimelinesPrefix() []byte {
+	return AppendString(AppendString(nil, "sys"), "timeline")
+}
+
+// TimelineKey is the key of timeline id's record.
+func TimelineKey(id uint64) []byte {
+	return AppendUint(TimelinesPrefix(), id)
+}
+
+// timelinesPrefix is TimelinesPrefix, computed once: ParseTimelineKey runs
+// for every applied mutation.
+var timelinesPrefix = TimelinesPrefix()
+
+// ParseTimelineKey returns the timeline id of a TimelineKey.
+func ParseTimelineKey(k []byte) (uint64, bool) {
+	p := timelinesPrefix
+	if len(k) != len(p)+9 || string(k[:len(p)]) != string(p) || k[len(p)] != tagUint {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[len(p)+1:]), true
+}
+
+// BranchesPrefix is the prefix of the branch name records of database db.
+func BranchesPrefix(db uint64) []byte {
+	return AppendUint(AppendString(AppendString(nil, "sys"), "branch"), db)
+}
+
+// BranchKey is the key of branch name of database db.
+func BranchKey(db uint64, name string) []byte {
+	return AppendString(BranchesPrefix(db), name)
+}
+
+// SplitDatabaseKey splits a key under DatabasePrefix(id) into id and the
+// rest of the key; ok is false for any other key.
+func SplitDatabaseKey(k []byte) (id uint64, rest []byte, ok bool) {
+	if len(k) < dbPrefixLen || string(k[:5]) != "\x30db\x00\x01" || k[5] != tagUint {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint64(k[6:dbPrefixLen]), k[dbPrefixLen:], true
+}

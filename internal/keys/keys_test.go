@@ -184,3 +184,37 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("descriptor key decodes to %v, %v", tup, err)
 	}
 }
+
+func TestSplitDatabaseKey(t *testing.T) {
+	k := append(TablePrefix(42, 7), 1, 2, 3)
+	id, rest, ok := SplitDatabaseKey(k)
+	if !ok || id != 42 || string(rest) != string(k[len(DatabasePrefix(42)):]) {
+		t.Fatalf("SplitDatabaseKey = %d %x %v", id, rest, ok)
+	}
+	if len(DatabasePrefix(1)) != dbPrefixLen {
+		t.Fatalf("dbPrefixLen %d != %d", dbPrefixLen, len(DatabasePrefix(1)))
+	}
+	for _, bad := range [][]byte{nil, TimelineKey(3), DatabasePrefix(3)[:10], AppendString(nil, "dc")} {
+		if _, _, ok := SplitDatabaseKey(bad); ok {
+			t.Errorf("SplitDatabaseKey(%x) accepted", bad)
+		}
+	}
+	if _, _, ok := SplitDatabaseKey(DatabasePrefix(3)); !ok {
+		t.Error("SplitDatabaseKey rejected a bare database prefix")
+	}
+}
+
+func TestTimelineKey(t *testing.T) {
+	for _, id := range []uint64{0, 1, 1 << 40} {
+		got, ok := ParseTimelineKey(TimelineKey(id))
+		if !ok || got != id {
+			t.Errorf("ParseTimelineKey(TimelineKey(%d)) = %d %v", id, got, ok)
+		}
+	}
+	if _, ok := ParseTimelineKey(BranchKey(1, "x")); ok {
+		t.Error("ParseTimelineKey accepted a branch key")
+	}
+	if bytes.Compare(BranchKey(1, "a"), BranchKey(1, "b")) >= 0 || !bytes.HasPrefix(BranchKey(2, "a"), BranchesPrefix(2)) {
+		t.Error("branch keys out of order or outside their prefix")
+	}
+}

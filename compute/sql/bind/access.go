@@ -34,6 +34,26 @@ func (b *Binder) optimize(n plan.Node) plan.Node {
 		c := *x
 		c.Input = b.optimize(x.Input)
 		return &c
+	case *plan.Join:
+		c := *x
+		c.Left, c.Right = b.optimize(x.Left), b.optimize(x.Right)
+		return &c
+	case *plan.MaxOneRow:
+		c := *x
+		c.Input = b.optimize(x.Input)
+		return &c
+	case *plan.SetOp:
+		c := *x
+		c.Left, c.Right = b.optimize(x.Left), b.optimize(x.Right)
+		return &c
+	case *plan.DistinctOn:
+		c := *x
+		c.Input = b.optimize(x.Input)
+		return &c
+	case *plan.Window:
+		c := *x
+		c.Input = b.optimize(x.Input)
+		return &c
 	}
 	return n
 }

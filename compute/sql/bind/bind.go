@@ -33,6 +33,12 @@ type Binder struct {
 	query  string
 	params []any
 	seqs   SequenceRuntime
+
+	// Relational state (from.go, subquery.go, setop.go).
+	sub        *subCtx   // the subquery being bound, nil at top level
+	ctes       []*cteDef // visible CTEs, innermost last
+	viewDepth  int
+	nextWorkID int
 }
 
 // New returns a Binder for statements of query (used for error positions)
@@ -45,7 +51,7 @@ func New(ctx context.Context, cat Catalog, query string, params []any) *Binder {
 func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 	switch n := stmt.Node.(type) {
 	case *pg_query.Node_SelectStmt:
-		root, err := b.bindSelect(n.SelectStmt)
+		root, err := b.bindQuery(n.SelectStmt)
 		if err != nil {
 			return nil, err
 		}
@@ -60,6 +66,8 @@ func (b *Binder) Bind(stmt *pg_query.Node) (plan.Statement, error) {
 		return b.bindUpdate(n.UpdateStmt)
 	case *pg_query.Node_DeleteStmt:
 		return b.bindDelete(n.DeleteStmt)
+	case *pg_query.Node_ViewStmt:
+		return b.bindCreateView(n.ViewStmt)
 	case nil:
 		return nil, sqlerr.New(sqlerr.CodeSyntaxError, "empty statement")
 	default:
@@ -90,6 +98,9 @@ func (b *Binder) table(rv *pg_query.RangeVar) (*catalog.Table, error) {
 	}
 	if t == nil {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if t.ViewQuery != "" {
+		return nil, b.errAt(sqlerr.NotSupported("writing to views"), rv.Location)
 	}
 	return t, nil
 }
@@ -247,6 +258,8 @@ func (b *Binder) bindDrop(s *pg_query.DropStmt) (plan.Statement, error) {
 		return b.bindDropIndex(s)
 	case pg_query.ObjectType_OBJECT_SEQUENCE:
 		return b.bindDropSequence(s)
+	case pg_query.ObjectType_OBJECT_VIEW:
+		return b.bindDropView(s)
 	}
 	if s.RemoveType != pg_query.ObjectType_OBJECT_TABLE {
 		return nil, sqlerr.NotSupported("DROP " + strings.TrimPrefix(s.RemoveType.String(), "OBJECT_"))
@@ -283,6 +296,9 @@ func (b *Binder) bindDrop(s *pg_query.DropStmt) (plan.Statement, error) {
 				continue
 			}
 			return nil, sqlerr.New(sqlerr.CodeUndefinedTable, "table %q does not exist", rv.Relname)
+		}
+		if t.ViewQuery != "" {
+			return nil, sqlerr.New(codeWrongObjectType, "%q is not a table", t.Name).WithHint("Use DROP VIEW to remove a view.")
 		}
 		out.Tables = append(out.Tables, t)
 	}

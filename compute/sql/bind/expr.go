@@ -18,6 +18,18 @@ type scope struct {
 	table string // table name
 	alias string // alias, "" when none
 	cols  []plan.Column
+	// rels, when not nil, names the FROM items of a multi-item scope
+	// (joins, derived tables, views, CTEs) and replaces table/alias; see
+	// from.go.
+	rels []scopeRel
+	// hidden marks columns unqualified names do not reach (the two sides'
+	// columns of JOIN ... USING, reached through the merged column).
+	hidden []bool
+	// star lists the columns * expands to; nil means all.
+	star []int
+	// outer is the scope of the enclosing query, for the correlated
+	// references of a subquery.
+	outer *scope
 }
 
 // exprCtx carries what an expression may contain where it is bound.
@@ -33,6 +45,11 @@ type exprCtx struct {
 	// group, when non-nil, holds the GROUP BY keys the expression is bound
 	// above (with aggs).
 	group *grouping
+	// att, when non-nil, is where subqueries join (subquery.go); nil
+	// where subqueries are not supported.
+	att *attach
+	// wins, when non-nil, collects window function calls (window.go).
+	wins *[]winCall
 }
 
 // unknownLit is an untyped literal ('abc', NULL) or a parameter whose type
@@ -160,7 +177,7 @@ func (b *Binder) expr(n *pg_query.Node, ec *exprCtx) (plan.Expr, error) {
 	case *pg_query.Node_SetToDefault:
 		return nil, b.errAt(sqlerr.NotSupported("DEFAULT in this context"), x.SetToDefault.Location)
 	case *pg_query.Node_SubLink:
-		return nil, b.errAt(sqlerr.NotSupported("subqueries"), x.SubLink.Location)
+		return b.subLink(x.SubLink, ec)
 	case *pg_query.Node_CaseExpr:
 		return nil, b.errAt(sqlerr.NotSupported("CASE"), x.CaseExpr.Location)
 	case *pg_query.Node_CoalesceExpr:
@@ -215,25 +232,21 @@ func (b *Binder) columnRef(cr *pg_query.ColumnRef, ec *exprCtx) (plan.Expr, erro
 	if len(parts) > 2 {
 		return nil, b.errAt(sqlerr.NotSupported("qualified column name "+full), cr.Location)
 	}
-	if len(parts) == 2 && (ec.sc == nil || !ec.sc.matches(parts[0])) {
-		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "missing FROM-clause entry for table %q", parts[0]), cr.Location)
+	qual := ""
+	if len(parts) == 2 {
+		qual = parts[0]
 	}
-	idx := -1
-	if ec.sc != nil {
-		for i, c := range ec.sc.cols {
-			if c.Name == name {
-				idx = i
-				break
-			}
-		}
+	e, err := b.resolveColumn(ec.sc, qual, name, full)
+	if err != nil {
+		return nil, b.errAt(err, cr.Location)
 	}
-	if idx < 0 {
-		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedColumn, "column %q does not exist", full), cr.Location)
-	}
-	return &plan.ColRef{Idx: idx, Name: name, T: ec.sc.cols[idx].T}, nil
+	return e, nil
 }
 
 func (s *scope) matches(q string) bool {
+	if s.rels != nil {
+		return s.rel(q) != nil
+	}
 	if s.alias != "" {
 		return q == s.alias
 	}
@@ -241,6 +254,9 @@ func (s *scope) matches(q string) bool {
 }
 
 func (s *scope) qualified(col string) string {
+	if s.rels != nil {
+		return s.relQualified(col)
+	}
 	if s.alias != "" {
 		return s.alias + "." + col
 	}
@@ -486,6 +502,9 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 	if e, ok, err := b.seqFunc(fc, ec); ok {
 		return e, err
 	}
+	if fc.Over != nil {
+		return b.windowCall(fc, ec)
+	}
 	name, fn, ok := aggName(fc.Funcname)
 	if !ok {
 		return nil, b.errAt(sqlerr.NotSupported("function "+opName(fc.Funcname)+"()"), fc.Location)
@@ -585,6 +604,14 @@ func hasAggregate(n *pg_query.Node) bool {
 	}
 	switch x := n.Node.(type) {
 	case *pg_query.Node_FuncCall:
+		if x.FuncCall.Over != nil {
+			for _, a := range x.FuncCall.Args {
+				if hasAggregate(a) {
+					return true
+				}
+			}
+			return false
+		}
 		_, _, ok := aggName(x.FuncCall.Funcname)
 		return ok
 	case *pg_query.Node_ResTarget:

@@ -2,6 +2,7 @@ package bind
 
 import (
 	"fmt"
+	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -15,16 +16,8 @@ func typeName(n *pg_query.Node) string { return fmt.Sprintf("%T", n.Node) }
 // checkSelectClauses rejects the SELECT clauses outside the slice.
 func (b *Binder) checkSelectClauses(s *pg_query.SelectStmt) error {
 	switch {
-	case s.Op != pg_query.SetOperation_SET_OPERATION_UNDEFINED && s.Op != pg_query.SetOperation_SETOP_NONE:
-		return sqlerr.NotSupported("UNION/INTERSECT/EXCEPT")
-	case s.WithClause != nil:
-		return sqlerr.NotSupported("WITH")
-	case len(s.ValuesLists) > 0:
-		return sqlerr.NotSupported("VALUES outside INSERT")
 	case s.IntoClause != nil:
 		return sqlerr.NotSupported("SELECT INTO")
-	case len(s.DistinctClause) > 0 && (len(s.DistinctClause) > 1 || s.DistinctClause[0].Node != nil):
-		return sqlerr.NotSupported("DISTINCT ON")
 	case len(s.WindowClause) > 0:
 		return sqlerr.NotSupported("WINDOW")
 	case len(s.LockingClause) > 0:
@@ -33,41 +26,6 @@ func (b *Binder) checkSelectClauses(s *pg_query.SelectStmt) error {
 		return sqlerr.NotSupported("FETCH ... WITH TIES")
 	}
 	return nil
-}
-
-// from binds the FROM clause: a Values node of one empty row when there is
-// none, a Scan of one table otherwise.
-func (b *Binder) from(s *pg_query.SelectStmt) (plan.Node, *scope, error) {
-	switch len(s.FromClause) {
-	case 0:
-		return &plan.Values{Rows: [][]plan.Expr{{}}}, nil, nil
-	case 1:
-	default:
-		return nil, nil, sqlerr.NotSupported("multiple FROM items (joins)")
-	}
-	rv := s.FromClause[0].GetRangeVar()
-	if rv == nil {
-		switch s.FromClause[0].Node.(type) {
-		case *pg_query.Node_JoinExpr:
-			return nil, nil, sqlerr.NotSupported("JOIN")
-		case *pg_query.Node_RangeSubselect:
-			return nil, nil, sqlerr.NotSupported("subqueries in FROM")
-		}
-		return nil, nil, sqlerr.NotSupported("FROM item " + typeName(s.FromClause[0]))
-	}
-	t, err := b.table(rv)
-	if err != nil {
-		return nil, nil, err
-	}
-	scan := &plan.Scan{Table: t}
-	sc := &scope{table: t.Name, cols: scan.Columns()}
-	if rv.Alias != nil {
-		if len(rv.Alias.Colnames) > 0 {
-			return nil, nil, sqlerr.NotSupported("column aliases in FROM")
-		}
-		sc.alias = rv.Alias.Aliasname
-	}
-	return scan, sc, nil
 }
 
 // target is one bound output column.
@@ -85,16 +43,19 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		return nil, err
 	}
 	if s.WhereClause != nil {
-		pred, err := b.boolArg(s.WhereClause, &exprCtx{sc: sc, noAggClause: "WHERE"}, "WHERE")
+		pred, err := b.where(s, sc, &input)
 		if err != nil {
 			return nil, err
 		}
-		input = &plan.Filter{Input: input, Pred: pred}
+		if pred != nil {
+			input = pushFilter(input, conjuncts(pred, nil))
+		}
 	}
 
 	// Aggregate mode with GROUP BY or HAVING, or when any output, HAVING
 	// or ORDER BY expression calls an aggregate.
-	ec := &exprCtx{sc: sc}
+	var wins []winCall
+	ec := &exprCtx{sc: sc, att: &attach{node: &input}, wins: &wins}
 	aggregated := len(s.GroupClause) > 0 || s.HavingClause != nil
 	for _, n := range s.TargetList {
 		aggregated = aggregated || hasAggregate(n)
@@ -109,10 +70,17 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		if err := b.groupBy(s, g); err != nil {
 			return nil, err
 		}
+		if err := b.correlationKeys(s, g); err != nil {
+			return nil, err
+		}
 		ec.aggs = &g.aggs
 		ec.group = g
+		ec.att = &attach{agg: true}
 		if s.HavingClause != nil {
-			if having, err = b.boolArg(s.HavingClause, ec, "HAVING"); err != nil {
+			hc := *ec
+			hc.wins = nil
+			hc.noAggClause = ""
+			if having, err = b.boolArg(s.HavingClause, &hc, "HAVING"); err != nil {
 				return nil, err
 			}
 			if having, err = b.ungroup(having, g); err != nil {
@@ -130,19 +98,45 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	distinct := len(s.DistinctClause) > 0
+	distinct := len(s.DistinctClause) > 0 && s.DistinctClause[0].Node == nil
 	if distinct && len(targets) > visible {
 		return nil, sqlerr.New(sqlerr.CodeInvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
 	}
+	var distinctOn []int
+	if len(s.DistinctClause) > 0 && !distinct {
+		if distinctOn, err = b.distinctOn(s, ec, &targets, keys); err != nil {
+			return nil, err
+		}
+	}
+	if b.sub != nil && b.sub.sel == s {
+		b.sub.limited = s.LimitCount != nil || s.LimitOffset != nil
+		if g != nil {
+			for _, a := range g.aggs {
+				b.sub.hasCount = b.sub.hasCount || a.Func == plan.Count || a.Func == plan.CountStar
+			}
+		}
+	}
+	corrKeep := b.correlationTargets(s, &targets, visible, g)
 	if g != nil {
 		cols := append([]plan.Column(nil), g.cols...)
 		for _, a := range g.aggs {
 			cols = append(cols, plan.Column{Name: a.Func.String(), T: a.T})
 		}
 		input = &plan.Aggregate{Input: input, GroupBy: g.keys, Aggs: g.aggs, Cols: cols}
-		if having != nil {
-			input = &plan.Filter{Input: input, Pred: having}
+		input = b.attachPending(ec.att, input)
+		for i := range targets {
+			targets[i].expr = resolveSubRefs(targets[i].expr, len(cols))
 		}
+		if having != nil {
+			input = &plan.Filter{Input: input, Pred: resolveSubRefs(having, len(cols))}
+		}
+	}
+	if len(wins) > 0 {
+		base := len(input.Columns())
+		if g != nil {
+			base = len(g.cols) + len(g.aggs)
+		}
+		input, targets = b.windows(input, wins, targets, base)
 	}
 	proj := &plan.Project{Input: input}
 	for _, t := range targets {
@@ -161,6 +155,9 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 	if len(keys) > 0 {
 		out = &plan.Sort{Input: out, Keys: keys}
 	}
+	if distinctOn != nil {
+		out = &plan.DistinctOn{Input: out, Keys: distinctOn}
+	}
 	if s.LimitCount != nil || s.LimitOffset != nil {
 		lim := &plan.Limit{Input: out, Count: -1}
 		if lim.Count, err = b.limitValue(s.LimitCount, sc, "LIMIT", -1); err != nil {
@@ -172,9 +169,10 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		out = lim
 	}
 	if visible < len(targets) {
-		// Drop the hidden ORDER BY columns.
+		// Drop the hidden ORDER BY columns (keep a subquery's correlation
+		// columns after the visible ones).
 		final := &plan.Project{Input: out}
-		for i := range visible {
+		for _, i := range append(seq(visible), corrKeep...) {
 			c := proj.Cols[i]
 			final.Exprs = append(final.Exprs, &plan.ColRef{Idx: i, Name: c.Name, T: c.T})
 			final.Cols = append(final.Cols, c)
@@ -182,6 +180,39 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		out = final
 	}
 	return out, nil
+}
+
+// seq returns 0, 1, ..., n-1.
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// distinctOn binds DISTINCT ON (...) like ORDER BY items (output names,
+// positions or expressions) and checks that the ORDER BY starts with
+// them, as PostgreSQL requires; it returns their output columns.
+func (b *Binder) distinctOn(s *pg_query.SelectStmt, ec *exprCtx, targets *[]target, order []plan.SortKey) ([]int, error) {
+	var items []*pg_query.Node
+	for _, n := range s.DistinctClause {
+		items = append(items, &pg_query.Node{Node: &pg_query.Node_SortBy{SortBy: &pg_query.SortBy{Node: n, Location: -1}}})
+	}
+	keys, err := b.orderBy(items, ec, targets)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]int, len(keys))
+	for i, k := range keys {
+		cols[i] = k.Col
+	}
+	for i := 0; i < len(order) && i < len(cols); i++ {
+		if !slices.Contains(cols, order[i].Col) {
+			return nil, sqlerr.New(sqlerr.CodeInvalidColumnReference, "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+		}
+	}
+	return cols, nil
 }
 
 // targets binds the select list, expanding * and naming columns as
@@ -194,13 +225,19 @@ func (b *Binder) targets(list []*pg_query.Node, ec *exprCtx) ([]target, error) {
 			return nil, sqlerr.NotSupported("select target " + typeName(n))
 		}
 		if cr := rt.Val.GetColumnRef(); cr != nil && isStar(cr) {
-			if ec.sc == nil {
+			if ec.sc.noFrom() {
 				return nil, b.errAt(sqlerr.New(sqlerr.CodeSyntaxError, "SELECT * with no tables specified is not valid"), cr.Location)
 			}
-			if len(cr.Fields) == 2 && !ec.sc.matches(cr.Fields[0].GetString_().GetSval()) {
-				return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "missing FROM-clause entry for table %q", cr.Fields[0].GetString_().GetSval()), cr.Location)
+			qual := ""
+			if len(cr.Fields) == 2 {
+				qual = cr.Fields[0].GetString_().GetSval()
 			}
-			for i, c := range ec.sc.cols {
+			star, ok := ec.sc.starCols(qual)
+			if !ok {
+				return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "missing FROM-clause entry for table %q", qual), cr.Location)
+			}
+			for _, i := range star {
+				c := ec.sc.cols[i]
 				var e plan.Expr = &plan.ColRef{Idx: i, Name: c.Name, T: c.T}
 				if ec.group != nil {
 					var err error
@@ -261,6 +298,8 @@ func defaultName(n *pg_query.Node) string {
 		if _, ok := x.AConst.Val.(*pg_query.A_Const_Boolval); ok {
 			return "bool"
 		}
+	case *pg_query.Node_SubLink:
+		return subLinkName(x.SubLink)
 	}
 	return "?column?"
 }

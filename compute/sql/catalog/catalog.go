@@ -64,6 +64,9 @@ type Table struct {
 	// OwnedSequences names the sequences of SERIAL and identity columns,
 	// dropped with the table.
 	OwnedSequences []string `json:"owned_sequences,omitempty"`
+	// ViewQuery, when not empty, makes the descriptor a view: the SELECT
+	// (deparsed) that the binder expands in its place. A view has no rows.
+	ViewQuery string `json:"view_query,omitempty"`
 }
 
 // ColumnIndex returns the ordinal of the named column, or -1.

@@ -379,7 +379,8 @@ func distinctIn(s []any) int {
 	return len(m)
 }
 
-// compareValues orders two non-NULL values of one column type.
+// compareValues orders two non-NULL values of one column type (integers
+// of either width compare with each other; NaN sorts last).
 func compareValues(a, b any) int {
 	switch x := a.(type) {
 	case int32:
@@ -388,10 +389,13 @@ func compareValues(a, b any) int {
 		return cmpOrd(x, toInt64(b))
 	case float64:
 		y, _ := b.(float64)
-		return cmpOrd(x, y)
+		return cmpFloat(x, y)
 	case string:
 		y, _ := b.(string)
 		return cmpOrd(x, y)
+	case bool:
+		y, _ := b.(bool)
+		return cmpBool(x, y)
 	}
 	return 0
 }

@@ -1,8 +1,6 @@
 package exec
 
 import (
-	"fmt"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -98,7 +96,7 @@ func (ev *Evaluator) compile(mem memory.Allocator, e plan.Expr) (evalFn, error) 
 	if x, ok := e.(*plan.SeqCall); ok {
 		return ev.seqCall(mem, x)
 	}
-	return nil, fmt.Errorf("exec: cannot compile expression %T", e)
+	return ev.compileRel(mem, e)
 }
 
 func (ev *Evaluator) unary(mem memory.Allocator, x plan.Expr, k func(arrow.Array) (arrow.Array, error)) (evalFn, error) {

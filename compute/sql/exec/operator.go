@@ -42,6 +42,12 @@ type Env struct {
 	// backfill or foreign-key check read); the session sends them with the
 	// commit as read ranges.
 	Pin func(storage.KeyRange)
+	// MaxJoinRows bounds the rows one join build side, set operation,
+	// window or recursive query holds in memory (default
+	// DefaultMaxJoinRows); more answer 53200.
+	MaxJoinRows int
+
+	work map[int]*workTable // recursive CTE working tables by plan ID
 }
 
 func (e *Env) pin(start, end []byte) {
@@ -112,6 +118,37 @@ func build(env *Env, n plan.Node) (Operator, error) {
 		return &limitOp{in: in, skip: x.Offset, left: x.Count}, nil
 	case *plan.Aggregate:
 		return newAggregate(env, x)
+	default:
+		return buildRel(env, n)
+	}
+}
+
+// buildRel builds the relational operators of join.go, setop.go and
+// window.go.
+func buildRel(env *Env, n plan.Node) (Operator, error) {
+	switch x := n.(type) {
+	case *plan.Join:
+		return newJoin(env, x)
+	case *plan.MaxOneRow:
+		in, err := Build(env, x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &maxOneRowOp{in: in}, nil
+	case *plan.SetOp:
+		return newSetOp(env, x)
+	case *plan.DistinctOn:
+		in, err := Build(env, x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &distinctOnOp{env: env, in: in, cols: x.Keys, schema: schemaOf(x.Columns()), seen: map[string]struct{}{}}, nil
+	case *plan.RecursiveCTE:
+		return newRecursive(env, x)
+	case *plan.WorkScan:
+		return newWorkScan(env, x)
+	case *plan.Window:
+		return newWindow(env, x)
 	}
 	return nil, fmt.Errorf("exec: cannot build %T", n)
 }

@@ -166,6 +166,10 @@ func Walk(e Expr, fn func(Expr) bool) {
 		Walk(x.X, fn)
 	case *Cast:
 		Walk(x.X, fn)
+	case *FirstNotNull:
+		for _, a := range x.Xs {
+			Walk(a, fn)
+		}
 	}
 }
 
@@ -227,6 +231,16 @@ func Map(e Expr, fn func(Expr) (Expr, error)) (Expr, error) {
 		c := *x
 		c.X, err = Map(x.X, fn)
 		return &c, err
+	case *FirstNotNull:
+		c := &FirstNotNull{T: x.T}
+		for _, a := range x.Xs {
+			m, err := Map(a, fn)
+			if err != nil {
+				return nil, err
+			}
+			c.Xs = append(c.Xs, m)
+		}
+		return c, nil
 	}
 	return e, nil
 }

@@ -107,6 +107,8 @@ func formatNode(sb *strings.Builder, n Node, depth int) {
 		}
 		formatNode(sb, x.Input, depth+1)
 	default:
-		fmt.Fprintf(sb, "%T\n", n)
+		if !formatRel(sb, n, depth) {
+			fmt.Fprintf(sb, "%T\n", n)
+		}
 	}
 }

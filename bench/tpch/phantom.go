@@ -1,0 +1,231 @@
+package tpch
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
+)
+
+// phantomSystem is `phantom dev` (every service in one process, each on its
+// own loopback port and talking to the others over its network API) on a
+// fresh data directory, loaded with multi-row INSERTs over the PostgreSQL
+// protocol and queried over it.
+type phantomSystem struct {
+	cfg  *Config
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+	dsn  string
+	conn *pgconn.PgConn
+}
+
+// portOffsetPG is the PostgreSQL port's offset from `phantom dev
+// --port-base`; devPorts is how many ports dev takes.
+const (
+	portOffsetPG = 8
+	devPorts     = 9
+)
+
+func startPhantom(ctx context.Context, cfg *Config, dir string) (_ *phantomSystem, err error) {
+	base, err := freePortBase(devPorts)
+	if err != nil {
+		return nil, err
+	}
+	p := &phantomSystem{cfg: cfg, done: make(chan struct{}), log: filepath.Join(dir, "phantom.log")}
+	f, err := os.Create(p.log)
+	if err != nil {
+		return nil, fmt.Errorf("phantom: %w", err)
+	}
+	p.cmd = exec.Command(cfg.PhantomBin, "dev",
+		"--data-dir", filepath.Join(dir, "phantom-data"),
+		"--port-base", strconv.Itoa(base),
+		"--log-level", "warn")
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("phantom: start %s: %w", cfg.PhantomBin, err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	p.dsn = fmt.Sprintf("postgres://tpch@127.0.0.1:%d/phantom?sslmode=disable", base+portOffsetPG)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if p.conn, err = pgconn.Connect(ctx, p.dsn); err == nil {
+			if err = p.conn.Exec(ctx, "SELECT 1").Close(); err == nil {
+				return p, nil
+			}
+			p.conn.Close(ctx)
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("phantom: dev exited during start (see %s)", p.log)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("phantom: not serving SQL within 60s: %w (see %s)", err, p.log)
+		}
+	}
+}
+
+func (p *phantomSystem) name() string { return "phantom" }
+
+// load creates the tables and inserts every file's rows as multi-row
+// INSERT statements of cfg.BatchRows rows, cfg.Loaders at a time, each
+// loader on its own connection: the normal write path (parse, bind,
+// transaction, one commit through the log service per statement).
+func (p *phantomSystem) load(ctx context.Context, ds *Dataset) error {
+	for _, t := range tables {
+		if err := p.conn.Exec(ctx, t.ddl()).Close(); err != nil {
+			return fmt.Errorf("phantom: create %s: %s", t.name, describeError(err))
+		}
+	}
+	conns := make([]*pgconn.PgConn, p.cfg.Loaders)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close(context.Background())
+			}
+		}
+	}()
+	for i := range conns {
+		c, err := pgconn.Connect(ctx, p.dsn)
+		if err != nil {
+			return fmt.Errorf("phantom: loader connect: %w", err)
+		}
+		conns[i] = c
+	}
+	for _, t := range tables {
+		if err := p.loadTable(ctx, conns, ds, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *phantomSystem) loadTable(ctx context.Context, conns []*pgconn.PgConn, ds *Dataset, t table) error {
+	f, err := os.Open(ds.Path(t.name))
+	if err != nil {
+		return fmt.Errorf("phantom: %w", err)
+	}
+	defer f.Close()
+	stmts := make(chan string, len(conns))
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range conns {
+		g.Go(func() error {
+			for s := range stmts {
+				if err := c.Exec(gctx, s).Close(); err != nil {
+					return fmt.Errorf("phantom: insert into %s: %s", t.name, describeError(err))
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(stmts)
+		return insertStatements(gctx, f, t, p.cfg.BatchRows, stmts)
+	})
+	return g.Wait()
+}
+
+// insertStatements reads t's rows from r and sends them as INSERT
+// statements of up to batch rows each.
+func insertStatements(ctx context.Context, r *os.File, t table, batch int, out chan<- string) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	head := fmt.Sprintf("INSERT INTO %s (%s) VALUES ", t.name, t.columnNames())
+	var sb strings.Builder
+	n := 0
+	send := func() error {
+		if n == 0 {
+			return nil
+		}
+		select {
+		case out <- sb.String():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		sb.Reset()
+		n = 0
+		return nil
+	}
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "|")
+		if len(fields) != len(t.cols) {
+			return fmt.Errorf("phantom: %s row has %d fields, want %d", t.name, len(fields), len(t.cols))
+		}
+		if n == 0 {
+			sb.WriteString(head)
+		} else {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for i, v := range fields {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			if t.cols[i].quoted() {
+				sb.WriteByte('\'')
+				sb.WriteString(strings.ReplaceAll(v, "'", "''"))
+				sb.WriteByte('\'')
+			} else {
+				sb.WriteString(v)
+			}
+		}
+		sb.WriteByte(')')
+		if n++; n == batch {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("phantom: read %s: %w", t.name, err)
+	}
+	return send()
+}
+
+func (p *phantomSystem) run(ctx context.Context, q Query) (*resultSet, error) {
+	if p.conn == nil || p.conn.IsClosed() { // a cancelled query may leave it closed
+		c, err := pgconn.Connect(ctx, p.dsn)
+		if err != nil {
+			return nil, fmt.Errorf("phantom: reconnect: %w", err)
+		}
+		p.conn = c
+	}
+	return pgRun(ctx, p.conn, q)
+}
+
+// close stops the process (SIGTERM, then SIGKILL of its group after 10 s).
+func (p *phantomSystem) close() {
+	if p.conn != nil {
+		p.conn.Close(context.Background())
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
