@@ -115,6 +115,8 @@ func (e *Engine) describe(ctx context.Context, query string, known []string,
 	var cols []plan.Column
 	if q, ok := bound.(*plan.Query); ok {
 		cols = q.Root.Columns()
+	} else if _, ok := bound.(*plan.Explain); ok {
+		cols = []plan.Column{{Name: "QUERY PLAN", T: types.Text}}
 	} else {
 		cols = returningColumns(bound)
 	}

@@ -165,6 +165,8 @@ func describe(n plan.Node) (string, []plan.Node) {
 		return s, nil
 	case *plan.Values:
 		return fmt.Sprintf("Values (%d rows)", len(x.Rows)), nil
+	case *plan.DMLJoin:
+		return "Nested Loop (first match) " + x.Pred.String(), []plan.Node{x.Left, x.Right}
 	case *plan.Filter:
 		return "Filter " + x.Pred.String(), []plan.Node{x.Input}
 	case *plan.Project:

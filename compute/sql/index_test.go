@@ -256,3 +256,66 @@ func TestSequenceUniqueAcrossEngines(t *testing.T) {
 		t.Fatalf("%d distinct values, want 600", len(seen))
 	}
 }
+
+// TestUniqueAndForeignKeyRaces: constraints hold between concurrent
+// transactions — the second committer gets 40001.
+func TestUniqueAndForeignKeyRaces(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	s := e.NewSession()
+	run(t, s, "CREATE TABLE u (id INT PRIMARY KEY, code TEXT UNIQUE)")
+	run(t, s, "CREATE TABLE ch (id INT PRIMARY KEY, uid INT REFERENCES u (id))")
+	run(t, s, "INSERT INTO u VALUES (1, 'one')")
+	a, b := e.NewSession(), e.NewSession()
+	commitCode := func(s *Session) string {
+		_, err := s.Execute(context.Background(), "COMMIT", nil)
+		return sqlerr.Code(err)
+	}
+	// Same unique value, different primary keys.
+	run(t, a, "BEGIN; INSERT INTO u VALUES (2, 'dup')")
+	run(t, b, "BEGIN; INSERT INTO u VALUES (3, 'dup')")
+	if c := commitCode(a); c != "" && c != sqlerr.CodeSuccessfulCompletion {
+		t.Fatalf("first commit: %s", c)
+	}
+	if c := commitCode(b); c != sqlerr.CodeSerializationFailure {
+		t.Fatalf("second insert of a unique value: got %q, want 40001", c)
+	}
+	// Child insert vs parent delete, both orders.
+	run(t, a, "BEGIN; INSERT INTO ch VALUES (1, 1)")
+	run(t, b, "BEGIN; DELETE FROM u WHERE id = 1")
+	run(t, b, "COMMIT")
+	if c := commitCode(a); c != sqlerr.CodeSerializationFailure {
+		t.Fatalf("child insert after its parent's delete committed: %q", c)
+	}
+	run(t, s, "INSERT INTO u VALUES (1, 'one')")
+	run(t, a, "BEGIN; INSERT INTO ch VALUES (1, 1)")
+	run(t, b, "BEGIN; DELETE FROM u WHERE id = 1")
+	run(t, a, "COMMIT")
+	if c := commitCode(b); c != sqlerr.CodeSerializationFailure {
+		t.Fatalf("parent delete after a child insert committed: %q", c)
+	}
+	// The child row survived with its parent.
+	if n := run(t, s, "SELECT count(*) FROM u WHERE id = 1")[0].Batches[0].Column(0).(*array.Int64).Value(0); n != 1 {
+		t.Fatalf("parent rows: %d", n)
+	}
+}
+
+// TestDescribeSerialInsertAndExplain: statements whose defaults call
+// nextval, and EXPLAIN, describe without running (PostgreSQL protocol
+// Describe).
+func TestDescribeSerialInsertAndExplain(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	run(t, e.NewSession(), "CREATE TABLE sr (id SERIAL PRIMARY KEY, v TEXT)")
+	d, err := e.Describe(context.Background(), "INSERT INTO sr (v) VALUES ($1) RETURNING id", nil)
+	if err != nil || len(d.Columns) != 1 || d.Columns[0].Type != "int4" {
+		t.Fatalf("describe serial insert: %+v, %v", d, err)
+	}
+	d, err = e.Describe(context.Background(), "EXPLAIN SELECT * FROM sr WHERE id = 1", nil)
+	if err != nil || len(d.Columns) != 1 || d.Columns[0].Name != "QUERY PLAN" {
+		t.Fatalf("describe explain: %+v, %v", d, err)
+	}
+	// Describe consumed no sequence value.
+	res := run(t, e.NewSession(), "INSERT INTO sr (v) VALUES ('a') RETURNING id")
+	if v := res[0].Batches[0].Column(0).(*array.Int32).Value(0); v != 1 {
+		t.Fatalf("first id %d", v)
+	}
+}

@@ -425,10 +425,10 @@ func (b *Binder) seqFunc(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, bool, e
 	if seq == nil {
 		return nil, true, b.errAt(sqlerr.New(sqlerr.CodeUndefinedTable, "relation %q does not exist", seqName), exprLocation(arg))
 	}
-	if b.seqs == nil {
-		return nil, true, sqlerr.NotSupported("sequence functions here")
-	}
 	rt := b.seqs
+	if rt == nil {
+		rt = noSequences{} // describing a statement: bound, never run
+	}
 	call := &plan.SeqCall{Func: name, Seq: seqName}
 	switch name {
 	case "nextval":
@@ -469,3 +469,15 @@ func (b *Binder) seqFunc(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, bool, e
 }
 
 var _ = slices.Contains[[]string]
+
+// noSequences answers every sequence function with 0A000; binders without a
+// session (Describe) use it.
+type noSequences struct{}
+
+func (noSequences) Nextval(*catalog.Sequence) (int64, error) { return 0, errNoSeq() }
+func (noSequences) Currval(string) (int64, error)            { return 0, errNoSeq() }
+func (noSequences) Setval(*catalog.Sequence, int64, bool) (int64, error) {
+	return 0, errNoSeq()
+}
+
+func errNoSeq() error { return sqlerr.NotSupported("sequence functions outside a session") }

@@ -62,8 +62,6 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 	switch {
 	case s.WithClause != nil:
 		return nil, sqlerr.NotSupported("WITH")
-	case len(s.FromClause) > 0:
-		return nil, sqlerr.NotSupported("UPDATE ... FROM")
 	case !s.Relation.Inh:
 		return nil, sqlerr.NotSupported("UPDATE ONLY")
 	}
@@ -74,6 +72,13 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 	up := &plan.Update{Table: t}
 	seen := map[int]bool{}
 	ec := &exprCtx{sc: sc, noAggClause: "UPDATE"}
+	var from *dmlFrom
+	if len(s.FromClause) > 0 {
+		if from, err = b.newDMLFrom(t, sc, s.FromClause, "UPDATE ... FROM"); err != nil {
+			return nil, err
+		}
+		ec.sc = from.wide
+	}
 	for _, n := range s.TargetList {
 		rt := n.GetResTarget()
 		if rt == nil || rt.Val == nil {
@@ -102,6 +107,11 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 			}
 			e = defs[ci]
 		} else {
+			if from != nil {
+				if err := from.rename(rt.Val); err != nil {
+					return nil, err
+				}
+			}
 			if col.Identity == "a" {
 				e := sqlerr.New(sqlerr.CodeGeneratedAlways, "column %q can only be updated to DEFAULT", col.Name)
 				e.Detail = "Column \"" + col.Name + "\" is an identity column defined as GENERATED ALWAYS."
@@ -119,7 +129,12 @@ func (b *Binder) bindUpdate(s *pg_query.UpdateStmt) (plan.Statement, error) {
 		}
 		up.Set = append(up.Set, plan.SetItem{Col: ci, Expr: e})
 	}
-	if up.Input, err = b.filtered(t, sc, s.WhereClause); err != nil {
+	if from != nil {
+		up.Input, err = b.dmlFromInput(from, s.WhereClause)
+	} else {
+		up.Input, err = b.filtered(t, sc, s.WhereClause)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if up.Returning, err = b.returning(s.ReturningList, sc); err != nil {
@@ -135,8 +150,6 @@ func (b *Binder) bindDelete(s *pg_query.DeleteStmt) (plan.Statement, error) {
 	switch {
 	case s.WithClause != nil:
 		return nil, sqlerr.NotSupported("WITH")
-	case len(s.UsingClause) > 0:
-		return nil, sqlerr.NotSupported("DELETE ... USING")
 	case !s.Relation.Inh:
 		return nil, sqlerr.NotSupported("DELETE ONLY")
 	}
@@ -145,7 +158,16 @@ func (b *Binder) bindDelete(s *pg_query.DeleteStmt) (plan.Statement, error) {
 		return nil, err
 	}
 	del := &plan.Delete{Table: t}
-	if del.Input, err = b.filtered(t, sc, s.WhereClause); err != nil {
+	if len(s.UsingClause) > 0 {
+		from, err := b.newDMLFrom(t, sc, s.UsingClause, "DELETE ... USING")
+		if err != nil {
+			return nil, err
+		}
+		del.Input, err = b.dmlFromInput(from, s.WhereClause)
+		if err != nil {
+			return nil, err
+		}
+	} else if del.Input, err = b.filtered(t, sc, s.WhereClause); err != nil {
 		return nil, err
 	}
 	if del.Returning, err = b.returning(s.ReturningList, sc); err != nil {

@@ -87,6 +87,8 @@ func build(env *Env, n plan.Node) (Operator, error) {
 		return newScan(env, x), nil
 	case *plan.IndexScan:
 		return newIndexScan(env, x)
+	case *plan.DMLJoin:
+		return newDMLJoin(env, x)
 	case *plan.Values:
 		return newValues(env, x)
 	case *plan.Filter:

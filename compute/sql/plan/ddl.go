@@ -194,3 +194,17 @@ func (*CreateSequence) statement() {}
 func (*DropSequence) statement()   {}
 func (*Analyze) statement()        {}
 func (*Explain) statement()        {}
+
+// DMLJoin pairs each row of Left (the target table of UPDATE ... FROM or
+// DELETE ... USING) with the first row of Right for which Pred (over the
+// concatenated row) is true; unmatched left rows are dropped. Output: the
+// left columns then the right columns.
+type DMLJoin struct {
+	Left, Right Node
+	Pred        Expr
+}
+
+// Columns implements Node.
+func (n *DMLJoin) Columns() []Column {
+	return append(append([]Column(nil), n.Left.Columns()...), n.Right.Columns()...)
+}

@@ -12,4 +12,5 @@ const (
 	CodeInvalidForeignKey          = "42830"
 	CodeWrongObjectType            = "42809"
 	CodeDuplicateObject            = "42710"
+	CodeDuplicateAlias             = "42712"
 )
