@@ -76,6 +76,8 @@ type Service struct {
 
 	mu sync.Mutex
 	st *state
+
+	scaler scalerSlot // endpoints.go
 }
 
 // New loads (or creates) the state under cfg.DataDir and registers the
@@ -242,6 +244,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, d)
 	})
+	s.registerEndpointRoutes(mux)
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		var nodes any = []any{}
 		if s.cfg.Members != nil {
