@@ -75,7 +75,9 @@ type Endpoint struct {
 }
 
 // IdleTimeout is IdleTimeoutMS as a duration.
-func (e Endpoint) IdleTimeout() time.Duration { return time.Duration(e.IdleTimeoutMS) * time.Millisecond }
+func (e Endpoint) IdleTimeout() time.Duration {
+	return time.Duration(e.IdleTimeoutMS) * time.Millisecond
+}
 
 // EndpointSpec is the body of POST .../endpoints; omitted fields take the
 // defaults above.
