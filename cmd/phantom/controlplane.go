@@ -22,6 +22,7 @@ type controlPlaneFlags struct {
 	httpAddr         string
 	natsURL          string
 	heartbeatTimeout time.Duration
+	provision        provisionFlags
 	logs             logFlags
 }
 
@@ -31,6 +32,7 @@ func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8433", "REST API listen address")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for membership heartbeats (empty: no membership)")
 	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
+	f.provision.register(fs)
 }
 
 func controlPlaneCommand() *ffcli.Command {
@@ -46,6 +48,7 @@ type controlPlaneNode struct {
 	nc      *nats.Conn
 	http    *httpServer
 	stopHB  func()
+	scaling *scaling
 	log     *slog.Logger
 }
 
@@ -87,13 +90,20 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		n.Close()
 		return nil, err
 	}
-	n.log.Info("control plane ready", "http", n.http.Addr())
+	if n.scaling, err = startScaling(f, n, log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.log.Info("control plane ready", "http", n.http.Addr(), "provisioner", f.provision.kind)
 	return n, nil
 }
 
 // Close stops the API and membership tracking.
 func (n *controlPlaneNode) Close() error {
 	n.stopHB()
+	if n.scaling != nil {
+		n.scaling.Close()
+	}
 	if n.http != nil {
 		n.http.Close()
 	}
