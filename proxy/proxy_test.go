@@ -16,9 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	controlplane "github.com/phantom-db/phantom/control-plane"
 	"github.com/phantom-db/phantom/compute/pgwire"
 	"github.com/phantom-db/phantom/compute/sql"
+	controlplane "github.com/phantom-db/phantom/control-plane"
 )
 
 // fakeDir is an in-memory Directory: one database "phantom" with endpoint
@@ -281,7 +281,7 @@ func TestPGWakeRewriteAndErrors(t *testing.T) {
 	conn.Close(ctx)
 
 	for dsn, code := range map[string]string{
-		"postgres://u@" + addr + "/nope?sslmode=disable":      "3D000",
+		"postgres://u@" + addr + "/nope?sslmode=disable":        "3D000",
 		"postgres://u@" + addr + "/phantom@dev?sslmode=disable": "57P03",
 	} {
 		_, err := pgx.Connect(ctx, dsn)
