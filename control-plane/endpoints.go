@@ -113,6 +113,9 @@ type Compute struct {
 	// only to ready computes.
 	State     string    `json:"state"`
 	StartedAt time.Time `json:"started_at"`
+	// ReadyAt is when the compute first answered /healthz (zero while
+	// starting).
+	ReadyAt time.Time `json:"ready_at,omitzero"`
 }
 
 // Scaler runs an endpoint's computes (the autoscaler over a provisioner).

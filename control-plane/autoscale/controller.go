@@ -341,7 +341,7 @@ func (c *Controller) Computes(endpoint string) []controlplane.Compute {
 			c.mu.Unlock()
 		}
 		out = append(out, controlplane.Compute{ID: in.ID, Endpoint: in.Endpoint, HTTPAddr: in.HTTPAddr, PGAddr: in.PGAddr,
-			State: state, StartedAt: in.StartedAt})
+			State: state, StartedAt: in.StartedAt, ReadyAt: in.ReadyAt})
 	}
 	return out
 }
