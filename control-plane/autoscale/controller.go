@@ -253,6 +253,11 @@ func (c *Controller) decide(ep controlplane.Endpoint) {
 		o.Sessions += s.l.ActiveSessions
 		o.QPS += s.l.QueriesPerSec
 	}
+	for _, in := range ready {
+		if _, ok := es.loads[in.ID]; !ok {
+			o.Unreported++
+		}
+	}
 	d := PolicyOf(ep).Decide(&es.st, o)
 	if d.Target > o.Current && !es.failedAt.IsZero() && now.Sub(es.failedAt) < 2*time.Second {
 		c.mu.Unlock()

@@ -96,7 +96,11 @@ func TestControllerWakeLoadIdleAndDelete(t *testing.T) {
 		IdleTimeoutMS: 600, Policy: controlplane.ScalingPolicy{TargetInFlight: 1}}}
 	prov := &fakeProv{insts: map[string]provision.Instance{}}
 	c, err := New(Config{
-		Endpoints:   func() ([]controlplane.Endpoint, error) { mu.Lock(); defer mu.Unlock(); return append([]controlplane.Endpoint(nil), eps...), nil },
+		Endpoints: func() ([]controlplane.Endpoint, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]controlplane.Endpoint(nil), eps...), nil
+		},
 		Provisioner: prov, Conn: nc, Interval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -140,9 +144,20 @@ func TestControllerWakeLoadIdleAndDelete(t *testing.T) {
 	if !sawUp {
 		t.Fatal("no scale event 1->3 published")
 	}
-	// No load reports (they age out): back to one, then zero when idle.
+	// No load reports (they age out): back to one. A compute without
+	// reports counts as active, so it goes to zero only once it reports
+	// no load for the idle timeout.
 	waitFor(t, "scale down to one", func() bool { return prov.count("ep-1") == 1 })
-	waitFor(t, "scale to zero", func() bool { return prov.count("ep-1") == 0 })
+	time.Sleep(800 * time.Millisecond)
+	if prov.count("ep-1") != 1 {
+		t.Fatal("a compute without load reports was stopped as idle")
+	}
+	waitFor(t, "scale to zero", func() bool {
+		for _, in := range prov.Instances("ep-1") {
+			publishLoad(in.ID, 0)
+		}
+		return prov.count("ep-1") == 0
+	})
 
 	// A deleted endpoint's computes are drained.
 	if err := c.Wake(ctx, "ep-1"); err != nil {

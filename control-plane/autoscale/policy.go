@@ -12,7 +12,8 @@
 //   - Scale down (straight to Target) only when ScaleDownCooldown has passed
 //     since the last scaling in either direction.
 //   - With Min 0 and an IdleTimeout, an endpoint with no sessions, no
-//     in-flight queries and no queries for IdleTimeout goes to zero.
+//     in-flight queries and no queries for IdleTimeout goes to zero. A
+//     compute whose load is unknown (no fresh report) counts as active.
 //   - A wake (a client connecting through the proxy) asks for max(Min, 1)
 //     immediately, cooldowns notwithstanding, and counts as activity.
 package autoscale
@@ -56,6 +57,10 @@ type Observation struct {
 	QPS float64
 	// Wake is set when a client is waiting for a compute.
 	Wake bool
+	// Unreported counts computes without a fresh load report; their load
+	// is unknown, so they count as active (a compute that just became
+	// ready must not be stopped as idle before its first report).
+	Unreported int
 }
 
 // State is what the policy remembers about an endpoint between decisions.
@@ -82,7 +87,7 @@ func (p Policy) Decide(st *State, o Observation) Decision {
 	if st.LastActive.IsZero() {
 		st.LastActive = o.Now
 	}
-	active := o.Wake || o.Sessions > 0 || o.InFlight > 0 || o.Concurrency > 0 || o.QPS > 0
+	active := o.Wake || o.Unreported > 0 || o.Sessions > 0 || o.InFlight > 0 || o.Concurrency > 0 || o.QPS > 0
 	if active {
 		st.LastActive = o.Now
 	}

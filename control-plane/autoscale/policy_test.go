@@ -45,22 +45,27 @@ func TestPolicyScaleDownCooldownThenMinThenZero(t *testing.T) {
 	if d := p.Decide(&st, Observation{Now: at(3), Current: 3, Sessions: 1}); d.Target != 1 || d.Reason != "load" {
 		t.Fatalf("after the down cooldown: %+v", d)
 	}
-	// Active at 3 s (a session); idle from then on: zero at 3+4 s, not before.
+	// Active at 3 s (a session), and at 6.95 s (unknown load); idle from
+	// then on: zero at 6.95+4 s, not before.
 	if d := p.Decide(&st, Observation{Now: at(6.9), Current: 1}); d.Target != 1 {
 		t.Fatalf("before the idle timeout: %+v", d)
 	}
-	if d := p.Decide(&st, Observation{Now: at(7), Current: 1}); d.Target != 0 || d.Reason != "idle" {
+	// A compute without a fresh load report counts as active.
+	if d := p.Decide(&st, Observation{Now: at(6.95), Current: 1, Unreported: 1}); d.Target != 1 {
+		t.Fatalf("unknown load must not be idle: %+v", d)
+	}
+	if d := p.Decide(&st, Observation{Now: at(10.95), Current: 1}); d.Target != 0 || d.Reason != "idle" {
 		t.Fatalf("at the idle timeout: %+v", d)
 	}
 	// At zero it stays at zero until a wake, which ignores cooldowns.
-	if d := p.Decide(&st, Observation{Now: at(8), Current: 0}); d.Target != 0 {
+	if d := p.Decide(&st, Observation{Now: at(11), Current: 0}); d.Target != 0 {
 		t.Fatalf("at zero without a wake: %+v", d)
 	}
-	if d := p.Decide(&st, Observation{Now: at(8.1), Current: 0, Wake: true}); d.Target != 1 || d.Reason != "wake" {
+	if d := p.Decide(&st, Observation{Now: at(11.1), Current: 0, Wake: true}); d.Target != 1 || d.Reason != "wake" {
 		t.Fatalf("wake: %+v", d)
 	}
 	// The wake counts as activity: not idle right after.
-	if d := p.Decide(&st, Observation{Now: at(11), Current: 1}); d.Target != 1 {
+	if d := p.Decide(&st, Observation{Now: at(14), Current: 1}); d.Target != 1 {
 		t.Fatalf("right after a wake: %+v", d)
 	}
 }
