@@ -172,9 +172,7 @@ func (l *Local) start(ctx context.Context, spec Spec) (Instance, error) {
 	}
 	cmd := exec.Command(l.cfg.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Computes are not killed by a Ctrl-C aimed at the parent's process
-	// group: the parent drains them itself.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return Instance{}, fmt.Errorf("provision: start %s: %w", l.cfg.Binary, err)

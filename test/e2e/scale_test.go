@@ -222,3 +222,31 @@ func TestScaleUpDownToZeroAndWake(t *testing.T) {
 		t.Fatalf("query on the open connection after the idle timeout: %d, %v", n, err)
 	}
 }
+
+// TestDevProxyWakesEndpoint: `phantom dev` still serves its always-on
+// compute directly, and its proxy wakes endpoint "main" from zero.
+func TestDevProxyWakesEndpoint(t *testing.T) {
+	dataDir := t.TempDir()
+	base := cluster.FreePortBase(t, 11)
+	p, url := startDev(t, dataDir, base)
+	cluster.MustSQL(t, url, createItems)
+	insertRows(t, url, 0, 10)
+
+	proxyURL := fmt.Sprintf("http://127.0.0.1:%d", base+9)
+	r := cluster.MustSQL(t, proxyURL, "SELECT count(*) FROM items")
+	if got := fmt.Sprint(r.Rows[0][0]); got != "10" {
+		t.Fatalf("count through the dev proxy = %s, want 10", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://phantom@127.0.0.1:%d/phantom?sslmode=disable", base+10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 10 {
+		t.Fatalf("pgx through the dev proxy: %d, %v", n, err)
+	}
+	conn.Close(ctx)
+	p.Stop(60 * time.Second)
+}
