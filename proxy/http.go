@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,8 +31,10 @@ const (
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // Handler answers the HTTP side of the proxy: GET /healthz, and POST
-// /v1/sql and /v1/sql/batch forwarded to a compute. HTTP sessions
-// (/v1/sessions) are not routed yet: they answer 501.
+// /v1/sql, /v1/sql/batch, POST /v1/sessions and DELETE /v1/sessions/{id}
+// forwarded to a compute. A session lives on one compute: the proxy hands
+// out session ids "<compute id>.<compute's session id>" and sends every
+// request naming one to that compute, even while it drains.
 func (p *Proxy) Handler() http.Handler {
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: p.cfg.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -44,16 +48,12 @@ func (p *Proxy) Handler() http.Handler {
 	fwd := func(w http.ResponseWriter, r *http.Request) { p.forward(w, r, transport) }
 	mux.HandleFunc("POST /v1/sql", fwd)
 	mux.HandleFunc("POST /v1/sql/batch", fwd)
-	mux.HandleFunc("/v1/sessions", notRouted)
-	mux.HandleFunc("/v1/sessions/", notRouted)
+	mux.HandleFunc("POST /v1/sessions", func(w http.ResponseWriter, r *http.Request) { p.openSession(w, r, transport) })
+	mux.HandleFunc("DELETE /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) { p.closeSession(w, r, transport) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "42000", "no such route: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
-}
-
-func notRouted(w http.ResponseWriter, r *http.Request) {
-	writeErr(w, http.StatusNotImplemented, "0A000", "HTTP sessions are not routed by the proxy yet; use /v1/sql, /v1/sql/batch or the PostgreSQL protocol")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -114,13 +114,25 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 		writeErr(w, http.StatusBadRequest, "22P02", err.Error())
 		return
 	}
+	computeID, body, err := sessionField(body)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "08003", err.Error())
+		return
+	}
 	for attempt := 0; ; attempt++ {
-		c, release, err := p.pick(r.Context(), t)
+		var c controlplane.Compute
+		var release func()
+		if computeID != "" {
+			c, release, err = p.pickByID(r.Context(), t, computeID)
+			attempt = 3 // a session's compute has no substitute
+		} else {
+			c, release, err = p.pick(r.Context(), t)
+		}
 		if err != nil {
 			p.pickFailed(w, r, err)
 			return
 		}
-		resp, err := p.send(r, transport, c, body)
+		resp, err := p.send(r, transport, c, r.URL.RequestURI(), body)
 		if err != nil {
 			release()
 			if isDialError(err) && attempt < 3 {
@@ -151,6 +163,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 
 func (p *Proxy) pickFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, ErrSessionGone):
+		writeErr(w, http.StatusNotFound, "08003", err.Error())
 	case errors.Is(err, ErrUnknown):
 		writeErr(w, http.StatusNotFound, "3D000", err.Error())
 	case errors.Is(err, ErrNotReady), errors.Is(err, context.DeadlineExceeded):
@@ -162,8 +176,8 @@ func (p *Proxy) pickFailed(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-func (p *Proxy) send(r *http.Request, transport http.RoundTripper, c controlplane.Compute, body []byte) (*http.Response, error) {
-	u := "http://" + c.HTTPAddr + r.URL.RequestURI()
+func (p *Proxy) send(r *http.Request, transport http.RoundTripper, c controlplane.Compute, uri string, body []byte) (*http.Response, error) {
+	u := "http://" + c.HTTPAddr + uri
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -198,4 +212,97 @@ func (f flushWriter) Write(b []byte) (int, error) {
 		fl.Flush()
 	}
 	return n, err
+}
+
+// sessionField splits a request's "<compute>.<session>" session id: it
+// answers the compute id and the body with the compute's own session id.
+func sessionField(body []byte) (string, []byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return "", body, nil
+	}
+	raw, ok := fields["session"]
+	if !ok {
+		return "", body, nil
+	}
+	var sess string
+	if err := json.Unmarshal(raw, &sess); err != nil || sess == "" {
+		return "", body, nil // the compute answers a malformed session
+	}
+	compute, inner, ok := strings.Cut(sess, ".")
+	if !ok || compute == "" || inner == "" {
+		return "", body, fmt.Errorf("session %q was not opened through this proxy", sess)
+	}
+	fields["session"], _ = json.Marshal(inner)
+	b, err := json.Marshal(fields)
+	return compute, b, err
+}
+
+// openSession opens an HTTP session on a compute and answers its id
+// prefixed with the compute's.
+func (p *Proxy) openSession(w http.ResponseWriter, r *http.Request, transport http.RoundTripper) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "08P01", "read request body: "+err.Error())
+		return
+	}
+	t := p.fill(Target{Tenant: r.Header.Get(HeaderTenant), Database: r.Header.Get(HeaderDatabase),
+		Branch: r.Header.Get(HeaderBranch), Endpoint: r.Header.Get(HeaderEndpoint)})
+	c, release, err := p.pick(r.Context(), t)
+	if err != nil {
+		p.pickFailed(w, r, err)
+		return
+	}
+	defer release()
+	resp, err := p.send(r, transport, c, "/v1/sessions", body)
+	if err != nil {
+		writeErr(w, http.StatusBadGateway, "08006", "compute "+c.ID+": "+err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		writeErr(w, http.StatusBadGateway, "08006", "compute "+c.ID+": "+err.Error())
+		return
+	}
+	if resp.StatusCode == http.StatusCreated {
+		var fields map[string]json.RawMessage
+		var sess string
+		if json.Unmarshal(out, &fields) == nil && json.Unmarshal(fields["session"], &sess) == nil && sess != "" {
+			fields["session"], _ = json.Marshal(c.ID + "." + sess)
+			out, _ = json.Marshal(fields)
+		}
+	}
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.Header().Set(HeaderCompute, c.ID)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(out)
+}
+
+// closeSession forwards DELETE /v1/sessions/{id} to the session's compute.
+func (p *Proxy) closeSession(w http.ResponseWriter, r *http.Request, transport http.RoundTripper) {
+	compute, inner, ok := strings.Cut(r.PathValue("id"), ".")
+	if !ok || compute == "" || inner == "" {
+		writeErr(w, http.StatusNotFound, "08003", "session not found")
+		return
+	}
+	t := p.fill(Target{Tenant: r.Header.Get(HeaderTenant), Database: r.Header.Get(HeaderDatabase),
+		Branch: r.Header.Get(HeaderBranch), Endpoint: r.Header.Get(HeaderEndpoint)})
+	c, release, err := p.pickByID(r.Context(), t, compute)
+	if err != nil {
+		p.pickFailed(w, r, err)
+		return
+	}
+	defer release()
+	resp, err := p.send(r, transport, c, "/v1/sessions/"+url.PathEscape(inner), nil)
+	if err != nil {
+		writeErr(w, http.StatusBadGateway, "08006", "compute "+c.ID+": "+err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
 }

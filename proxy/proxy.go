@@ -23,6 +23,9 @@
 //   - An HTTP request is retried on another compute only when the
 //     connection to the first could not be made (it never reached it), so
 //     a statement never runs twice.
+//   - An HTTP session (POST /v1/sessions) lives on one compute: its id is
+//     "<compute id>.<compute's id>" and every request naming it goes to that
+//     compute, ready or draining.
 //   - A PostgreSQL connection is spliced byte for byte after the startup
 //     message, so authentication is between client and compute; the proxy
 //     only reads the compute's first messages up to ReadyForQuery to learn
@@ -183,6 +186,32 @@ func (p *Proxy) pick(ctx context.Context, t Target) (controlplane.Compute, func(
 			inv.Invalidate(ep.ID)
 		}
 	}
+}
+
+// ErrSessionGone is wrapped when a request names a session whose compute
+// no longer runs.
+var ErrSessionGone = errors.New("proxy: session not found (its compute is gone)")
+
+// pickByID answers compute id of t's endpoint, ready or draining (a
+// session's work finishes on its compute).
+func (p *Proxy) pickByID(ctx context.Context, t Target, id string) (controlplane.Compute, func(), error) {
+	ep, err := p.cfg.Directory.Resolve(ctx, t)
+	if err != nil {
+		return controlplane.Compute{}, nil, err
+	}
+	cs, err := p.cfg.Directory.Computes(ctx, ep)
+	if err != nil {
+		return controlplane.Compute{}, nil, err
+	}
+	for _, c := range cs {
+		if c.ID == id && (c.State == "ready" || c.State == "draining") {
+			p.mu.Lock()
+			p.inflight[c.ID]++
+			p.mu.Unlock()
+			return c, p.releaser(c.ID), nil
+		}
+	}
+	return controlplane.Compute{}, nil, fmt.Errorf("%w: compute %s", ErrSessionGone, id)
 }
 
 // choose picks the ready compute with the least in-flight work, skipping

@@ -83,6 +83,19 @@ func newBackend(t *testing.T, id string) *backend {
 	b := &backend{id: id, bodies: make(chan string, 100)}
 	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/v1/sessions":
+			w.WriteHeader(http.StatusCreated)
+			_, _ = w.Write([]byte(`{"session":"s1","idle_timeout_ms":1000}`))
+			return
+		case r.Method == "DELETE":
+			if r.URL.Path != "/v1/sessions/s1" {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		b.hits.Add(1)
 		b.bodies <- string(body)
 		if b.hold != nil {
@@ -195,13 +208,62 @@ func TestHTTPRoutingFieldsAndErrors(t *testing.T) {
 	if code, _, _ := post(t, srv.URL, `{not json`, nil); code != 400 {
 		t.Fatalf("bad JSON: %d", code)
 	}
+}
+
+func TestHTTPSessionAffinity(t *testing.T) {
+	a, b := newBackend(t, "a"), newBackend(t, "b")
+	d := &fakeDir{}
+	d.set(a.compute("ready"), b.compute("ready"))
+	_, srv := newProxy(t, d, 300*time.Millisecond)
 	resp, err := http.Post(srv.URL+"/v1/sessions", "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var opened map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&opened)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotImplemented {
-		t.Fatalf("sessions: %d", resp.StatusCode)
+	sess, _ := opened["session"].(string)
+	home, _, _ := strings.Cut(sess, ".")
+	if resp.StatusCode != http.StatusCreated || (sess != "a.s1" && sess != "b.s1") || opened["idle_timeout_ms"] != float64(1000) {
+		t.Fatalf("open session: %d %v", resp.StatusCode, opened)
+	}
+	homeB, other := a, b
+	if home == "b" {
+		homeB, other = b, a
+	}
+	// Every request of the session goes to its compute, with the
+	// compute's own id, even once the compute drains.
+	for i := 0; i < 4; i++ {
+		if i == 2 {
+			d.set(homeB.compute("draining"), other.compute("ready"))
+		}
+		code, m, _ := post(t, srv.URL, `{"query":"SELECT 1","session":"`+sess+`"}`, nil)
+		if code != 200 || m["served_by"] != home {
+			t.Fatalf("session request %d: %d %v", i, code, m)
+		}
+		var fwd map[string]any
+		_ = json.Unmarshal([]byte(<-homeB.bodies), &fwd)
+		if fwd["session"] != "s1" {
+			t.Fatalf("forwarded session %v", fwd["session"])
+		}
+	}
+	if code, m, _ := post(t, srv.URL, `{"query":"SELECT 1"}`, nil); code != 200 || m["served_by"] != other.id {
+		t.Fatalf("sessionless request while the session's compute drains: %d %v", code, m)
+	}
+	for s, want := range map[string]int{"zz.s1": 404, "nodot": 400} {
+		code, m, _ := post(t, srv.URL, `{"query":"SELECT 1","session":"`+s+`"}`, nil)
+		if code != want || m["error"].(map[string]any)["code"] != "08003" {
+			t.Fatalf("session %q: %d %v", s, code, m)
+		}
+	}
+	req, _ := http.NewRequest("DELETE", srv.URL+"/v1/sessions/"+sess, nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("close session: %d", resp.StatusCode)
 	}
 }
 
