@@ -185,10 +185,10 @@ func (l *Local) start(ctx context.Context, spec Spec) (Instance, error) {
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()
-		close(p.exited)
 		l.mu.Lock()
 		delete(l.procs, id)
 		l.mu.Unlock()
+		close(p.exited)
 		l.cfg.Logger.Info("compute exited", "compute", id, "endpoint", spec.Endpoint, "state", cmd.ProcessState.String())
 		l.changed(spec.Endpoint)
 	}()
