@@ -180,6 +180,7 @@ func (s *Service) commit(next *state) error {
 //	POST /v1/tenants/{tenant}/databases      {"name"}
 //	GET  /v1/tenants/{tenant}/databases/{name}
 //	GET  /v1/nodes
+//	...  /v1/tenants/{tenant}/databases/{name}/endpoints[/{endpoint}[/computes|/wake]] (endpoints.go)
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
