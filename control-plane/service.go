@@ -90,6 +90,8 @@ type Service struct {
 	// branchMu serializes branch creation and deletion (which call the
 	// log service without holding mu).
 	branchMu sync.Mutex
+
+	scaler scalerSlot // endpoints.go
 }
 
 // New loads (or creates) the state under cfg.DataDir and registers the
@@ -192,6 +194,7 @@ func (s *Service) commit(next *state) error {
 //	POST /v1/tenants/{tenant}/databases      {"name"}
 //	GET  /v1/tenants/{tenant}/databases/{name}
 //	GET  /v1/nodes
+//	...  /v1/tenants/{tenant}/databases/{name}/endpoints[/{endpoint}[/computes|/wake]] (endpoints.go)
 //
 // and the branch endpoints (branches.go).
 func (s *Service) Handler() http.Handler {
@@ -259,6 +262,7 @@ func (s *Service) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, d)
 	})
+	s.registerEndpointRoutes(mux)
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		var nodes any = []any{}
 		if s.cfg.Members != nil {

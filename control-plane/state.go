@@ -53,6 +53,10 @@ type state struct {
 	// NextDBID too.
 	Branches []Branch `json:"branches,omitempty"`
 	NextDBID uint64   `json:"next_db_id"`
+	// Endpoints are the compute endpoints (endpoints.go).
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// NextEndpointID numbers endpoint ids ("ep-<n>"); never reused.
+	NextEndpointID uint64 `json:"next_endpoint_id,omitempty"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,62}$`)
@@ -141,4 +145,5 @@ func (s *state) database(tenant, name string) (Database, bool) {
 func (s *state) sortAll() {
 	sort.Slice(s.Tenants, func(i, j int) bool { return s.Tenants[i].Name < s.Tenants[j].Name })
 	sort.Slice(s.Databases, func(i, j int) bool { return s.Databases[i].ID < s.Databases[j].ID })
+	sort.Slice(s.Endpoints, func(i, j int) bool { return s.Endpoints[i].ID < s.Endpoints[j].ID })
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/phantom-db/phantom/bench/coldstart"
 	"github.com/phantom-db/phantom/bench/logbench"
 	"github.com/phantom-db/phantom/bench/pagebench"
 	"github.com/phantom-db/phantom/bench/tpch"
@@ -22,8 +23,8 @@ func benchCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name:        "bench",
 		ShortUsage:  "phantom bench <benchmark> [flags]",
-		ShortHelp:   "run a benchmark (logservice, pageserver, tpch)",
-		Subcommands: []*ffcli.Command{benchLogserviceCommand(), benchPageserverCommand(), benchTPCHCommand()},
+		ShortHelp:   "run a benchmark (logservice, pageserver, tpch, coldstart)",
+		Subcommands: []*ffcli.Command{benchLogserviceCommand(), benchPageserverCommand(), benchTPCHCommand(), benchColdstartCommand()},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 }
@@ -229,6 +230,46 @@ func benchPageserverCommand() *ffcli.Command {
 				Progress:        os.Stderr,
 				Logger:          log,
 			})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("command: %s\n\n", strings.Join(append([]string{"phantom"}, os.Args[1:]...), " "))
+			return res.WriteTable(os.Stdout)
+		},
+	}
+}
+
+func benchColdstartCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("phantom bench coldstart", flag.ContinueOnError)
+	var (
+		runs     = fs.Int("runs", 20, "cold starts per protocol")
+		rows     = fs.Int("rows", 1000, "rows in the table the first query scans")
+		workDir  = fs.String("work-dir", "", "parent of the temp dir for data and process logs (default: the system temp dir)")
+		keepData = fs.Bool("keep-data", false, "keep the temp dir (data and process logs) after the run")
+		logs     logFlags
+	)
+	logs.register(fs)
+	return &ffcli.Command{
+		Name:       "coldstart",
+		ShortUsage: "phantom bench coldstart [flags]",
+		ShortHelp:  "time from a connection to a scaled-to-zero endpoint to the first result (HTTP and PostgreSQL), with a breakdown",
+		LongHelp: "Starts a log service, page server, control plane (local provisioner) and proxy\n" +
+			"(this binary) on loopback, creates endpoint main with min 0 and a 300 ms idle\n" +
+			"timeout, and measures --runs cold starts per protocol through the proxy. The peer\n" +
+			"is the same query repeated on the same warm compute.",
+		FlagSet: fs,
+		Options: envOptions(),
+		Exec: func(ctx context.Context, _ []string) error {
+			log, err := newLogger(logs.level, logs.format)
+			if err != nil {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: find own binary: %w", err)
+			}
+			res, err := coldstart.Run(ctx, coldstart.Config{PhantomBin: self, Runs: *runs, Rows: *rows, WorkDir: *workDir,
+				KeepData: *keepData, Progress: os.Stderr, Logger: log})
 			if err != nil {
 				return err
 			}

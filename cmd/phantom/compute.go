@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/phantom-db/phantom/compute/httpapi"
+	"github.com/phantom-db/phantom/compute/loadstats"
 	"github.com/phantom-db/phantom/compute/pgwire"
 	"github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/compute/storage"
@@ -47,6 +49,8 @@ type computeFlags struct {
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
 	maxSessions      int
+	endpoint         string
+	drainTimeout     time.Duration
 	logs             logFlags
 }
 
@@ -68,6 +72,8 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
 	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
+	fs.StringVar(&f.endpoint, "endpoint", "", "compute endpoint id this node belongs to; with --nats-url, load is published on phantom.compute.<endpoint>.load every second")
+	fs.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for in-flight queries and open transactions before closing")
 }
 
 func computeCommand() *ffcli.Command {
@@ -85,7 +91,13 @@ type computeNode struct {
 	pg     *pgwire.Server
 	pgLis  net.Listener
 	stopHB func()
-	log    *slog.Logger
+	// load measures queries and sessions for the autoscaler; stopLoad
+	// stops publishing it.
+	load         *loadstats.Tracker
+	stopLoad     func()
+	drainTimeout time.Duration
+	draining     atomic.Bool
+	log          *slog.Logger
 }
 
 // resolveDatabase asks the control plane for the id of tenant/database,
@@ -133,7 +145,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	if err != nil {
 		return nil, err
 	}
-	n := &computeNode{log: log, stopHB: func() {}}
+	n := &computeNode{log: log, stopHB: func() {}, stopLoad: func() {}, load: loadstats.New(), drainTimeout: f.drainTimeout}
 	if n.logc, err = logclient.Dial(ctx, f.logAddr); err != nil {
 		return nil, err
 	}
@@ -171,7 +183,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		return nil, err
 	}
 	n.api = api
-	if n.http, err = startHTTP(f.httpAddr, api, log); err != nil {
+	if n.http, err = startHTTP(f.httpAddr, n.load.Middleware(api), log); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -183,6 +195,11 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	}
 	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), log); err != nil {
 		n.stopHB = func() {}
+		n.Close()
+		return nil, err
+	}
+	if n.stopLoad, err = publishLoad(ctx, f, n, log); err != nil {
+		n.stopLoad = func() {}
 		n.Close()
 		return nil, err
 	}
@@ -198,7 +215,7 @@ func (n *computeNode) servePG(f computeFlags, engine *sql.Engine, log *slog.Logg
 		return fmt.Errorf("listen pg %s: %w", f.pgAddr, err)
 	}
 	pg, err := pgwire.New(pgwire.Config{
-		NewSession:       pgwire.DescribedBy(func() pgwire.Session { return engine.NewSession() }, engine),
+		NewSession:       n.load.Sessions(pgwire.DescribedBy(func() pgwire.Session { return engine.NewSession() }, engine)),
 		Database:         f.database,
 		MaxConnections:   f.maxPGConns,
 		StatementTimeout: f.statementTimeout,
@@ -210,7 +227,7 @@ func (n *computeNode) servePG(f computeFlags, engine *sql.Engine, log *slog.Logg
 	}
 	n.pg, n.pgLis = pg, lis
 	go func() {
-		if err := pg.Serve(lis); !errors.Is(err, pgwire.ErrClosed) {
+		if err := pg.Serve(lis); !errors.Is(err, pgwire.ErrClosed) && !n.draining.Load() {
 			log.Error("pgwire server stopped", "err", err)
 		}
 	}()
@@ -225,14 +242,33 @@ func (n *computeNode) PGAddr() string {
 	return n.pgLis.Addr().String()
 }
 
-// Close drains HTTP requests and closes the storage connections.
+// Close drains and stops the node: it reports itself draining, stops
+// accepting HTTP requests and PostgreSQL connections, waits up to the drain
+// timeout for in-flight queries and open transactions to finish, then closes
+// the remaining connections and the storage clients.
 func (n *computeNode) Close() error {
+	n.draining.Store(true)
+	n.load.SetDraining()
+	if n.pgLis != nil {
+		n.pgLis.Close()
+	}
+	drained := make(chan struct{})
+	go func() {
+		if n.http != nil {
+			n.http.Close()
+		}
+		close(drained)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), n.drainTimeout)
+	if !n.load.WaitIdle(ctx) {
+		n.log.Warn("compute drain timed out; closing sessions with work in progress", "timeout", n.drainTimeout)
+	}
+	cancel()
+	<-drained
+	n.stopLoad()
 	n.stopHB()
 	if n.pg != nil {
 		n.pg.Close()
-	}
-	if n.http != nil {
-		n.http.Close()
 	}
 	if n.api != nil {
 		n.api.Close()

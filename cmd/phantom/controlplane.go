@@ -26,6 +26,7 @@ type controlPlaneFlags struct {
 	heartbeatTimeout time.Duration
 	logAddr          string
 	retention        time.Duration
+	provision        provisionFlags
 	logs             logFlags
 }
 
@@ -37,6 +38,7 @@ func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
 	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated, that branch records are committed through (empty: no branches)")
 	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "the page servers' --retention: how far back a branch may fork (0: no limit)")
+	f.provision.register(fs)
 }
 
 func controlPlaneCommand() *ffcli.Command {
@@ -53,6 +55,7 @@ type controlPlaneNode struct {
 	nc      *nats.Conn
 	http    *httpServer
 	stopHB  func()
+	scaling *scaling
 	log     *slog.Logger
 }
 
@@ -102,13 +105,20 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		n.Close()
 		return nil, err
 	}
-	n.log.Info("control plane ready", "http", n.http.Addr())
+	if n.scaling, err = startScaling(f, n, log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.log.Info("control plane ready", "http", n.http.Addr(), "provisioner", f.provision.kind)
 	return n, nil
 }
 
 // Close stops the API and membership tracking.
 func (n *controlPlaneNode) Close() error {
 	n.stopHB()
+	if n.scaling != nil {
+		n.scaling.Close()
+	}
 	if n.http != nil {
 		n.http.Close()
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	controlplane "github.com/phantom-db/phantom/control-plane"
 	"github.com/phantom-db/phantom/internal/natsbus"
 )
 
@@ -31,13 +32,22 @@ type devFlags struct {
 func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data", "directory holding every service's data")
 	fs.StringVar(&f.host, "host", "127.0.0.1", "address every service listens on")
-	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 8 ports (0: free ports)")
+	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 10 ports (0: free ports)")
 	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
 	f.logs.register(fs)
 }
 
-// Offsets of each service's port from --port-base.
+// Offsets of each service's port from --port-base:
+//
+//	+0  compute HTTP SQL API      +6  page server admin HTTP
+//	+1  control plane REST        +7  NATS
+//	+2  log service gRPC          +8  compute PostgreSQL protocol
+//	+3  log service Raft          +9  proxy HTTP SQL API
+//	+4  log service admin HTTP    +10 proxy PostgreSQL protocol
+//	+5  page server gRPC
+//
+// Computes the control plane provisions for endpoints take free ports.
 const (
 	offSQL = iota
 	offControlPlane
@@ -48,6 +58,8 @@ const (
 	offPageHTTP
 	offNATS
 	offPG
+	offProxyHTTP
+	offProxyPG
 )
 
 func (f *devFlags) addr(off int) string {
@@ -67,7 +79,9 @@ func devCommand() *ffcli.Command {
 		ShortHelp:  "run every service in one process on loopback (the embedded default)",
 		LongHelp: "Starts an embedded NATS server, a log service (one Raft voter), a page server\n" +
 			"(Pebble plus a local-directory object store), a control plane and a compute\n" +
-			"node serving the HTTP SQL API, all under one data directory.",
+			"node serving the HTTP SQL API, all under one data directory; plus a proxy\n" +
+			"that routes to the computes of endpoint \"main\" (created at first start, scaled\n" +
+			"from zero on demand as child processes).",
 		FlagSet: fs,
 		Options: envOptions(),
 		Exec: func(ctx context.Context, _ []string) error {
@@ -95,6 +109,8 @@ type devInfo struct {
 	LogService   string `json:"logservice_addr"`
 	PageServer   string `json:"pageserver_addr"`
 	NATS         string `json:"nats_url"`
+	ProxyURL     string `json:"proxy_url"`
+	ProxyPGAddr  string `json:"proxy_pg_addr"`
 }
 
 func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
@@ -144,16 +160,6 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	}
 	closers = append(closers, ls.Close)
 
-	var cf controlPlaneFlags
-	flagDefaults(cf.register)
-	cf.dataDir = filepath.Join(dataDir, "control-plane")
-	cf.httpAddr, cf.natsURL, cf.logAddr = f.addr(offControlPlane), natsURL, ls.grpc.Addr()
-	cp, err := startControlPlane(ctx, cf, log)
-	if err != nil {
-		return err
-	}
-	closers = append(closers, cp.Close)
-
 	var pf pageserverFlags
 	flagDefaults(pf.register)
 	pf.dataDir = filepath.Join(dataDir, "pageserver")
@@ -165,6 +171,21 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	}
 	closers = append(closers, ps.Close)
 
+	var cf controlPlaneFlags
+	flagDefaults(cf.register)
+	cf.dataDir = filepath.Join(dataDir, "control-plane")
+	cf.httpAddr, cf.natsURL, cf.logAddr = f.addr(offControlPlane), natsURL, ls.grpc.Addr()
+	cf.provision.kind = "local"
+	cf.provision.logservice, cf.provision.pageserver = ls.grpc.Addr(), ps.grpc.Addr()
+	cp, err := startControlPlane(ctx, cf, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, cp.Close)
+	if err := ensureDevEndpoint(cp); err != nil {
+		return err
+	}
+
 	var mf computeFlags
 	flagDefaults(mf.register)
 	mf.httpAddr, mf.pgAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), f.addr(offPG), ls.grpc.Addr(), ps.grpc.Addr()
@@ -175,6 +196,16 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	}
 	closers = append(closers, cn.Close)
 
+	var xf proxyFlags
+	flagDefaults(xf.register)
+	xf.httpAddr, xf.pgAddr = f.addr(offProxyHTTP), f.addr(offProxyPG)
+	xf.controlPlane, xf.natsURL = "http://"+cp.http.Addr(), natsURL
+	px, err := startProxy(ctx, xf, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, px.Close)
+
 	info := devInfo{
 		PID:          os.Getpid(),
 		SQLURL:       "http://" + cn.http.Addr(),
@@ -183,17 +214,22 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 		LogService:   ls.grpc.Addr(),
 		PageServer:   ps.grpc.Addr(),
 		NATS:         natsURL,
+		ProxyURL:     "http://" + px.http.Addr(),
+		ProxyPGAddr:  px.PGAddr(),
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
 	if err := os.WriteFile(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write dev.json: %w", err)
 	}
 	pgHost, pgPort, _ := net.SplitHostPort(info.PGAddr)
+	pxHost, pxPort, _ := net.SplitHostPort(info.ProxyPGAddr)
 	fmt.Printf(`
 Phantom-DB dev is ready (data in %s)
 
   SQL over HTTP   POST %s/v1/sql
   PostgreSQL      psql -h %s -p %s -U phantom phantom
+  proxy (HTTP)    POST %s/v1/sql   (endpoint "main", scales from zero)
+  proxy (PG)      psql -h %s -p %s -U phantom phantom
   control plane   %s
   log service     %s (gRPC)
   page server     %s (gRPC)
@@ -202,8 +238,25 @@ Phantom-DB dev is ready (data in %s)
   curl -s %s/v1/sql -d '{"query": "SELECT 1"}'
 
 Press Ctrl-C to stop.
-`, dataDir, info.SQLURL, pgHost, pgPort, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
+`, dataDir, info.SQLURL, pgHost, pgPort, info.ProxyURL, pxHost, pxPort, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil
+}
+
+// ensureDevEndpoint creates endpoint "main" of the default database on the
+// first start: it scales from zero to one compute when a client connects
+// through the proxy (up to 3 under load) and back to zero after 5 idle
+// minutes.
+func ensureDevEndpoint(cp *controlPlaneNode) error {
+	eps, err := cp.svc.Endpoints("default", "phantom")
+	if err != nil {
+		return err
+	}
+	if len(eps) > 0 {
+		return nil
+	}
+	zero, three := 0, 3
+	_, err = cp.svc.CreateEndpoint("default", "phantom", controlplane.EndpointSpec{Name: "main", MinComputes: &zero, MaxComputes: &three})
+	return err
 }

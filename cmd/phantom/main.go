@@ -1,5 +1,5 @@
 // Command phantom is Phantom-DB's single binary. Each service is a
-// subcommand (phantom dev | compute | logservice | pageserver | control-plane),
+// subcommand (phantom dev | compute | logservice | pageserver | control-plane | proxy),
 // next to the tools (phantom sql | bench | logservice admin | version); every
 // flag can also be set by an environment variable named
 // PHANTOM_<FLAG> with dashes turned into underscores (--data-dir is
@@ -35,6 +35,7 @@ func main() {
 			logserviceCommand(),
 			pageserverCommand(),
 			controlPlaneCommand(),
+			proxyCommand(),
 			benchCommand(),
 			sqlCommand(),
 			versionCommand(),

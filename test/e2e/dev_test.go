@@ -73,7 +73,7 @@ const createItems = `CREATE TABLE items (id INT PRIMARY KEY, name TEXT NOT NULL,
 // directory and finds every row and nothing else.
 func TestDevSurvivesKill(t *testing.T) {
 	dataDir := t.TempDir()
-	base := cluster.FreePortBase(t, 9)
+	base := cluster.FreePortBase(t, 11)
 	p, url := startDev(t, dataDir, base)
 
 	cluster.MustSQL(t, url, createItems)

@@ -13,7 +13,7 @@ import (
 // TestSQLErrors checks that bad SQL answers the right SQLSTATE and HTTP status
 // and that the server keeps serving afterwards.
 func TestSQLErrors(t *testing.T) {
-	p, url := startDev(t, t.TempDir(), cluster.FreePortBase(t, 9))
+	p, url := startDev(t, t.TempDir(), cluster.FreePortBase(t, 11))
 	cluster.MustSQL(t, url, "CREATE TABLE t (id INT PRIMARY KEY, name TEXT)")
 	cluster.MustSQL(t, url, "INSERT INTO t VALUES (1, 'one')")
 

@@ -17,7 +17,7 @@ import (
 // fresh server so table names do not collide.
 func TestLogicOverHTTP(t *testing.T) {
 	logictest.RunGlob(t, "../../compute/sql/logictest/testdata/*.test", func(t *testing.T) logictest.ExecFunc {
-		p, url := startDev(t, t.TempDir(), cluster.FreePortBase(t, 9))
+		p, url := startDev(t, t.TempDir(), cluster.FreePortBase(t, 11))
 		t.Cleanup(func() { p.Stop(30 * time.Second) })
 		return func(ctx context.Context, query string, params []any) (logictest.Result, error) {
 			r, err := cluster.SQL(ctx, url, query, params...)

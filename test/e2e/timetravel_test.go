@@ -83,7 +83,7 @@ func rowsText(r *cluster.Result) string {
 // past timestamp, future timestamps and timestamps below the page server's
 // retention window are refused.
 func TestTimeTravel(t *testing.T) {
-	base := cluster.FreePortBase(t, 9)
+	base := cluster.FreePortBase(t, 11)
 	p, url := startDev(t, t.TempDir(), base)
 	defer p.Stop(30 * time.Second)
 
