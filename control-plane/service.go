@@ -27,6 +27,9 @@ type Config struct {
 	Members Membership
 	// MaxBodyBytes bounds request bodies, in bytes. Default 1 MiB.
 	MaxBodyBytes int64
+	// AdminToken is the bearer token every API call but /healthz must
+	// carry. Required: the API is closed by default.
+	AdminToken string
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -63,6 +66,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: DataDir is required", ErrInvalid)
 	}
+	if len(c.AdminToken) < 16 {
+		return fmt.Errorf("%w: AdminToken of at least 16 characters is required", ErrInvalid)
+	}
 	if err := validName("tenant", c.DefaultTenant); err != nil {
 		return err
 	}
@@ -76,6 +82,8 @@ type Service struct {
 
 	mu sync.Mutex
 	st *state
+
+	auth *authStore // API keys and roles (apikeys.go, roles.go)
 }
 
 // New loads (or creates) the state under cfg.DataDir and registers the
@@ -93,7 +101,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, path: path, st: st}
+	auth, err := loadAuthStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, path: path, st: st, auth: auth}
 	if _, err := s.CreateTenant(cfg.DefaultTenant); err != nil && !errors.Is(err, ErrExists) {
 		return nil, err
 	}
@@ -169,7 +181,9 @@ func (s *Service) commit(next *state) error {
 	return nil
 }
 
-// Handler returns the REST API:
+// Handler returns the REST API; every endpoint but /healthz requires the
+// admin token (see requireAdmin), and the credential endpoints are listed
+// at registerAuthRoutes:
 //
 //	GET  /healthz
 //	GET  /v1/tenants
@@ -249,7 +263,8 @@ func (s *Service) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 	})
-	return mux
+	s.registerAuthRoutes(mux)
+	return s.requireAdmin(mux)
 }
 
 func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -284,6 +299,8 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusConflict, errorBody("already_exists", err.Error()))
 	case errors.Is(err, ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, errorBody("invalid", err.Error()))
+	case errors.Is(err, ErrUnauthenticated):
+		writeJSON(w, http.StatusUnauthorized, errorBody("unauthenticated", err.Error()))
 	default:
 		writeJSON(w, http.StatusInternalServerError, errorBody("internal", err.Error()))
 	}
