@@ -38,7 +38,11 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 	if req.AsOf != nil {
 		results, err = s.executeAsOf(ctx, req)
 	} else if req.Session != "" {
-		results, err = s.sessions.execute(ctx, req.Session, req.Query, req.Params)
+		results, err = s.sessions.execute(ctx, principalOf(r.Context()).KeyID, req.Session, req.Query, req.Params)
+	} else if principalOf(r.Context()).ReadOnly {
+		sess := s.cfg.NewReadOnlySession()
+		results, err = sess.Execute(ctx, req.Query, req.Params)
+		sess.Close()
 	} else {
 		results, err = s.cfg.Executor.Execute(ctx, req.Query, req.Params)
 	}
@@ -90,7 +94,7 @@ func (s *Server) executeAsOf(ctx context.Context, req Request) ([]*sql.Result, e
 	if err != nil {
 		return nil, err
 	}
-	sess := s.cfg.NewSession()
+	sess := s.newSessionFor(ctx)
 	defer sess.Close()
 	set, err := sess.Execute(ctx, fmt.Sprintf("SET phantom.as_of = '%d'", ts), nil)
 	releaseAll(set)
@@ -137,7 +141,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer done()
 
-	sess := s.cfg.NewSession()
+	sess := s.newSessionFor(r.Context())
 	defer sess.Close() // rolls back unless committed
 	run := func(query string, params []any) ([]*sql.Result, error) {
 		return sess.Execute(ctx, query, params)

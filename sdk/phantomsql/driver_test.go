@@ -35,6 +35,9 @@ func openDB(t *testing.T, cfg httpapi.Config, wrap func(httpapi.Session) httpapi
 		t.Fatal(err)
 	}
 	cfg.Executor = eng
+	if cfg.Auth == nil {
+		cfg.Auth = httpapi.NoAuth
+	}
 	cfg.NewSession = func() httpapi.Session { return eng.NewSession() }
 	if wrap != nil {
 		cfg.NewSession = func() httpapi.Session { return wrap(eng.NewSession()) }
