@@ -34,11 +34,11 @@ type sessionTable struct {
 }
 
 type sessionEntry struct {
-	id   string
+	id string
 	// owner is the id of the API key that opened the session; only it may
 	// use or close the session.
 	owner string
-	sess Session
+	sess  Session
 	// busy holds one token while a request uses the session.
 	busy     chan struct{}
 	lastUsed time.Time // guarded by sessionTable.mu
