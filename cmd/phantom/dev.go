@@ -25,6 +25,8 @@ type devFlags struct {
 	portBase           int
 	objectStore        string
 	checkpointInterval time.Duration
+	authMode           string
+	httpTLS            bool
 	logs               logFlags
 }
 
@@ -34,6 +36,8 @@ func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 8 ports (0: free ports)")
 	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
+	fs.StringVar(&f.authMode, "auth", "keys", `client authentication of the compute node: "keys" (a dev API key and a dev role are created and printed) or "none"`)
+	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the HTTP SQL API over HTTPS with the dev certificate (the PostgreSQL protocol always offers TLS)")
 	f.logs.register(fs)
 }
 
@@ -95,6 +99,15 @@ type devInfo struct {
 	LogService   string `json:"logservice_addr"`
 	PageServer   string `json:"pageserver_addr"`
 	NATS         string `json:"nats_url"`
+	// AdminToken is the control plane's admin token.
+	AdminToken string `json:"admin_token"`
+	// APIKey is a read-write key for tenant default, database phantom.
+	APIKey string `json:"api_key,omitempty"`
+	// PGUser and PGPassword log in over the PostgreSQL protocol (SCRAM).
+	PGUser     string `json:"pg_user,omitempty"`
+	PGPassword string `json:"pg_password,omitempty"`
+	// TLSCert is the self-signed certificate the compute node presents.
+	TLSCert string `json:"tls_cert"`
 }
 
 func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
@@ -148,11 +161,23 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	flagDefaults(cf.register)
 	cf.dataDir = filepath.Join(dataDir, "control-plane")
 	cf.httpAddr, cf.natsURL = f.addr(offControlPlane), natsURL
+	if cf.adminToken, err = adminToken(cf); err != nil {
+		return err
+	}
 	cp, err := startControlPlane(ctx, cf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, cp.Close)
+	prev := readDevInfo(dataDir)
+	creds, err := devCredentials(cp.svc, prev, f.authMode)
+	if err != nil {
+		return err
+	}
+	certPath, keyPath, err := devCertificate(filepath.Join(dataDir, "tls"), f.host)
+	if err != nil {
+		return err
+	}
 
 	var pf pageserverFlags
 	flagDefaults(pf.register)
@@ -169,40 +194,43 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	flagDefaults(mf.register)
 	mf.httpAddr, mf.pgAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), f.addr(offPG), ls.grpc.Addr(), ps.grpc.Addr()
 	mf.controlPlane, mf.natsURL = "http://"+cp.http.Addr(), natsURL
+	mf.cpToken, mf.authMode = cf.adminToken, f.authMode
+	mf.tlsCert, mf.tlsKey, mf.httpTLS = certPath, keyPath, f.httpTLS
 	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, cn.Close)
 
+	scheme := "http://"
+	if f.httpTLS {
+		scheme = "https://"
+	}
 	info := devInfo{
 		PID:          os.Getpid(),
-		SQLURL:       "http://" + cn.http.Addr(),
+		SQLURL:       scheme + cn.http.Addr(),
 		PGAddr:       cn.PGAddr(),
 		ControlPlane: "http://" + cp.http.Addr(),
 		LogService:   ls.grpc.Addr(),
 		PageServer:   ps.grpc.Addr(),
 		NATS:         natsURL,
+		AdminToken:   cf.adminToken,
+		APIKey:       creds.apiKey,
+		PGUser:       creds.pgUser,
+		PGPassword:   creds.pgPassword,
+		TLSCert:      certPath,
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
-	if err := os.WriteFile(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o644); err != nil {
+	// dev.json and dev.env hold credentials: readable by the owner only.
+	if err := writeFileAtomic(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write dev.json: %w", err)
 	}
-	pgHost, pgPort, _ := net.SplitHostPort(info.PGAddr)
-	fmt.Printf(`
-Phantom-DB dev is ready (data in %s)
-
-  SQL over HTTP   POST %s/v1/sql
-  PostgreSQL      psql -h %s -p %s -U phantom phantom
-  control plane   %s
-  log service     %s (gRPC)
-  page server     %s (gRPC)
-  NATS            %s
-
-  curl -s %s/v1/sql -d '{"query": "SELECT 1"}'
-
-Press Ctrl-C to stop.
-`, dataDir, info.SQLURL, pgHost, pgPort, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
+	env := fmt.Sprintf("export PHANTOM_API_KEY=%s\nexport PGPASSWORD=%s\nexport PHANTOM_ADMIN_TOKEN=%s\n",
+		info.APIKey, info.PGPassword, info.AdminToken)
+	if err := writeFileAtomic(filepath.Join(dataDir, "dev.env"), []byte(env), 0o600); err != nil {
+		return fmt.Errorf("write dev.env: %w", err)
+	}
+	printDevBanner(dataDir, info, f.authMode)
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil

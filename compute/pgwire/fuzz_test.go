@@ -60,7 +60,7 @@ func FuzzMessages(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(Config{NewSession: EngineSessions(eng), MaxMessageBytes: 1 << 16})
+		s, err := New(Config{NewSession: EngineSessions(eng), Trust: true, MaxMessageBytes: 1 << 16})
 		if err != nil {
 			t.Fatal(err)
 		}
