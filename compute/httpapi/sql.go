@@ -223,7 +223,7 @@ func (s *Server) failStatement(w http.ResponseWriter, r *http.Request, ctx conte
 		writeErrorAt(w, http.StatusTooManyRequests, &sqlerr.Error{Code: "53300", Message: err.Error()}, stmt)
 		return
 	}
-	if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+	if timedOut(ctx) && r.Context().Err() == nil {
 		err = &sqlerr.Error{Code: "57014", Message: fmt.Sprintf("canceling statement due to statement timeout (%s)", timeout)}
 	}
 	status := statusFor(sqlerr.Code(err))
@@ -231,6 +231,17 @@ func (s *Server) failStatement(w http.ResponseWriter, r *http.Request, ctx conte
 		s.cfg.Logger.Error("sql request failed", "err", err)
 	}
 	writeErrorAt(w, status, err, stmt)
+}
+
+// timedOut reports whether ctx's deadline has passed. The clock is read
+// too: a gRPC call can fail with DeadlineExceeded a moment before ctx's own
+// timer marks ctx done, and the storage layer reports that as 57P03.
+func timedOut(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // decode reads a JSON body into v, answering the error itself when it

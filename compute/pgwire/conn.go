@@ -317,13 +317,18 @@ func (c *conn) run(query string, params []any) ([]*sql.Result, error) {
 	cancelled := c.cancelled
 	c.mu.Unlock()
 	cancel()
-	if err != nil && sqlerr.Code(err) == sqlerr.CodeQueryCanceled {
+	// A gRPC call can fail with DeadlineExceeded a moment before ctx's
+	// own timer marks it done (the storage layer reports 57P03): the clock
+	// decides whether the statement timed out.
+	deadline, hasDeadline := ctx.Deadline()
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || hasDeadline && !time.Now().Before(deadline)
+	if err != nil && (sqlerr.Code(err) == sqlerr.CodeQueryCanceled || timedOut && !cancelled) {
 		e := *sqlerr.Normalize(err)
 		switch {
 		case cancelled:
 			e.Message = "canceling statement due to user request"
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			e.Message = "canceling statement due to statement timeout"
+		case timedOut:
+			e = sqlerr.Error{Code: sqlerr.CodeQueryCanceled, Message: "canceling statement due to statement timeout"}
 		}
 		err = &e
 	}
