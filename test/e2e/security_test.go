@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,5 +328,61 @@ SELECT * FROM films WHERE;
 	out, err = run("wrong-password", "require")
 	if err == nil || !strings.Contains(out, "password authentication failed") {
 		t.Fatalf("psql with a wrong password: %v\n%s", err, out)
+	}
+}
+
+// TestHTTPS: with --http-tls the HTTP API is served over HTTPS with the dev
+// certificate, which verifies for 127.0.0.1; plaintext HTTP gets no answer.
+func TestHTTPS(t *testing.T) {
+	d := startSecureDevTLS(t)
+	if !strings.HasPrefix(d.info.SQLURL, "https://") {
+		t.Fatalf("sql_url %q is not https", d.info.SQLURL)
+	}
+	pem, err := os.ReadFile(d.info.TLSCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("dev certificate does not parse")
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("POST", d.info.SQLURL+"/v1/sql", strings.NewReader(sqlBody("SELECT 'over https'")))
+	req.Header.Set("Authorization", "Bearer "+d.info.APIKey)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("https: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "over https") {
+		t.Fatalf("https answer %d %s", resp.StatusCode, b)
+	}
+	plain := "http://" + strings.TrimPrefix(d.info.SQLURL, "https://") + "/v1/sql"
+	if resp, err := http.Post(plain, "application/json", strings.NewReader(sqlBody("SELECT 1"))); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plaintext HTTP was served")
+		}
+	}
+}
+
+// startSecureDevTLS is startSecureDev with --http-tls: readiness is polled
+// over HTTPS without verification (the test verifies afterwards).
+func startSecureDevTLS(t *testing.T) *secureDev {
+	t.Helper()
+	d := &secureDev{dir: t.TempDir()}
+	base := cluster.FreePortBase(t, 9)
+	d.proc = cluster.Start(t, "dev", "dev", "--data-dir", d.dir, "--port-base", strconv.Itoa(base), "--http-tls", "--log-level", "warn")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(d.dir, "dev.json"))
+		if err == nil && json.Unmarshal(b, &d.info) == nil && d.info.APIKey != "" {
+			return d
+		}
+		if d.proc.Exited() || time.Now().After(deadline) {
+			t.Fatalf("dev with --http-tls did not become ready: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
