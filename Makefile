@@ -40,6 +40,8 @@ FUZZLOG  := $(or $(TMPDIR),/tmp)/phantom-fuzz-$(shell id -u).log
 FUZZ_TARGETS := \
 	./compute/sql:FuzzExecute \
 	./compute/httpapi:FuzzSQLRequest \
+	./compute/pgwire:FuzzMessages \
+	./compute/pgwire:FuzzCopyRecords \
 	./logservice:FuzzDecodeRecord \
 	./pageserver:FuzzDecodeScanResponse \
 	./internal/rowcodec:FuzzDecode \

@@ -19,11 +19,14 @@ require (
 	github.com/peterbourgon/ff/v3 v3.4.0
 	github.com/pganalyze/pg_query_go/v6 v6.2.5
 	github.com/prometheus/client_golang v1.25.0
+	github.com/xdg-go/scram v1.4.0
 	go.etcd.io/etcd/client/v3 v3.5.35
 	go.uber.org/zap v1.27.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )
+
+require github.com/xdg-go/stringprep v1.0.4 // indirect
 
 require (
 	github.com/duckdb/duckdb-go-bindings v0.10506.0 // indirect

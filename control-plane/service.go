@@ -35,6 +35,9 @@ type Config struct {
 	// Retention is how far back a branch may fork: it must equal the page
 	// servers' retention window. 0 or negative: no limit.
 	Retention time.Duration
+	// AdminToken is the bearer token every API call but /healthz must
+	// carry. Required: the API is closed by default.
+	AdminToken string
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -74,6 +77,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: DataDir is required", ErrInvalid)
 	}
+	if len(c.AdminToken) < 16 {
+		return fmt.Errorf("%w: AdminToken of at least 16 characters is required", ErrInvalid)
+	}
 	if err := validName("tenant", c.DefaultTenant); err != nil {
 		return err
 	}
@@ -92,6 +98,8 @@ type Service struct {
 	branchMu sync.Mutex
 
 	scaler scalerSlot // endpoints.go
+
+	auth *authStore // API keys and roles (apikeys.go, roles.go)
 }
 
 // New loads (or creates) the state under cfg.DataDir and registers the
@@ -109,7 +117,11 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, path: path, st: st}
+	auth, err := loadAuthStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, path: path, st: st, auth: auth}
 	if _, err := s.CreateTenant(cfg.DefaultTenant); err != nil && !errors.Is(err, ErrExists) {
 		return nil, err
 	}
@@ -185,7 +197,9 @@ func (s *Service) commit(next *state) error {
 	return nil
 }
 
-// Handler returns the REST API:
+// Handler returns the REST API; every endpoint but /healthz requires the
+// admin token (see requireAdmin), and the credential endpoints are listed
+// at registerAuthRoutes:
 //
 //	GET  /healthz
 //	GET  /v1/tenants
@@ -270,7 +284,8 @@ func (s *Service) Handler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 	})
-	return mux
+	s.registerAuthRoutes(mux)
+	return s.requireAdmin(mux)
 }
 
 func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -305,6 +320,8 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusConflict, errorBody("already_exists", err.Error()))
 	case errors.Is(err, ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, errorBody("invalid", err.Error()))
+	case errors.Is(err, ErrUnauthenticated):
+		writeJSON(w, http.StatusUnauthorized, errorBody("unauthenticated", err.Error()))
 	default:
 		writeJSON(w, http.StatusInternalServerError, errorBody("internal", err.Error()))
 	}

@@ -11,7 +11,7 @@ import (
 
 func TestDefaultsPersistAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Config{DataDir: dir})
+	s, err := New(Config{DataDir: dir, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestDefaultsPersistAcrossRestart(t *testing.T) {
 	if d2.ID != 2 {
 		t.Fatalf("second database id = %d, want 2", d2.ID)
 	}
-	s2, err := New(Config{DataDir: dir})
+	s2, err := New(Config{DataDir: dir, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestDefaultsPersistAcrossRestart(t *testing.T) {
 }
 
 func TestHTTPAPI(t *testing.T) {
-	s, err := New(Config{DataDir: t.TempDir(), MaxBodyBytes: 64})
+	s, err := New(Config{DataDir: t.TempDir(), MaxBodyBytes: 64, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +60,7 @@ func TestHTTPAPI(t *testing.T) {
 	do := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -37,6 +37,8 @@ type Directory interface {
 type ControlPlane struct {
 	// BaseURL is the control plane's URL, e.g. http://127.0.0.1:8433.
 	BaseURL string
+	// Token is the control plane's admin token, sent as a bearer token.
+	Token string
 	// Client is the HTTP client. Default: one with a 70 s timeout.
 	Client *http.Client
 	// EndpointTTL and ComputeTTL bound the caches. Defaults 2 s and 1 s.
@@ -73,6 +75,9 @@ func (d *ControlPlane) get(ctx context.Context, method, u string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return fmt.Errorf("proxy: control plane request: %w", err)
+	}
+	if d.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.Token)
 	}
 	resp, err := d.client().Do(req)
 	if err != nil {

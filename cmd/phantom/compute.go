@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,15 +12,19 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/xdg-go/scram"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/phantom-db/phantom/compute/auth"
 	"github.com/phantom-db/phantom/compute/httpapi"
 	"github.com/phantom-db/phantom/compute/loadstats"
 	"github.com/phantom-db/phantom/compute/pgwire"
@@ -51,6 +56,15 @@ type computeFlags struct {
 	maxSessions      int
 	endpoint         string
 	drainTimeout     time.Duration
+	authMode         string
+	cpToken          string
+	cpTokenFile      string
+	authTTL          time.Duration
+	authNegTTL       time.Duration
+	maxPerKey        int
+	tlsCert          string
+	tlsKey           string
+	httpTLS          bool
 	logs             logFlags
 }
 
@@ -74,6 +88,58 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
 	fs.StringVar(&f.endpoint, "endpoint", "", "compute endpoint id this node belongs to; with --nats-url, load is published on phantom.compute.<endpoint>.load every second")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for in-flight queries and open transactions before closing")
+	fs.StringVar(&f.authMode, "auth", "keys", `client authentication: "keys" (API keys over HTTP, SCRAM-SHA-256 roles over the PostgreSQL protocol, both verified by the control plane) or "none" (everyone is admitted; tests only)`)
+	fs.StringVar(&f.cpToken, "control-plane-token", "", "the control plane's admin token (empty: read --control-plane-token-file)")
+	fs.StringVar(&f.cpTokenFile, "control-plane-token-file", "", "file holding the control plane's admin token")
+	fs.DurationVar(&f.authTTL, "auth-cache-ttl", 30*time.Second, "trust a verified API key this long; a revoked key stops working within it")
+	fs.DurationVar(&f.authNegTTL, "auth-negative-ttl", 5*time.Second, "reject a rejected API key this long without asking the control plane")
+	fs.IntVar(&f.maxPerKey, "max-concurrent-per-key", 16, "HTTP requests of one API key in flight; more answer 429")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate: TLS for the PostgreSQL protocol (SSLRequest) and HTTPS for the HTTP API")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&f.httpTLS, "http-tls", true, "serve the HTTP API over HTTPS when --tls-cert is set")
+}
+
+// validate checks the flag combinations.
+func (f *computeFlags) validate() error {
+	switch f.authMode {
+	case "keys", "none":
+	default:
+		return fmt.Errorf(`--auth must be "keys" or "none", not %q`, f.authMode)
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	return nil
+}
+
+// controlPlaneToken is --control-plane-token, else the content of
+// --control-plane-token-file.
+func (f *computeFlags) controlPlaneToken() (string, error) {
+	return tokenFrom(f.cpToken, f.cpTokenFile)
+}
+
+// tokenFrom is token, else the trimmed content of file (both empty: "").
+func tokenFrom(token, file string) (string, error) {
+	if token != "" || file == "" {
+		return token, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("control plane token: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// serverTLS loads --tls-cert/--tls-key; nil when not set.
+func (f *computeFlags) serverTLS() (*tls.Config, error) {
+	if f.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func computeCommand() *ffcli.Command {
@@ -103,7 +169,7 @@ type computeNode struct {
 // resolveDatabase asks the control plane for the id of tenant/database,
 // retrying until ctx is done or 30 s pass (the control plane may still be
 // starting).
-func resolveDatabase(ctx context.Context, base, tenant, database string) (uint64, error) {
+func resolveDatabase(ctx context.Context, base, token, tenant, database string) (uint64, error) {
 	u := fmt.Sprintf("%s/v1/tenants/%s/databases/%s", base, url.PathEscape(tenant), url.PathEscape(database))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -113,6 +179,7 @@ func resolveDatabase(ctx context.Context, base, tenant, database string) (uint64
 		if err != nil {
 			return 0, fmt.Errorf("resolve database: %w", err)
 		}
+		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			var body struct {
@@ -125,6 +192,8 @@ func resolveDatabase(ctx context.Context, base, tenant, database string) (uint64
 				return body.ID, nil
 			case resp.StatusCode == http.StatusNotFound:
 				return 0, fmt.Errorf("resolve database: %s/%s is not registered in the control plane", tenant, database)
+			case resp.StatusCode == http.StatusUnauthorized:
+				return 0, errors.New("resolve database: the control plane refused the token; set --control-plane-token to its admin token")
 			default:
 				last = fmt.Errorf("control plane answered %s", resp.Status)
 			}
@@ -141,9 +210,30 @@ func resolveDatabase(ctx context.Context, base, tenant, database string) (uint64
 
 func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*computeNode, error) {
 	log = log.With("service", "compute", "node", f.nodeID)
-	dbID, err := resolveDatabase(ctx, f.controlPlane, f.tenant, f.database)
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	token, err := f.controlPlaneToken()
 	if err != nil {
 		return nil, err
+	}
+	tlsCfg, err := f.serverTLS()
+	if err != nil {
+		return nil, err
+	}
+	dbID, err := resolveDatabase(ctx, f.controlPlane, token, f.tenant, f.database)
+	if err != nil {
+		return nil, err
+	}
+	var verifier *auth.ControlPlane
+	apiAuth := httpapi.NoAuth
+	if f.authMode == "keys" {
+		if verifier, err = auth.New(auth.Config{URL: f.controlPlane, Token: token, TTL: f.authTTL, NegativeTTL: f.authNegTTL}); err != nil {
+			return nil, err
+		}
+		apiAuth = verifier
+	} else {
+		log.Warn("authentication is off (--auth=none): every client has full access")
 	}
 	n := &computeNode{log: log, stopHB: func() {}, stopLoad: func() {}, load: loadstats.New(), drainTimeout: f.drainTimeout}
 	if n.logc, err = logclient.Dial(ctx, f.logAddr); err != nil {
@@ -167,28 +257,36 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		return nil, err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Executor:           engine,
-		Database:           f.database,
-		MaxBodyBytes:       f.maxBodyBytes,
-		StatementTimeout:   f.statementTimeout,
-		MaxConcurrent:      f.maxConcurrent,
-		MaxTimeout:         f.maxTimeout,
-		SessionIdleTimeout: f.sessionIdle,
-		MaxSessions:        f.maxSessions,
-		NewSession:         func() httpapi.Session { return engine.NewSession() },
-		Logger:             log,
+		Executor:            engine,
+		Auth:                apiAuth,
+		Tenant:              f.tenant,
+		Database:            f.database,
+		MaxConcurrentPerKey: f.maxPerKey,
+		MaxBodyBytes:        f.maxBodyBytes,
+		StatementTimeout:    f.statementTimeout,
+		MaxConcurrent:       f.maxConcurrent,
+		MaxTimeout:          f.maxTimeout,
+		SessionIdleTimeout:  f.sessionIdle,
+		MaxSessions:         f.maxSessions,
+		NewSession:          func() httpapi.Session { return engine.NewSession() },
+		NewReadOnlySession:  func() httpapi.Session { s := engine.NewSession(); s.RestrictToReads(); return s },
+		Logger:              log,
 	})
 	if err != nil {
 		n.Close()
 		return nil, err
 	}
 	n.api = api
-	if n.http, err = startHTTP(f.httpAddr, n.load.Middleware(api), log); err != nil {
+	var httpTLS *tls.Config
+	if f.httpTLS {
+		httpTLS = tlsCfg
+	}
+	if n.http, err = startHTTPTLS(f.httpAddr, n.load.Middleware(api), log, httpTLS); err != nil {
 		n.Close()
 		return nil, err
 	}
 	if f.pgAddr != "" {
-		if err := n.servePG(f, engine, log); err != nil {
+		if err := n.servePG(f, engine, verifier, tlsCfg, log); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -209,22 +307,36 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 
 // servePG starts the PostgreSQL wire protocol listener: one engine session
 // per connection.
-func (n *computeNode) servePG(f computeFlags, engine *sql.Engine, log *slog.Logger) error {
+func (n *computeNode) servePG(f computeFlags, engine *sql.Engine, verifier *auth.ControlPlane, tlsCfg *tls.Config, log *slog.Logger) error {
 	lis, err := net.Listen("tcp", f.pgAddr)
 	if err != nil {
 		return fmt.Errorf("listen pg %s: %w", f.pgAddr, err)
+	}
+	var lookup pgwire.SCRAMLookup
+	if verifier != nil {
+		lookup = func(ctx context.Context, user string) (scram.StoredCredentials, error) {
+			creds, err := verifier.SCRAMCredentials(ctx, f.tenant, user)
+			if errors.Is(err, auth.ErrUnauthenticated) {
+				return creds, fmt.Errorf("%w: %w", pgwire.ErrUnknownRole, err)
+			}
+			return creds, err
+		}
 	}
 	pg, err := pgwire.New(pgwire.Config{
 		NewSession:       n.load.Sessions(pgwire.DescribedBy(func() pgwire.Session { return engine.NewSession() }, engine)),
 		Database:         f.database,
 		MaxConnections:   f.maxPGConns,
 		StatementTimeout: f.statementTimeout,
+		TLS:              tlsCfg,
+		Trust:            verifier == nil,
+		SCRAM:            lookup,
 		Logger:           log,
 	})
 	if err != nil {
 		lis.Close()
 		return err
 	}
+
 	n.pg, n.pgLis = pg, lis
 	go func() {
 		if err := pg.Serve(lis); !errors.Is(err, pgwire.ErrClosed) && !n.draining.Load() {

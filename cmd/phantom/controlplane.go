@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,6 +33,8 @@ type controlPlaneFlags struct {
 	logAddr          string
 	retention        time.Duration
 	provision        provisionFlags
+	adminToken       string
+	adminTokenFile   string
 	logs             logFlags
 }
 
@@ -39,6 +47,8 @@ func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated, that branch records are committed through (empty: no branches)")
 	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "the page servers' --retention: how far back a branch may fork (0: no limit)")
 	f.provision.register(fs)
+	fs.StringVar(&f.adminToken, "admin-token", "", "bearer token the API requires (empty: read --admin-token-file)")
+	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token (default <data-dir>/admin-token, created with a random token when missing)")
 }
 
 func controlPlaneCommand() *ffcli.Command {
@@ -67,7 +77,11 @@ func (v membersView) Nodes() any { return v.m.Nodes() }
 func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logger) (*controlPlaneNode, error) {
 	log = log.With("service", "control-plane", "node", f.nodeID)
 	n := &controlPlaneNode{log: log, stopHB: func() {}}
-	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log, Retention: f.retention}
+	token, err := adminToken(f)
+	if err != nil {
+		return nil, err
+	}
+	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log, AdminToken: token, Retention: f.retention}
 	if f.logAddr != "" {
 		logc, err := logclient.Dial(ctx, f.logAddr, logclient.WithLogger(log))
 		if err != nil {
@@ -111,6 +125,41 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 	}
 	n.log.Info("control plane ready", "http", n.http.Addr(), "provisioner", f.provision.kind)
 	return n, nil
+}
+
+// adminToken returns the control plane's admin token: --admin-token, else
+// the content of --admin-token-file, else of <data-dir>/admin-token, which
+// is created (mode 0600) with a random token on first start.
+func adminToken(f controlPlaneFlags) (string, error) {
+	if f.adminToken != "" {
+		return f.adminToken, nil
+	}
+	path := f.adminTokenFile
+	if path == "" {
+		path = filepath.Join(f.dataDir, "admin-token")
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) || f.adminTokenFile != "" {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	tok := randomToken("pha_")
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return tok, nil
+}
+
+// randomToken is prefix and 32 random bytes in hex.
+func randomToken(prefix string) string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return prefix + hex.EncodeToString(b[:])
 }
 
 // Close stops the API and membership tracking.

@@ -26,6 +26,8 @@ type devFlags struct {
 	portBase           int
 	objectStore        string
 	checkpointInterval time.Duration
+	authMode           string
+	httpTLS            bool
 	logs               logFlags
 }
 
@@ -35,6 +37,8 @@ func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.portBase, "port-base", 8432, "SQL HTTP API port; the other services take the next 10 ports (0: free ports)")
 	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
+	fs.StringVar(&f.authMode, "auth", "keys", `client authentication of the compute node: "keys" (a dev API key and a dev role are created and printed) or "none"`)
+	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the HTTP SQL API over HTTPS with the dev certificate (the PostgreSQL protocol always offers TLS)")
 	f.logs.register(fs)
 }
 
@@ -111,6 +115,15 @@ type devInfo struct {
 	NATS         string `json:"nats_url"`
 	ProxyURL     string `json:"proxy_url"`
 	ProxyPGAddr  string `json:"proxy_pg_addr"`
+	// AdminToken is the control plane's admin token.
+	AdminToken string `json:"admin_token"`
+	// APIKey is a read-write key for tenant default, database phantom.
+	APIKey string `json:"api_key,omitempty"`
+	// PGUser and PGPassword log in over the PostgreSQL protocol (SCRAM).
+	PGUser     string `json:"pg_user,omitempty"`
+	PGPassword string `json:"pg_password,omitempty"`
+	// TLSCert is the self-signed certificate the compute node presents.
+	TLSCert string `json:"tls_cert"`
 }
 
 func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
@@ -175,13 +188,27 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	flagDefaults(cf.register)
 	cf.dataDir = filepath.Join(dataDir, "control-plane")
 	cf.httpAddr, cf.natsURL, cf.logAddr = f.addr(offControlPlane), natsURL, ls.grpc.Addr()
+	if cf.adminToken, err = adminToken(cf); err != nil {
+		return err
+	}
+	certPath, keyPath, err := devCertificate(filepath.Join(dataDir, "tls"), f.host)
+	if err != nil {
+		return err
+	}
 	cf.provision.kind = "local"
 	cf.provision.logservice, cf.provision.pageserver = ls.grpc.Addr(), ps.grpc.Addr()
+	// Computes the autoscaler starts authenticate clients as dev's own does.
+	cf.provision.computeEnv = []string{"PHANTOM_AUTH=" + f.authMode, "PHANTOM_TLS_CERT=" + certPath,
+		"PHANTOM_TLS_KEY=" + keyPath, "PHANTOM_HTTP_TLS=" + strconv.FormatBool(f.httpTLS)}
 	cp, err := startControlPlane(ctx, cf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, cp.Close)
+	creds, err := devCredentials(cp.svc, readDevInfo(dataDir), f.authMode)
+	if err != nil {
+		return err
+	}
 	if err := ensureDevEndpoint(cp); err != nil {
 		return err
 	}
@@ -190,6 +217,8 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	flagDefaults(mf.register)
 	mf.httpAddr, mf.pgAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), f.addr(offPG), ls.grpc.Addr(), ps.grpc.Addr()
 	mf.controlPlane, mf.natsURL = "http://"+cp.http.Addr(), natsURL
+	mf.cpToken, mf.authMode = cf.adminToken, f.authMode
+	mf.tlsCert, mf.tlsKey, mf.httpTLS = certPath, keyPath, f.httpTLS
 	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
 		return err
@@ -199,16 +228,20 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	var xf proxyFlags
 	flagDefaults(xf.register)
 	xf.httpAddr, xf.pgAddr = f.addr(offProxyHTTP), f.addr(offProxyPG)
-	xf.controlPlane, xf.natsURL = "http://"+cp.http.Addr(), natsURL
+	xf.controlPlane, xf.natsURL, xf.cpToken = "http://"+cp.http.Addr(), natsURL, cf.adminToken
 	px, err := startProxy(ctx, xf, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, px.Close)
 
+	scheme := "http://"
+	if f.httpTLS {
+		scheme = "https://"
+	}
 	info := devInfo{
 		PID:          os.Getpid(),
-		SQLURL:       "http://" + cn.http.Addr(),
+		SQLURL:       scheme + cn.http.Addr(),
 		PGAddr:       cn.PGAddr(),
 		ControlPlane: "http://" + cp.http.Addr(),
 		LogService:   ls.grpc.Addr(),
@@ -216,29 +249,23 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 		NATS:         natsURL,
 		ProxyURL:     "http://" + px.http.Addr(),
 		ProxyPGAddr:  px.PGAddr(),
+		AdminToken:   cf.adminToken,
+		APIKey:       creds.apiKey,
+		PGUser:       creds.pgUser,
+		PGPassword:   creds.pgPassword,
+		TLSCert:      certPath,
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
-	if err := os.WriteFile(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o644); err != nil {
+	// dev.json and dev.env hold credentials: readable by the owner only.
+	if err := writeFileAtomic(filepath.Join(dataDir, "dev.json"), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write dev.json: %w", err)
 	}
-	pgHost, pgPort, _ := net.SplitHostPort(info.PGAddr)
-	pxHost, pxPort, _ := net.SplitHostPort(info.ProxyPGAddr)
-	fmt.Printf(`
-Phantom-DB dev is ready (data in %s)
-
-  SQL over HTTP   POST %s/v1/sql
-  PostgreSQL      psql -h %s -p %s -U phantom phantom
-  proxy (HTTP)    POST %s/v1/sql   (endpoint "main", scales from zero)
-  proxy (PG)      psql -h %s -p %s -U phantom phantom
-  control plane   %s
-  log service     %s (gRPC)
-  page server     %s (gRPC)
-  NATS            %s
-
-  curl -s %s/v1/sql -d '{"query": "SELECT 1"}'
-
-Press Ctrl-C to stop.
-`, dataDir, info.SQLURL, pgHost, pgPort, info.ProxyURL, pxHost, pxPort, info.ControlPlane, info.LogService, info.PageServer, info.NATS, info.SQLURL)
+	env := fmt.Sprintf("export PHANTOM_API_KEY=%s\nexport PGPASSWORD=%s\nexport PHANTOM_ADMIN_TOKEN=%s\n",
+		info.APIKey, info.PGPassword, info.AdminToken)
+	if err := writeFileAtomic(filepath.Join(dataDir, "dev.env"), []byte(env), 0o600); err != nil {
+		return fmt.Errorf("write dev.env: %w", err)
+	}
+	printDevBanner(dataDir, info, f.authMode)
 	<-ctx.Done()
 	log.Info("shutting down")
 	return nil

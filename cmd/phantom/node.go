@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,9 +24,17 @@ type httpServer struct {
 }
 
 func startHTTP(addr string, h http.Handler, log *slog.Logger) (*httpServer, error) {
+	return startHTTPTLS(addr, h, log, nil)
+}
+
+// startHTTPTLS is startHTTP serving HTTPS with tlsCfg when it is not nil.
+func startHTTPTLS(addr string, h http.Handler, log *slog.Logger, tlsCfg *tls.Config) (*httpServer, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", addr, err)
+	}
+	if tlsCfg != nil {
+		lis = tls.NewListener(lis, tlsCfg)
 	}
 	s := &httpServer{
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},

@@ -23,6 +23,8 @@ type proxyFlags struct {
 	httpAddr        string
 	pgAddr          string
 	controlPlane    string
+	cpToken         string
+	cpTokenFile     string
 	natsURL         string
 	defaultTenant   string
 	defaultDatabase string
@@ -37,6 +39,8 @@ func (f *proxyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8441", "HTTP SQL API listen address")
 	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:8442", "PostgreSQL protocol listen address (empty: off)")
 	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL (endpoints, computes, wake)")
+	fs.StringVar(&f.cpToken, "control-plane-token", "", "the control plane's admin token (empty: read --control-plane-token-file)")
+	fs.StringVar(&f.cpTokenFile, "control-plane-token-file", "", "file holding the control plane's admin token")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL: scale events refresh the view of an endpoint at once (empty: poll only)")
 	fs.StringVar(&f.defaultTenant, "default-tenant", "default", "tenant of requests that name none")
 	fs.StringVar(&f.defaultDatabase, "default-database", "phantom", "database of requests that name none")
@@ -63,7 +67,11 @@ type proxyNode struct {
 
 func startProxy(ctx context.Context, f proxyFlags, log *slog.Logger) (*proxyNode, error) {
 	log = log.With("service", "proxy", "node", f.nodeID)
-	dir := &proxy.ControlPlane{BaseURL: f.controlPlane}
+	token, err := tokenFrom(f.cpToken, f.cpTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	dir := &proxy.ControlPlane{BaseURL: f.controlPlane, Token: token}
 	p, err := proxy.New(proxy.Config{Directory: dir, DefaultTenant: f.defaultTenant, DefaultDatabase: f.defaultDatabase,
 		DefaultBranch: f.defaultBranch, WakeTimeout: f.wakeTimeout, MaxBodyBytes: f.maxBodyBytes, Logger: log})
 	if err != nil {

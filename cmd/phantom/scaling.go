@@ -24,6 +24,9 @@ type provisionFlags struct {
 	interval     time.Duration
 	drainGrace   time.Duration
 	readyTimeout time.Duration
+	// computeEnv is added to provisioned computes' environment (set by
+	// phantom dev, not a flag).
+	computeEnv []string
 }
 
 func (f *provisionFlags) register(fs *flag.FlagSet) {
@@ -56,12 +59,18 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	if logDir == "" {
 		logDir = f.dataDir + "/computes"
 	}
+	token, err := adminToken(f)
+	if err != nil {
+		return nil, err
+	}
 	s := &scaling{}
 	var ctrlp atomic.Pointer[autoscale.Controller]
 	prov, err := provision.NewLocal(provision.LocalConfig{
 		Binary: f.provision.computeBin, LogService: f.provision.logservice, PageServer: f.provision.pageserver,
 		ControlPlane: "http://" + n.http.Addr(), NATSURL: f.natsURL, LogDir: logDir,
 		ExtraArgs: strings.Fields(f.provision.computeArgs), ReadyTimeout: f.provision.readyTimeout,
+		// The token travels in the environment, not in argv (ps shows argv).
+		Env:        append([]string{"PHANTOM_CONTROL_PLANE_TOKEN=" + token}, f.provision.computeEnv...),
 		DrainGrace: f.provision.drainGrace, Logger: log.With("component", "provisioner"),
 		OnChange: func(endpoint string) {
 			if c := ctrlp.Load(); c != nil {

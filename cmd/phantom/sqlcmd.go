@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,7 @@ func sqlCommand() *ffcli.Command {
 	var (
 		url      = fs.String("url", "http://127.0.0.1:8432", "compute node HTTP SQL API")
 		database = fs.String("database", "", "database name (default: the one the compute node serves)")
+		apiKey   = fs.String("api-key", "", "API key (phantom dev prints one; PHANTOM_API_KEY)")
 		format   = fs.String("format", "table", "output format: table, csv or json")
 		timing   = fs.Bool("timing", false, "print each statement's round-trip time")
 		history  = fs.String("history", "~/.phantom_history", "interactive history file (empty: none)")
@@ -68,13 +70,13 @@ func sqlCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			client, err := sqlshell.NewClient(sqlshell.ClientConfig{URL: *url, Database: *database})
+			client, err := sqlshell.NewClient(sqlshell.ClientConfig{URL: *url, Database: *database, APIKey: *apiKey})
 			if err != nil {
 				return err
 			}
 			if err := client.OpenSession(ctx); err != nil {
 				var apiErr *sqlshell.Error
-				if !errors.As(err, &apiErr) {
+				if !errors.As(err, &apiErr) || apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden {
 					return fmt.Errorf("sql: %w", err)
 				}
 				fmt.Fprintf(os.Stderr, "WARNING:  %v; each statement runs in its own transaction\n", err)

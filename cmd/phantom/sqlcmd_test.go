@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/phantom-db/phantom/cmd/phantom/internal/sqlshell"
+	"github.com/phantom-db/phantom/compute/auth"
 	"github.com/phantom-db/phantom/compute/httpapi"
 	"github.com/phantom-db/phantom/compute/httpapi/httpapitest"
 )
@@ -81,4 +82,34 @@ func TestSQLCommandStdinStopsAtFirstError(t *testing.T) {
 	if errb.String() != "ERROR:  division by zero (SQLSTATE 22012)\n" {
 		t.Fatalf("stderr %q", errb.String())
 	}
+}
+
+// oneKey admits only the API key "k".
+type oneKey struct{}
+
+func (oneKey) Authenticate(_ context.Context, key string) (auth.Principal, error) {
+	if key != "k" {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	}
+	return auth.Principal{KeyID: "k", Tenant: "default", Database: "phantom"}, nil
+}
+
+func TestSQLClientSendsAPIKey(t *testing.T) {
+	srv, _ := httpapitest.NewServer(t, httpapi.Config{Auth: oneKey{}})
+	bad, err := sqlshell.NewClient(sqlshell.ClientConfig{URL: srv.URL, APIKey: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apiErr *sqlshell.Error
+	if err := bad.OpenSession(context.Background()); !errors.As(err, &apiErr) || apiErr.Status != 401 {
+		t.Fatalf("wrong key: %v", err)
+	}
+	c, err := sqlshell.NewClient(sqlshell.ClientConfig{URL: srv.URL, APIKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.OpenSession(context.Background()); err != nil {
+		t.Fatalf("right key: %v", err)
+	}
+	_ = c.CloseWithTimeout()
 }

@@ -52,8 +52,11 @@ func TestAsOf(t *testing.T) {
 	if a := post(t, url, `{"query": "SELECT id, v FROM t"}`); a.status != 200 || len(a.resp.Rows) != 0 {
 		t.Fatalf("present: %+v", a)
 	}
+	// A write reading in the past is refused like any read-only write: 403.
+	if a := post(t, url, `{"query": "INSERT INTO t VALUES (2, 'x')", "as_of": `+at[0]+`}`); a.status != 403 || a.err.Code != "25006" {
+		t.Fatalf("write as of the past: %+v, want 403 25006", a)
+	}
 	for _, c := range []struct{ body, code string }{
-		{`{"query": "INSERT INTO t VALUES (2, 'x')", "as_of": ` + at[0] + `}`, "25006"},
 		{`{"query": "SELECT 1", "as_of": "999999999999999999"}`, "22023"}, // the future
 		{`{"query": "SELECT 1", "as_of": "last tuesday"}`, "22023"},
 		{`{"query": "SELECT 1", "as_of": true}`, "22023"},

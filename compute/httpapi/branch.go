@@ -73,17 +73,17 @@ func (s *Server) decodeSessionRequest(w http.ResponseWriter, r *http.Request) (S
 	return req, s.decode(w, r, &req)
 }
 
-// openSessionOn opens a session on a branch; a branch that does not exist
-// closes it again and answers 3D000.
-func (s *Server) openSessionOn(ctx context.Context, branch string) (string, error) {
-	id, err := s.sessions.open()
+// openSessionOn opens a session of owner (an API key id) on a branch; a
+// branch that does not exist closes it again and answers 3D000.
+func (s *Server) openSessionOn(ctx context.Context, owner string, newSession func() Session, branch string) (string, error) {
+	id, err := s.sessions.open(owner, newSession)
 	if err != nil || branch == "" {
 		return id, err
 	}
-	res, err := s.sessions.execute(ctx, id, "SET phantom.branch = '"+branch+"'; SELECT 1", nil)
+	res, err := s.sessions.execute(ctx, owner, id, "SET phantom.branch = '"+branch+"'; SELECT 1", nil)
 	releaseAll(res)
 	if err != nil {
-		s.sessions.remove(id)
+		s.sessions.remove(owner, id)
 		return "", err
 	}
 	return id, nil

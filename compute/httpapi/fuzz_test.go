@@ -35,7 +35,7 @@ func FuzzSQLRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s, err := New(Config{Executor: eng, MaxBodyBytes: 4096, NewSession: func() Session { return autocommit{eng} }})
+	s, err := New(Config{Executor: eng, Auth: NoAuth, MaxBodyBytes: 4096, NewSession: func() Session { return autocommit{eng} }})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -6,6 +6,12 @@
 //	DELETE /v1/sessions/{id}  closes it, rolling back an open transaction
 //	GET    /healthz
 //
+// Every endpoint but /healthz (and /metrics, when mounted beside it)
+// requires an API key, "Authorization: Bearer <key>": none or an invalid
+// one answers 401, a key of another tenant or database 403 (SQLSTATE 42501),
+// a read-only key's writes 403 (25006), a key with MaxConcurrentPerKey
+// requests in flight 429. Sessions belong to the key that opened them.
+//
 // A successful statement answers 200 with
 // {"columns":[{"name","type"}], "rows":[[...]], "command", "row_count",
 // "timing":{"elapsed_ms"}}; a failed one answers a 4xx/5xx status chosen from
@@ -38,9 +44,18 @@ type Executor interface {
 type Config struct {
 	// Executor runs the statements. Required.
 	Executor Executor
+	// Auth verifies API keys. Required: NoAuth turns authentication off,
+	// and only when set explicitly.
+	Auth Authenticator
+	// Tenant is the tenant of the database this compute serves; keys of
+	// other tenants answer 403. Default "default".
+	Tenant string
 	// Database is the name of the database this compute serves; a request
 	// naming another database answers 404. Default "phantom".
 	Database string
+	// MaxConcurrentPerKey bounds the requests of one API key in flight;
+	// more answer 429. Default 16.
+	MaxConcurrentPerKey int
 	// MaxBodyBytes bounds a request body, in bytes. Default 1 MiB.
 	MaxBodyBytes int64
 	// StatementTimeout bounds one request's execution. Default 30 s.
@@ -51,6 +66,10 @@ type Config struct {
 	// NewSession opens a SQL session (an interactive transaction scope) for
 	// /v1/sessions and /v1/sql/batch; nil disables those endpoints.
 	NewSession func() Session
+	// NewReadOnlySession opens a session that refuses writes (SQLSTATE
+	// 25006) whatever SET or BEGIN ask, for read-only keys; nil refuses
+	// read-only keys (403).
+	NewReadOnlySession func() Session
 	// SessionIdleTimeout closes (and so rolls back) a session unused this
 	// long. Default 5 min.
 	SessionIdleTimeout time.Duration
@@ -74,8 +93,14 @@ type Session interface {
 
 // EnsureDefaults fills unset fields with their defaults.
 func (c *Config) EnsureDefaults() {
+	if c.Tenant == "" {
+		c.Tenant = "default"
+	}
 	if c.Database == "" {
 		c.Database = "phantom"
+	}
+	if c.MaxConcurrentPerKey == 0 {
+		c.MaxConcurrentPerKey = 16
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
@@ -108,7 +133,9 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Executor == nil:
 		return errors.New("httpapi: Executor is required")
-	case c.MaxBodyBytes < 0, c.StatementTimeout < 0, c.MaxConcurrent < 0, c.SessionIdleTimeout < 0,
+	case c.Auth == nil:
+		return errors.New("httpapi: Auth is required (httpapi.NoAuth turns authentication off)")
+	case c.MaxConcurrentPerKey < 0, c.MaxBodyBytes < 0, c.StatementTimeout < 0, c.MaxConcurrent < 0, c.SessionIdleTimeout < 0,
 		c.MaxSessions < 0, c.MaxTimeout < 0:
 		return errors.New("httpapi: limits must not be negative")
 	}
@@ -121,6 +148,7 @@ type Server struct {
 	slots    chan struct{}
 	mux      *http.ServeMux
 	sessions *sessionTable
+	perKey   *keyLimiter
 }
 
 // New returns the API handler.
@@ -129,7 +157,8 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), mux: http.NewServeMux(),
+		perKey: &keyLimiter{max: cfg.MaxConcurrentPerKey, n: map[string]int{}}}
 	s.sessions = newSessionTable(cfg)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -149,8 +178,20 @@ func New(cfg Config) (*Server, error) {
 // stops the idle reaper.
 func (s *Server) Close() { s.sessions.close() }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler: /healthz and /metrics are open, every
+// other path is authenticated first.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/healthz" || r.URL.Path == "/metrics" {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	r, done, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	defer done()
+	s.mux.ServeHTTP(w, r)
+}
 
 // Request is the body of POST /v1/sql.
 type Request struct {
@@ -214,6 +255,8 @@ func statusFor(code string) int {
 	switch {
 	case code == "57014":
 		return http.StatusRequestTimeout
+	case code == "25006", code == codeInsufficientPrivs:
+		return http.StatusForbidden
 	case code == "40001", code == "40P01", strings.HasPrefix(code, "23"):
 		return http.StatusConflict
 	case code == "3D000":

@@ -26,6 +26,9 @@ func newTestServer(t *testing.T, cfg Config) *httptest.Server {
 		}
 		cfg.Executor = eng
 	}
+	if cfg.Auth == nil {
+		cfg.Auth = NoAuth
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -34,8 +34,11 @@ type sessionTable struct {
 }
 
 type sessionEntry struct {
-	id   string
-	sess Session
+	id string
+	// owner is the id of the API key that opened the session; only it may
+	// use or close the session.
+	owner string
+	sess  Session
 	// busy holds one token while a request uses the session.
 	busy     chan struct{}
 	lastUsed time.Time // guarded by sessionTable.mu
@@ -47,7 +50,7 @@ func newSessionTable(cfg Config) *sessionTable {
 	return t
 }
 
-func (t *sessionTable) open() (string, error) {
+func (t *sessionTable) open(owner string, newSession func() Session) (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("httpapi: session id: %w", err)
@@ -61,16 +64,17 @@ func (t *sessionTable) open() (string, error) {
 	if len(t.m) >= t.cfg.MaxSessions {
 		return "", errTooManySessions
 	}
-	t.m[id] = &sessionEntry{id: id, sess: t.cfg.NewSession(), busy: make(chan struct{}, 1), lastUsed: t.cfg.Now()}
+	t.m[id] = &sessionEntry{id: id, owner: owner, sess: newSession(), busy: make(chan struct{}, 1), lastUsed: t.cfg.Now()}
 	return id, nil
 }
 
-// execute runs a query in session id, waiting while another request uses it.
-func (t *sessionTable) execute(ctx context.Context, id, query string, params []any) ([]*sql.Result, error) {
+// execute runs a query in session id, waiting while another request uses
+// it. A session of another key is reported as not existing.
+func (t *sessionTable) execute(ctx context.Context, owner, id, query string, params []any) ([]*sql.Result, error) {
 	t.mu.Lock()
 	e := t.m[id]
 	t.mu.Unlock()
-	if e == nil {
+	if e == nil || e.owner != owner {
 		return nil, errSessionNotFound
 	}
 	select {
@@ -93,10 +97,15 @@ func (t *sessionTable) execute(ctx context.Context, id, query string, params []a
 	return res, err
 }
 
-// remove closes session id after its in-flight request, if any, ends.
-func (t *sessionTable) remove(id string) bool {
+// remove closes session id of owner after its in-flight request, if any,
+// ends; false when owner has no such session.
+func (t *sessionTable) remove(owner, id string) bool {
 	t.mu.Lock()
 	e := t.m[id]
+	if e == nil || e.owner != owner {
+		t.mu.Unlock()
+		return false
+	}
 	delete(t.m, id)
 	t.mu.Unlock()
 	if e == nil {
@@ -160,7 +169,12 @@ func (t *sessionTable) close() {
 	close(t.stop)
 	<-t.done
 	for _, id := range ids {
-		t.remove(id)
+		t.mu.Lock()
+		e := t.m[id]
+		t.mu.Unlock()
+		if e != nil {
+			t.remove(e.owner, id)
+		}
 	}
 }
 
@@ -190,7 +204,7 @@ func (s *Server) handleOpenSession(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StatementTimeout)
 	defer cancel()
-	id, err := s.openSessionOn(ctx, req.Branch)
+	id, err := s.openSessionOn(ctx, principalOf(r.Context()).KeyID, func() Session { return s.newSessionFor(r.Context()) }, req.Branch)
 	if err != nil {
 		s.fail(w, r, r.Context(), 0, err)
 		return
@@ -199,7 +213,7 @@ func (s *Server) handleOpenSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCloseSession(w http.ResponseWriter, r *http.Request) {
-	if !s.sessions.remove(r.PathValue("id")) {
+	if !s.sessions.remove(principalOf(r.Context()).KeyID, r.PathValue("id")) {
 		writeError(w, http.StatusNotFound, &sqlerr.Error{Code: "08003", Message: errSessionNotFound.Error()})
 		return
 	}

@@ -80,7 +80,7 @@ func TestSessionsLifecycle(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Unix(1000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s, err := New(Config{Executor: slowExecutor{}, NewSession: fs.new, SessionIdleTimeout: time.Hour, Now: clock})
+	s, err := New(Config{Executor: slowExecutor{}, Auth: NoAuth, NewSession: fs.new, SessionIdleTimeout: time.Hour, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,11 @@ func (s *Server) handleSQL(w http.ResponseWriter, r *http.Request) {
 	if req.AsOf != nil || req.Branch != "" {
 		results, err = s.executeFresh(ctx, req)
 	} else if req.Session != "" {
-		results, err = s.sessions.execute(ctx, req.Session, req.Query, req.Params)
+		results, err = s.sessions.execute(ctx, principalOf(r.Context()).KeyID, req.Session, req.Query, req.Params)
+	} else if principalOf(r.Context()).ReadOnly {
+		sess := s.cfg.NewReadOnlySession()
+		results, err = sess.Execute(ctx, req.Query, req.Params)
+		sess.Close()
 	} else {
 		results, err = s.cfg.Executor.Execute(ctx, req.Query, req.Params)
 	}
@@ -92,10 +96,10 @@ func asOfTS(v any) (uint64, error) {
 	return sql.ParseAsOf(text)
 }
 
-// executeFresh runs the request in a fresh session on its "branch",
-// reading at its "as_of".
+// executeFresh runs the request in a fresh session (read-only for a
+// read-only key) on its "branch", reading at its "as_of".
 func (s *Server) executeFresh(ctx context.Context, req Request) ([]*sql.Result, error) {
-	sess := s.cfg.NewSession()
+	sess := s.newSessionFor(ctx)
 	defer sess.Close()
 	if req.AsOf != nil {
 		ts, err := asOfTS(req.AsOf)
@@ -153,7 +157,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	defer done()
 
-	sess := s.cfg.NewSession()
+	sess := s.newSessionFor(r.Context())
 	defer sess.Close() // rolls back unless committed
 	run := func(query string, params []any) ([]*sql.Result, error) {
 		return sess.Execute(ctx, query, params)
@@ -239,7 +243,7 @@ func (s *Server) failStatement(w http.ResponseWriter, r *http.Request, ctx conte
 		writeErrorAt(w, http.StatusTooManyRequests, &sqlerr.Error{Code: "53300", Message: err.Error()}, stmt)
 		return
 	}
-	if ctx.Err() == context.DeadlineExceeded && r.Context().Err() == nil {
+	if timedOut(ctx) && r.Context().Err() == nil {
 		err = &sqlerr.Error{Code: "57014", Message: fmt.Sprintf("canceling statement due to statement timeout (%s)", timeout)}
 	}
 	status := statusFor(sqlerr.Code(err))
@@ -247,6 +251,17 @@ func (s *Server) failStatement(w http.ResponseWriter, r *http.Request, ctx conte
 		s.cfg.Logger.Error("sql request failed", "err", err)
 	}
 	writeErrorAt(w, status, err, stmt)
+}
+
+// timedOut reports whether ctx's deadline has passed. The clock is read
+// too: a gRPC call can fail with DeadlineExceeded a moment before ctx's own
+// timer marks ctx done, and the storage layer reports that as 57P03.
+func timedOut(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // decode reads a JSON body into v, answering the error itself when it

@@ -1,11 +1,15 @@
 package pgwire
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/xdg-go/scram"
 )
 
 // Sentinel errors.
@@ -57,7 +61,21 @@ type Config struct {
 	// ServerVersion is reported as the server_version parameter.
 	// Default "15.0 (Phantom-DB)".
 	ServerVersion string
+	// SCRAM looks up the SCRAM-SHA-256 verifier of a role; clients then
+	// authenticate with SCRAM-SHA-256 and a wrong password (or unknown role)
+	// answers 28P01. One of SCRAM and Trust is required.
+	SCRAM SCRAMLookup
+	// Trust admits every client without a password. Only when set: the
+	// server refuses to start with neither SCRAM nor Trust.
+	Trust bool
+	// TLS, when set, answers SSLRequest with 'S' and encrypts the
+	// connection (sslmode=require works); nil answers 'N'.
+	TLS *tls.Config
 }
+
+// SCRAMLookup returns the SCRAM-SHA-256 verifier of role user; an unknown
+// role is an error (any error fails the login with 28P01, and is logged).
+type SCRAMLookup func(ctx context.Context, user string) (scram.StoredCredentials, error)
 
 // EnsureDefaults fills in zero fields.
 func (c *Config) EnsureDefaults() {
@@ -86,6 +104,10 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NewSession == nil:
 		return ErrNoSessions
+	case c.SCRAM == nil && !c.Trust:
+		return errors.New("pgwire: Config.SCRAM is required (or Trust, to admit everyone)")
+	case c.SCRAM != nil && c.Trust:
+		return errors.New("pgwire: Config.SCRAM and Trust exclude each other")
 	case c.MaxConnections < 0:
 		return fmt.Errorf("pgwire: MaxConnections %d must be positive", c.MaxConnections)
 	case c.MaxMessageBytes < 0:

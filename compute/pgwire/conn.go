@@ -30,6 +30,8 @@ type conn struct {
 
 	pid    uint32
 	secret []byte
+	// tls is set once the connection is encrypted.
+	tls bool
 
 	mu        sync.Mutex
 	running   context.CancelFunc // cancels the running query; nil when idle
@@ -88,9 +90,20 @@ func (c *conn) startup() bool {
 			return false
 		}
 		switch m := msg.(type) {
-		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
-			// Encryption is not offered (yet); the client continues in
-			// plaintext or gives up.
+		case *pgproto3.SSLRequest:
+			if c.srv.cfg.TLS == nil || c.tls {
+				if _, err := c.nc.Write([]byte{'N'}); err != nil {
+					return false
+				}
+				continue
+			}
+			if !c.startTLS() {
+				return false
+			}
+			continue
+		case *pgproto3.GSSEncRequest:
+			// GSSAPI encryption is not offered; the client continues in
+			// plaintext, asks for SSL or gives up.
 			if _, err := c.nc.Write([]byte{'N'}); err != nil {
 				return false
 			}
@@ -132,12 +145,13 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		c.fatal(&sqlerr.Error{Code: codeTooManyConnections, Message: "sorry, too many clients already"})
 		return false
 	}
-	_ = c.nc.SetDeadline(time.Time{})
 	c.log = c.log.With("pid", c.pid, "user", user, "database", db)
-	c.log.Debug("pgwire: connection started")
+	if !c.srv.cfg.Trust && !c.authenticateSCRAM(user) {
+		return false
+	}
+	_ = c.nc.SetDeadline(time.Time{})
+	c.log.Debug("pgwire: connection started", "tls", c.tls)
 	c.sess = c.srv.cfg.NewSession()
-	// Trust authentication; SCRAM-SHA-256 comes with the control plane's
-	// users (not built).
 	c.be.Send(&pgproto3.AuthenticationOk{})
 	for _, p := range [][2]string{
 		{"server_version", c.srv.cfg.ServerVersion},
@@ -199,6 +213,12 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) error {
 		return c.be.Flush()
 	case *pgproto3.Flush:
 		return c.be.Flush()
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		// The rest of a COPY the server refused before it started (a
+		// missing table, a bad option): clients such as pgx send their
+		// data without waiting for CopyInResponse. Ignored, as PostgreSQL
+		// does (postgres.c: "accept but ignore these messages").
+		return nil
 	}
 	if c.skipping {
 		return nil
@@ -233,6 +253,17 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) error {
 // simpleQuery runs a Query message: every statement, text results, then
 // ReadyForQuery.
 func (c *conn) simpleQuery(query string) error {
+	if isCopy(query) {
+		cs, err := copyStatement(query)
+		if err != nil {
+			c.be.Send(errorResponse(severityError, err))
+			c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.sess.TxStatus()})
+			return c.be.Flush()
+		}
+		if cs != nil {
+			return c.simpleCopy(cs)
+		}
+	}
 	results, err := c.run(query, nil)
 	if len(results) == 0 && err == nil {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
@@ -268,7 +299,11 @@ func (c *conn) sendResult(r *sql.Result, formats []int16) error {
 // CancelRequest or the statement timeout cancels.
 func (c *conn) run(query string, params []any) ([]*sql.Result, error) {
 	ctx, cancel := context.WithCancel(c.srv.ctx)
-	if t := c.srv.cfg.StatementTimeout; t > 0 {
+	t := c.srv.cfg.StatementTimeout
+	if st := sessionTimeout(c.sess); st > 0 && (t == 0 || st < t) {
+		t = st
+	}
+	if t > 0 {
 		var cancelT context.CancelFunc
 		ctx, cancelT = context.WithTimeout(ctx, t)
 		defer cancelT()
@@ -282,17 +317,34 @@ func (c *conn) run(query string, params []any) ([]*sql.Result, error) {
 	cancelled := c.cancelled
 	c.mu.Unlock()
 	cancel()
-	if err != nil && sqlerr.Code(err) == sqlerr.CodeQueryCanceled {
+	// A gRPC call can fail with DeadlineExceeded a moment before ctx's
+	// own timer marks it done (the storage layer reports 57P03): the clock
+	// decides whether the statement timed out.
+	deadline, hasDeadline := ctx.Deadline()
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || hasDeadline && !time.Now().Before(deadline)
+	if err != nil && (sqlerr.Code(err) == sqlerr.CodeQueryCanceled || timedOut && !cancelled) {
 		e := *sqlerr.Normalize(err)
 		switch {
 		case cancelled:
 			e.Message = "canceling statement due to user request"
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			e.Message = "canceling statement due to statement timeout"
+		case timedOut:
+			e = sqlerr.Error{Code: sqlerr.CodeQueryCanceled, Message: "canceling statement due to statement timeout"}
 		}
 		err = &e
 	}
 	return results, err
+}
+
+// sessionTimeout is the session's own statement_timeout (SET
+// statement_timeout), 0 when it has none or cannot tell.
+func sessionTimeout(s Session) time.Duration {
+	if d, ok := s.(describedSession); ok {
+		s = d.Session
+	}
+	if st, ok := s.(interface{ StatementTimeout() time.Duration }); ok {
+		return st.StatementTimeout()
+	}
+	return 0
 }
 
 // cancelRunning cancels the running query, if any.

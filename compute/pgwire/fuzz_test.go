@@ -44,6 +44,14 @@ func FuzzMessages(f *testing.F) {
 			&pgproto3.Sync{}},
 		{&pgproto3.Parse{Query: "SELEC"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{}},
 		{&pgproto3.Bind{Parameters: [][]byte{nil}}, &pgproto3.Sync{}},
+		{&pgproto3.Query{String: "CREATE TABLE c (a INT PRIMARY KEY, b TEXT)"},
+			&pgproto3.Query{String: "COPY c FROM STDIN WITH (FORMAT csv, HEADER)"},
+			&pgproto3.CopyData{Data: []byte("a,b\n1,\"x,\ny\"\n2,")}, &pgproto3.CopyData{Data: []byte("\n3,z\r\n")},
+			&pgproto3.CopyDone{}, &pgproto3.Query{String: "COPY c TO STDOUT (FORMAT csv)"}},
+		{&pgproto3.Query{String: "CREATE TABLE c (a INT PRIMARY KEY, b TEXT)"},
+			&pgproto3.Query{String: "COPY c (a, b) FROM STDIN (DELIMITER '|', NULL 'NA')"},
+			&pgproto3.CopyData{Data: []byte("1|\\x41\\101\\t\n2|NA\n\\.\n")}, &pgproto3.CopyFail{Message: "stop"},
+			&pgproto3.Query{String: "COPY (SELECT a FROM c) TO STDOUT"}},
 	}
 	for _, s := range seeds {
 		f.Add(encodeMsgs(f, s...))
@@ -60,7 +68,7 @@ func FuzzMessages(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := New(Config{NewSession: EngineSessions(eng), MaxMessageBytes: 1 << 16})
+		s, err := New(Config{NewSession: DescribedBy(func() Session { return eng.NewSession() }, eng), Trust: true, MaxMessageBytes: 1 << 16})
 		if err != nil {
 			t.Fatal(err)
 		}

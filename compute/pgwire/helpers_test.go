@@ -38,6 +38,9 @@ func startServer(t testing.TB, cfg Config) (*Server, string) {
 	if cfg.NewSession == nil {
 		cfg.NewSession = EngineSessions(newEngine(t))
 	}
+	if cfg.SCRAM == nil {
+		cfg.Trust = true
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -373,8 +373,6 @@ func TestProtocolViolationsCloseTheConnection(t *testing.T) {
 		{"bind with wrong parameter count", func(r *rawClient) {
 			r.send(&pgproto3.Parse{Query: "SELECT $1::bigint"}, &pgproto3.Bind{}, &pgproto3.Sync{})
 		}, "ParseComplete\nErrorResponse FATAL 08P01 bind message supplies 0 parameters, but prepared statement \"\" requires 1\nEOF"},
-		{"copy data outside COPY", func(r *rawClient) { r.send(&pgproto3.CopyData{Data: []byte("x")}) },
-			"ErrorResponse FATAL 08P01 unexpected message type *pgproto3.CopyData\nEOF"},
 	}
 	for _, tc := range cases {
 		r := dialRaw(t, addr)
@@ -464,5 +462,22 @@ func TestStartupDatabaseAndProtocolVersion(t *testing.T) {
 	got := r.untilReady()
 	if got[0] != "NegotiateProtocolVersion" || got[1] != "AuthenticationOk" || got[len(got)-1] != "ReadyForQuery I" {
 		t.Fatalf("3.2 startup: %v", got)
+	}
+}
+
+// TestCopyMessagesOutsideCopyAreIgnored: the tail of a COPY the server
+// refused before CopyInResponse is dropped, as PostgreSQL drops it, and the
+// connection goes on.
+func TestCopyMessagesOutsideCopyAreIgnored(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	r.startup()
+	got := r.exchange(&pgproto3.Query{String: "COPY nowhere FROM STDIN"}, &pgproto3.CopyData{Data: []byte("1\n")},
+		&pgproto3.CopyDone{}, &pgproto3.Query{String: "SELECT 1"})
+	if !strings.HasPrefix(got, "ErrorResponse ERROR 42P01") {
+		t.Fatalf("COPY of a missing table:\n%s", got)
+	}
+	if got := strings.Join(r.untilReady(), "\n"); !strings.Contains(got, `DataRow "1"`) {
+		t.Fatalf("SELECT after the ignored copy data:\n%s", got)
 	}
 }

@@ -2,8 +2,9 @@
 // 3.0, on a compute node, so that psql, pgx, JDBC and other PostgreSQL
 // clients can talk to the SQL engine.
 //
-// It owns connections, not SQL: startup (SSL and GSS encryption are
-// declined, authentication is trust), the simple and extended query
+// It owns connections, not SQL: startup (TLS when Config.TLS is set, GSS
+// encryption declined; SCRAM-SHA-256 authentication, or trust when told),
+// COPY FROM STDIN / TO STDOUT (copy.go), the simple and extended query
 // protocols, value encoding (text and binary) of the engine's five types,
 // cancel requests and the connection limit. Each connection has one
 // Session (see SessionFactory) that runs its statements in order.

@@ -36,6 +36,9 @@ type Session struct {
 	e        *Engine
 	settings map[string]string // SET values; defaults come from settingDefaults
 	tx       *txn              // the open transaction block, nil when idle
+	// readsOnly makes every transaction read-only whatever SET or BEGIN
+	// ask for (a read-only API key); see RestrictToReads.
+	readsOnly bool
 	// lastCommitTS is the commit timestamp of the session's last committed
 	// read-write transaction; 0 before the first (phantom.last_commit_ts).
 	lastCommitTS uint64
@@ -69,6 +72,11 @@ type txn struct {
 // NewSession returns a session with default settings and no open
 // transaction.
 func (e *Engine) NewSession() *Session { return &Session{e: e} }
+
+// RestrictToReads makes the session read-only for good: every later write
+// or DDL answers 25006, and no SET or BEGIN READ WRITE lifts it. Compute
+// calls it for sessions of read-only credentials.
+func (s *Session) RestrictToReads() { s.readsOnly = true }
 
 // Close ends the session, rolling back an open transaction block.
 func (s *Session) Close() { s.tx = nil }
@@ -253,6 +261,11 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	}
 	if ex, ok := bound.(*plan.Explain); ok && (!ex.Analyze || isQuery(ex.Stmt)) {
 		return e.explain(ctx, env, ex)
+	}
+	if s.readsOnly {
+		return nil, &sqlerr.Error{Code: sqlerr.CodeReadOnlyTransaction,
+			Message: fmt.Sprintf("cannot execute %s in a read-only transaction", commandName(bound)),
+			Detail:  "the session's credential is read-only"}
 	}
 	if tx.readOnly {
 		return nil, sqlerr.New(sqlerr.CodeReadOnlyTransaction, "cannot execute %s in a read-only transaction", commandName(bound))

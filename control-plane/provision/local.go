@@ -38,6 +38,9 @@ type LocalConfig struct {
 	// ExtraArgs are appended to every compute's arguments (e.g.
 	// "--log-level", "warn").
 	ExtraArgs []string
+	// Env is added to every compute's environment (on top of this
+	// process's), e.g. PHANTOM_CONTROL_PLANE_TOKEN=....
+	Env []string
 	// ReadyTimeout bounds the wait for /healthz. Default 60 s.
 	ReadyTimeout time.Duration
 	// DrainGrace is the time between marking an instance draining and
@@ -171,6 +174,7 @@ func (l *Local) start(ctx context.Context, spec Spec) (Instance, error) {
 		return Instance{}, fmt.Errorf("provision: compute log: %w", err)
 	}
 	cmd := exec.Command(l.cfg.Binary, args...)
+	cmd.Env = append(os.Environ(), l.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

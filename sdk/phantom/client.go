@@ -41,7 +41,8 @@ type Option func(*Client)
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithAPIKey sends key as "Authorization: Bearer <key>" on every request.
-// The server does not enforce API keys yet; the header is sent regardless.
+// Keys are issued by the control plane (POST /v1/tenants/{t}/api-keys);
+// `phantom dev` prints one.
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
 // WithDatabase names the database every request targets; the server answers

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phantom-db/phantom/compute/auth"
 	"github.com/phantom-db/phantom/compute/httpapi"
 	psql "github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/compute/storage/memkv"
@@ -35,6 +36,9 @@ func openDB(t *testing.T, cfg httpapi.Config, wrap func(httpapi.Session) httpapi
 		t.Fatal(err)
 	}
 	cfg.Executor = eng
+	if cfg.Auth == nil {
+		cfg.Auth = httpapi.NoAuth
+	}
 	cfg.NewSession = func() httpapi.Session { return eng.NewSession() }
 	if wrap != nil {
 		cfg.NewSession = func() httpapi.Session { return wrap(eng.NewSession()) }
@@ -512,5 +516,34 @@ func TestCommitOutcomeUnknown(t *testing.T) {
 	}
 	if db.Stats().OpenConnections != 1 {
 		t.Fatalf("%d open connections", db.Stats().OpenConnections)
+	}
+}
+
+// keyAuth admits only the API key "testkey", the one openDB's DSN holds.
+type keyAuth struct{}
+
+func (keyAuth) Authenticate(_ context.Context, key string) (auth.Principal, error) {
+	if key != "testkey" {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	}
+	return auth.Principal{KeyID: "testkey", Tenant: "default", Database: "phantom"}, nil
+}
+
+func TestDSNKeyIsSent(t *testing.T) {
+	db, api := openDB(t, httpapi.Config{Auth: keyAuth{}}, nil)
+	if _, err := db.Exec("CREATE TABLE k (id INT PRIMARY KEY)"); err != nil {
+		t.Fatalf("with the DSN's key: %v", err)
+	}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	nokey, err := sql.Open("phantom", "phantom://"+strings.TrimPrefix(srv.URL, "http://")+"/phantom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nokey.Close()
+	_, err = nokey.Exec("SELECT 1")
+	var pe *phantom.Error
+	if !errors.As(err, &pe) || pe.HTTPStatus != http.StatusUnauthorized {
+		t.Fatalf("without a key: %v, want 401", err)
 	}
 }

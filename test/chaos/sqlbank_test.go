@@ -56,9 +56,10 @@ func runSQLBank(t *testing.T, seed uint64) {
 	root := t.TempDir()
 	cpAddr, sqlAddr := cluster.FreeAddr(t), cluster.FreeAddr(t)
 	cp := cluster.Start(t, "control-plane", "control-plane", "--data-dir", filepath.Join(root, "cp"),
-		"--http-addr", cpAddr, "--log-level", "warn")
+		"--http-addr", cpAddr, "--admin-token", cluster.TestAdminToken, "--log-level", "warn")
 	compute := cluster.Start(t, "compute", "compute", "--http-addr", sqlAddr, "--pg-addr", "",
 		"--logservice", c.Addrs(), "--pageserver", c.PageAddr, "--control-plane", "http://"+cpAddr,
+		"--control-plane-token", cluster.TestAdminToken, "--auth", "none",
 		"--statement-timeout", "5s", "--log-level", "warn")
 	b := &sqlBank{url: "http://" + sqlAddr, stats: map[string]int{}}
 	cluster.WaitHTTP(t, b.url+"/healthz", 60*time.Second, cp, compute)

@@ -22,6 +22,10 @@ import (
 	"time"
 )
 
+// TestAdminToken is the control plane admin token the tests that start
+// the services separately pass to the control plane and compute.
+const TestAdminToken = "phantom-test-admin-token-0123456789"
+
 var (
 	buildOnce sync.Once
 	builtBin  string

@@ -13,12 +13,13 @@ import (
 	"github.com/phantom-db/phantom/test/cluster"
 )
 
-// startDev runs `phantom dev` on dataDir with its ports from base and waits
-// until the SQL API answers.
+// startDev runs `phantom dev --auth=none` on dataDir with its ports from
+// base and waits until the SQL API answers. (These tests predate API keys;
+// security_test.go runs dev with authentication.)
 func startDev(t *testing.T, dataDir string, base int) (*cluster.Process, string) {
 	t.Helper()
 	p := cluster.Start(t, "dev", "dev", "--data-dir", dataDir, "--port-base", strconv.Itoa(base),
-		"--checkpoint-interval", "2s", "--log-level", "warn")
+		"--checkpoint-interval", "2s", "--auth", "none", "--log-level", "warn")
 	url := fmt.Sprintf("http://127.0.0.1:%d", base)
 	cluster.WaitHTTP(t, url+"/healthz", 60*time.Second, p)
 	return p, url

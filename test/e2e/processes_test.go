@@ -24,13 +24,14 @@ func TestSeparateProcessesRestore(t *testing.T) {
 	logsvc := cluster.Start(t, "logservice", "logservice", "--data-dir", filepath.Join(root, "log"),
 		"--grpc-addr", logGRPC, "--raft-addr", cluster.FreeAddr(t), "--http-addr", cluster.FreeAddr(t), "--log-level", "warn")
 	cp := cluster.Start(t, "control-plane", "control-plane", "--data-dir", filepath.Join(root, "cp"),
-		"--http-addr", cpHTTP, "--log-level", "warn")
+		"--http-addr", cpHTTP, "--admin-token", cluster.TestAdminToken, "--log-level", "warn")
 	pageHTTP := cluster.FreeAddr(t)
 	pageArgs := []string{"pageserver", "--data-dir", pageDir, "--grpc-addr", pageGRPC, "--http-addr", pageHTTP,
 		"--logservice", logGRPC, "--object-store", objects, "--checkpoint-interval", "0", "--log-level", "info"}
 	page := cluster.Start(t, "pageserver", pageArgs...)
 	compute := cluster.Start(t, "compute", "compute", "--http-addr", sqlHTTP, "--logservice", logGRPC,
-		"--pageserver", pageGRPC, "--control-plane", "http://"+cpHTTP, "--log-level", "warn")
+		"--pageserver", pageGRPC, "--control-plane", "http://"+cpHTTP,
+		"--control-plane-token", cluster.TestAdminToken, "--auth", "none", "--log-level", "warn")
 	url := "http://" + sqlHTTP
 	cluster.WaitHTTP(t, url+"/healthz", 60*time.Second, logsvc, cp, page, compute)
 	cluster.WaitHTTP(t, "http://"+pageHTTP+"/healthz", 10*time.Second, page)

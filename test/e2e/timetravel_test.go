@@ -149,7 +149,7 @@ func TestTimeTravel(t *testing.T) {
 		if got := rowsText(mustSess("SELECT id, v FROM t ORDER BY id")); got != want[i] {
 			t.Fatalf("session as of %d: %s, want %s", ts, got, want[i])
 		}
-		wantError(t, "session write as of the past", sess("INSERT INTO t VALUES (9, 'x')"), http.StatusBadRequest, "25006")
+		wantError(t, "session write as of the past", sess("INSERT INTO t VALUES (9, 'x')"), http.StatusForbidden, "25006")
 	}
 	mustSess("RESET phantom.as_of")
 	if got := rowsText(mustSess("SELECT id, v FROM t ORDER BY id")); got != want[len(want)-1] {
@@ -157,7 +157,7 @@ func TestTimeTravel(t *testing.T) {
 	}
 
 	wantError(t, "HTTP write as of the past",
-		postSQL(t, url, map[string]any{"query": "DELETE FROM t", "as_of": at[0]}), http.StatusBadRequest, "25006")
+		postSQL(t, url, map[string]any{"query": "DELETE FROM t", "as_of": at[0]}), http.StatusForbidden, "25006")
 	wantError(t, "the future",
 		postSQL(t, url, map[string]any{"query": "SELECT * FROM t", "as_of": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}),
 		http.StatusBadRequest, "22023")

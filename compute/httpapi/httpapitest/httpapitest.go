@@ -13,7 +13,8 @@ import (
 )
 
 // NewServer starts the API with sessions on 127.0.0.1, configured by cfg
-// (Executor and NewSession are filled in when nil), and stops it when the
+// (Executor, NewSession and NewReadOnlySession are filled in when nil; Auth
+// is httpapi.NoAuth when nil), and stops it when the
 // test ends. It returns the server and the engine behind it.
 func NewServer(t testing.TB, cfg httpapi.Config) (*httptest.Server, *sql.Engine) {
 	t.Helper()
@@ -30,6 +31,12 @@ func NewServer(t testing.TB, cfg httpapi.Config) (*httptest.Server, *sql.Engine)
 	}
 	if cfg.NewSession == nil {
 		cfg.NewSession = func() httpapi.Session { return eng.NewSession() }
+	}
+	if cfg.NewReadOnlySession == nil {
+		cfg.NewReadOnlySession = func() httpapi.Session { s := eng.NewSession(); s.RestrictToReads(); return s }
+	}
+	if cfg.Auth == nil {
+		cfg.Auth = httpapi.NoAuth
 	}
 	api, err := httpapi.New(cfg)
 	if err != nil {

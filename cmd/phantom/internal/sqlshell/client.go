@@ -24,6 +24,8 @@ type ClientConfig struct {
 	// Database is sent with every request; the server rejects a name other
 	// than the database it serves. Default "" (the server's database).
 	Database string
+	// APIKey is sent as "Authorization: Bearer <key>"; empty sends none.
+	APIKey string
 	// HTTPClient sends the requests. Default: a client without a timeout
 	// (the server bounds statements with its statement timeout).
 	HTTPClient *http.Client
@@ -176,6 +178,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if c.cfg.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
+	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("sqlshell: %w", err)
