@@ -188,11 +188,14 @@ func (g *gen) joinQuery() (string, int) {
 	return q, 2
 }
 
+// subqueryQuery correlates on equality only: Phantom-DB answers 0A000 for
+// aggregating subqueries correlated by other comparisons and for count()
+// in a correlated scalar subquery (see compute/sql/bind/subquery.go).
 func (g *gen) subqueryQuery() (string, int) {
 	switch g.r.IntN(5) {
 	case 0:
-		return fmt.Sprintf("SELECT a, (SELECT count(*) FROM t2 y WHERE y.%s < t1.%s) FROM t1 WHERE %s",
-			g.pick("b", "c"), g.pick("b", "d"), g.pred("", 1)), 2
+		return fmt.Sprintf("SELECT a, (SELECT max(y.%s) FROM t2 y WHERE y.%s = t1.%s) FROM t1 WHERE %s",
+			g.pick("c", "d"), g.pick("b", "c"), g.pick("b", "d"), g.pred("", 1)), 2
 	case 1:
 		return fmt.Sprintf("SELECT a, %s FROM t1 WHERE %s IN (SELECT %s FROM t2 WHERE %s)",
 			g.expr("", 1), g.col(""), g.pick("b", "c", "d"), g.pred("", 1)), 2
@@ -200,8 +203,8 @@ func (g *gen) subqueryQuery() (string, int) {
 		return fmt.Sprintf("SELECT a FROM t1 WHERE %sEXISTS (SELECT 1 FROM t2 y WHERE y.%s = t1.%s)",
 			g.pick("", "NOT "), g.pick("b", "c"), g.pick("b", "e")), 1
 	case 3:
-		return fmt.Sprintf("SELECT a, %s FROM t1 WHERE %s > (SELECT %s(%s) FROM t2 y WHERE y.a <= t1.a)",
-			g.col(""), g.col(""), g.pick("avg", "min", "max"), g.pick("b", "c")), 2
+		return fmt.Sprintf("SELECT a, %s FROM t1 WHERE %s > (SELECT %s(%s) FROM t2 y WHERE y.%s = t1.%s)",
+			g.col(""), g.col(""), g.pick("avg", "min", "max", "sum"), g.pick("b", "c"), g.pick("b", "c"), g.pick("c", "d")), 2
 	default:
 		return fmt.Sprintf("SELECT s.k, s.n FROM (SELECT %s AS k, count(*) AS n FROM t1 GROUP BY %s) s WHERE s.n > 1",
 			g.pick("b", "c", "d"), "1"), 2
