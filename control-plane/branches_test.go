@@ -64,7 +64,7 @@ func TestBranchesHTTP(t *testing.T) {
 	now := time.Now()
 	log := newFakeLog(now)
 	dir := t.TempDir()
-	s, err := New(Config{DataDir: dir, Log: log, Retention: time.Hour})
+	s, err := New(Config{DataDir: dir, Log: log, Retention: time.Hour, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +73,7 @@ func TestBranchesHTTP(t *testing.T) {
 	do := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -185,7 +186,7 @@ func TestBranchesHTTP(t *testing.T) {
 	}
 
 	// Ids are never reused, also across a restart.
-	s2, err := New(Config{DataDir: dir, Log: log})
+	s2, err := New(Config{DataDir: dir, Log: log, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +200,15 @@ func TestBranchesHTTP(t *testing.T) {
 }
 
 func TestBranchesWithoutLogService(t *testing.T) {
-	s, err := New(Config{DataDir: t.TempDir()})
+	s, err := New(Config{DataDir: t.TempDir(), AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	resp, err := http.Post(srv.URL+"/v1/tenants/default/databases/phantom/branches", "application/json", strings.NewReader(`{"name":"dev"}`))
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/tenants/default/databases/phantom/branches", strings.NewReader(`{"name":"dev"}`))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

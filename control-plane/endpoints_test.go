@@ -13,6 +13,7 @@ import (
 func do(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	var m map[string]any
@@ -26,7 +27,7 @@ func do(t *testing.T, h http.Handler, method, path, body string) (int, map[strin
 
 func TestEndpointsCRUDPersist(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Config{DataDir: dir})
+	s, err := New(Config{DataDir: dir, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestEndpointsCRUDPersist(t *testing.T) {
 	}
 
 	// Restart: the endpoints and the id counter survive; ids are not reused.
-	s2, err := New(Config{DataDir: dir})
+	s2, err := New(Config{DataDir: dir, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func (f *fakeScaler) Wake(ctx context.Context, id string) error {
 }
 
 func TestEndpointWakeAndComputes(t *testing.T) {
-	s, err := New(Config{DataDir: t.TempDir()})
+	s, err := New(Config{DataDir: t.TempDir(), AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -458,14 +458,21 @@ func (l *lazyFS) Stat(name string) (vfs.FileInfo, error) {
 	return l.FS.Stat(name)
 }
 
-// List adds the pending files to the Pebble directory's listing.
+// List adds the pending files to the Pebble directory's listing. The
+// directory is read under l.mu, which install holds while it renames a
+// file in and drops it from pending: otherwise a file installed between
+// the read and the merge would be in neither list, and Pebble, opening,
+// would find an SST its MANIFEST names missing.
 func (l *lazyFS) List(dir string) ([]string, error) {
-	names, err := l.FS.List(dir)
-	if err != nil || filepath.Clean(dir) != l.dbDir {
-		return names, err
+	if filepath.Clean(dir) != l.dbDir {
+		return l.FS.List(dir)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	names, err := l.FS.List(dir)
+	if err != nil {
+		return names, err
+	}
 	for n := range l.pending {
 		if !slices.Contains(names, n) {
 			names = append(names, n)
