@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,12 +26,44 @@ type metrics struct {
 	checkpointFailures prometheus.Counter
 	gcObjectsDeleted   prometheus.Counter
 	gcVersionsDeleted  prometheus.Counter
+	blockCache         *cacheCollector
+}
+
+// cacheCollector reports the Pebble block cache's hits and misses (the
+// cache hit ratio is hits / (hits + misses)) of the open database, counted
+// since it opened.
+type cacheCollector struct {
+	db     atomic.Pointer[pebble.DB]
+	hits   *prometheus.Desc
+	misses *prometheus.Desc
+}
+
+func newCacheCollector() *cacheCollector {
+	return &cacheCollector{
+		hits:   prometheus.NewDesc("phantom_pageserver_block_cache_hits_total", "Block cache hits of the page server's Pebble since it opened.", nil, nil),
+		misses: prometheus.NewDesc("phantom_pageserver_block_cache_misses_total", "Block cache misses of the page server's Pebble since it opened.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.hits; ch <- c.misses }
+
+// Collect implements prometheus.Collector.
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	db := c.db.Load()
+	if db == nil {
+		return
+	}
+	bc := db.Metrics().BlockCache
+	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(bc.Hits))
+	ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(bc.Misses))
 }
 
 // newMetrics creates the metrics and registers them on reg (when not nil),
 // labelled node=nodeID.
 func newMetrics(reg prometheus.Registerer, nodeID string) (*metrics, error) {
 	m := &metrics{
+		blockCache: newCacheCollector(),
 		appliedIndex: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "phantom_pageserver_applied_index",
 			Help: "Index of the newest log entry applied.",
@@ -84,6 +119,7 @@ func newMetrics(reg prometheus.Registerer, nodeID string) (*metrics, error) {
 	register(reg, &m.checkpointFailures, &err)
 	register(reg, &m.gcObjectsDeleted, &err)
 	register(reg, &m.gcVersionsDeleted, &err)
+	register(reg, &m.blockCache, &err)
 	if err != nil {
 		return nil, fmt.Errorf("pageserver: register metrics: %w", err)
 	}

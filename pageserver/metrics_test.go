@@ -80,6 +80,11 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s has %v samples, want 1", name, m[name])
 		}
 	}
+	for _, name := range []string{"phantom_pageserver_block_cache_hits_total", "phantom_pageserver_block_cache_misses_total"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("%s is not reported", name)
+		}
+	}
 	if m["phantom_pageserver_objstore_uploaded_bytes_total"] <= 0 {
 		t.Errorf("no uploaded bytes counted")
 	}

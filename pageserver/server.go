@@ -181,6 +181,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("pageserver: open pebble at %s: %w", dbDir, err)
 	}
 	s.db = db
+	s.metrics.blockCache.db.Store(db)
 	idx, ts, err := readApplied(db)
 	if err == nil && s.lazy != nil && cfg.Restore == RestoreEager {
 		err = s.lazy.wait(ctx)
@@ -295,6 +296,7 @@ func (s *Server) Close() error {
 		}
 		s.dbMu.Lock()
 		s.closed = true
+		s.metrics.blockCache.db.CompareAndSwap(s.db, nil)
 		dbErr := s.db.Close()
 		s.dbMu.Unlock()
 		if dbErr != nil {
