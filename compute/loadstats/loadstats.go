@@ -206,6 +206,15 @@ func (s *session) Describe(ctx context.Context, query string, known []string) (*
 	return &sql.Description{}, nil
 }
 
+// StatementTimeout is the inner session's own statement_timeout (SET
+// statement_timeout), which pgwire enforces; 0 when it has none.
+func (s *session) StatementTimeout() time.Duration {
+	if st, ok := s.inner.(interface{ StatementTimeout() time.Duration }); ok {
+		return st.StatementTimeout()
+	}
+	return 0
+}
+
 // cpuTime answers the process's user plus system CPU time.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

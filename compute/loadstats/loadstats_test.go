@@ -89,3 +89,18 @@ func TestSessionsAndIdle(t *testing.T) {
 		t.Fatal("idle after the request")
 	}
 }
+
+type timeoutSession struct{ fakeSession }
+
+func (timeoutSession) StatementTimeout() time.Duration { return 7 * time.Millisecond }
+
+// The wrapper must not hide the session's statement_timeout from pgwire.
+func TestSessionsKeepStatementTimeout(t *testing.T) {
+	tr := New()
+	s := tr.Sessions(func() pgwire.Session { return &timeoutSession{} })()
+	defer s.Close()
+	st, ok := s.(interface{ StatementTimeout() time.Duration })
+	if !ok || st.StatementTimeout() != 7*time.Millisecond {
+		t.Fatalf("wrapped session does not report the inner statement_timeout")
+	}
+}

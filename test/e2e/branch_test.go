@@ -18,9 +18,19 @@ import (
 // answer (if any), whatever its status.
 func restJSON(t *testing.T, method, url, body string) (int, map[string]any) {
 	t.Helper()
+	return restJSONToken(t, "", method, url, body)
+}
+
+// restJSONToken is restJSON with a bearer token (the control plane's
+// admin token).
+func restJSONToken(t *testing.T, token, method, url, body string) (int, map[string]any) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -43,12 +53,13 @@ func restJSON(t *testing.T, method, url, body string) (int, map[string]any) {
 // HTTP ("branch"), checks that each sees only its own writes after the
 // fork (also after a restart), and deletes the branch.
 func TestBranches(t *testing.T) {
-	base := cluster.FreePortBase(t, 9)
+	base := cluster.FreePortBase(t, 11)
 	dataDir := t.TempDir()
 	p, url := startDev(t, dataDir, base)
 	defer p.Stop(30 * time.Second)
 	var info struct {
 		ControlPlane string `json:"control_plane_url"`
+		AdminToken   string `json:"admin_token"`
 	}
 	b, err := os.ReadFile(filepath.Join(dataDir, "dev.json"))
 	if err != nil || json.Unmarshal(b, &info) != nil || info.ControlPlane == "" {
@@ -73,7 +84,7 @@ func TestBranches(t *testing.T) {
 
 	// Fork at the past timestamp, then read the branch: the table as it was.
 	start := time.Now()
-	code, m = restJSON(t, "POST", branches, `{"name": "dev", "at": `+forkAt+`}`)
+	code, m = restJSONToken(t, info.AdminToken, "POST", branches, `{"name": "dev", "at": `+forkAt+`}`)
 	took := time.Since(start)
 	if code != http.StatusCreated || fmt.Sprint(m["fork_ts"]) != forkAt || m["parent"] != "main" {
 		t.Fatalf("create branch dev at %s: %d %v", forkAt, code, m)
@@ -118,10 +129,10 @@ func TestBranches(t *testing.T) {
 	// Errors: an unknown branch, a fork in the future, a duplicate name.
 	wantError(t, "unknown branch", postSQL(t, url, map[string]any{"query": q, "branch": "ghost"}), http.StatusNotFound, "3D000")
 	future := strconv.FormatUint((uint64(time.Now().Add(time.Hour).UnixMilli()) << 18), 10)
-	if code, m = restJSON(t, "POST", branches, `{"name": "later", "at": `+future+`}`); code != http.StatusBadRequest {
+	if code, m = restJSONToken(t, info.AdminToken, "POST", branches, `{"name": "later", "at": `+future+`}`); code != http.StatusBadRequest {
 		t.Fatalf("fork in the future: %d %v", code, m)
 	}
-	if code, m = restJSON(t, "POST", branches, `{"name": "dev"}`); code != http.StatusConflict {
+	if code, m = restJSONToken(t, info.AdminToken, "POST", branches, `{"name": "dev"}`); code != http.StatusConflict {
 		t.Fatalf("duplicate branch: %d %v", code, m)
 	}
 
@@ -137,21 +148,21 @@ func TestBranches(t *testing.T) {
 	check()
 
 	// A branch of the branch; its parent cannot be deleted while it lives.
-	if code, m = restJSON(t, "POST", branches, `{"name": "sub", "parent": "dev"}`); code != http.StatusCreated {
+	if code, m = restJSONToken(t, info.AdminToken, "POST", branches, `{"name": "sub", "parent": "dev"}`); code != http.StatusCreated {
 		t.Fatalf("create sub: %d %v", code, m)
 	}
 	mustPost(t, url, map[string]any{"branch": "sub", "query": "INSERT INTO t VALUES (6, 'sub')"})
 	if got := rowsText(mustPost(t, url, map[string]any{"query": q, "branch": "sub"})); got != "2=dev,4=dev,6=sub" {
 		t.Fatalf("sub: %s", got)
 	}
-	if code, m = restJSON(t, "GET", branches, ``); code != http.StatusOK || len(m["branches"].([]any)) != 2 {
+	if code, m = restJSONToken(t, info.AdminToken, "GET", branches, ``); code != http.StatusOK || len(m["branches"].([]any)) != 2 {
 		t.Fatalf("list: %d %v", code, m)
 	}
-	if code, m = restJSON(t, "DELETE", branches+"/dev", ``); code != http.StatusConflict {
+	if code, m = restJSONToken(t, info.AdminToken, "DELETE", branches+"/dev", ``); code != http.StatusConflict {
 		t.Fatalf("delete dev under sub: %d %v", code, m)
 	}
 	for _, name := range []string{"sub", "dev"} {
-		if code, m = restJSON(t, "DELETE", branches+"/"+name, ``); code != http.StatusNoContent {
+		if code, m = restJSONToken(t, info.AdminToken, "DELETE", branches+"/"+name, ``); code != http.StatusNoContent {
 			t.Fatalf("delete %s: %d %v", name, code, m)
 		}
 	}

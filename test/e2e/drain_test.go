@@ -20,11 +20,11 @@ func TestComputeDrainsOnSIGTERM(t *testing.T) {
 	logGRPC, pageGRPC, cpHTTP, sqlHTTP, pgAddr := cluster.FreeAddr(t), cluster.FreeAddr(t), cluster.FreeAddr(t), cluster.FreeAddr(t), cluster.FreeAddr(t)
 	logsvc := cluster.Start(t, "logservice", "logservice", "--data-dir", filepath.Join(root, "log"),
 		"--grpc-addr", logGRPC, "--raft-addr", cluster.FreeAddr(t), "--http-addr", cluster.FreeAddr(t), "--log-level", "warn")
-	cp := cluster.Start(t, "control-plane", "control-plane", "--data-dir", filepath.Join(root, "cp"), "--http-addr", cpHTTP, "--log-level", "warn")
+	cp := cluster.Start(t, "control-plane", "control-plane", "--data-dir", filepath.Join(root, "cp"), "--http-addr", cpHTTP, "--admin-token", cluster.TestAdminToken, "--log-level", "warn")
 	page := cluster.Start(t, "pageserver", "pageserver", "--data-dir", filepath.Join(root, "page"), "--grpc-addr", pageGRPC,
 		"--http-addr", cluster.FreeAddr(t), "--logservice", logGRPC, "--object-store", filepath.Join(root, "objects"), "--log-level", "warn")
 	compute := cluster.Start(t, "compute", "compute", "--http-addr", sqlHTTP, "--pg-addr", pgAddr, "--logservice", logGRPC,
-		"--pageserver", pageGRPC, "--control-plane", "http://"+cpHTTP, "--drain-timeout", "30s", "--log-level", "info")
+		"--pageserver", pageGRPC, "--control-plane", "http://"+cpHTTP, "--control-plane-token", cluster.TestAdminToken, "--auth", "none", "--drain-timeout", "30s", "--log-level", "info")
 	url := "http://" + sqlHTTP
 	cluster.WaitHTTP(t, url+"/healthz", 60*time.Second, logsvc, cp, page, compute)
 	cluster.MustSQL(t, url, "CREATE TABLE t (id INT PRIMARY KEY)")

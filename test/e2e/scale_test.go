@@ -50,11 +50,12 @@ func startElastic(t *testing.T) *elastic {
 	page := cluster.Start(t, "pageserver", "pageserver", "--data-dir", filepath.Join(root, "page"), "--grpc-addr", pageGRPC,
 		"--http-addr", pageHTTP, "--logservice", logGRPC, "--object-store", filepath.Join(root, "objects"), "--log-level", "warn")
 	e.cp = cluster.Start(t, "control-plane", "control-plane", "--data-dir", filepath.Join(root, "cp"), "--http-addr", cpHTTP,
-		"--nats-url", ns.ClientURL(), "--provisioner", "local", "--compute-logservice", logGRPC, "--compute-pageserver", pageGRPC,
+		"--admin-token", cluster.TestAdminToken, "--nats-url", ns.ClientURL(), "--provisioner", "local", "--compute-logservice", logGRPC, "--compute-pageserver", pageGRPC,
 		"--compute-bin", cluster.Binary(t), "--compute-log-dir", e.computeLogDir,
-		"--compute-args", "--log-level warn --drain-timeout 5s", "--autoscale-interval", "250ms", "--drain-grace", "500ms",
+		"--compute-args", "--log-level warn --drain-timeout 5s --auth none", "--autoscale-interval", "250ms", "--drain-grace", "500ms",
 		"--log-level", "info")
 	e.proxy = cluster.Start(t, "proxy", "proxy", "--http-addr", proxyHTTP, "--pg-addr", proxyPG, "--control-plane", e.cpURL,
+		"--control-plane-token", cluster.TestAdminToken,
 		"--nats-url", ns.ClientURL(), "--wake-timeout", "60s", "--log-level", "info")
 	e.procs = []*cluster.Process{logsvc, page, e.cp, e.proxy}
 	cluster.WaitHTTP(t, e.cpURL+"/healthz", 60*time.Second, e.procs...)
@@ -71,7 +72,9 @@ func startElastic(t *testing.T) *elastic {
 
 func (e *elastic) createEndpoint(t *testing.T, spec string) {
 	t.Helper()
-	resp, err := http.Post(e.endpointsBaseURL, "application/json", bytes.NewReader([]byte(spec)))
+	req, _ := http.NewRequest("POST", e.endpointsBaseURL, bytes.NewReader([]byte(spec)))
+	req.Header.Set("Authorization", "Bearer "+cluster.TestAdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,9 @@ func (e *elastic) createEndpoint(t *testing.T, spec string) {
 // its computes.
 func (e *elastic) computes(t *testing.T, name string) (ready, all int) {
 	t.Helper()
-	resp, err := http.Get(e.endpointsBaseURL + "/" + name + "/computes")
+	req, _ := http.NewRequest("GET", e.endpointsBaseURL+"/"+name+"/computes", nil)
+	req.Header.Set("Authorization", "Bearer "+cluster.TestAdminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ type secureDev struct {
 func startSecureDev(t *testing.T, extra ...string) *secureDev {
 	t.Helper()
 	d := &secureDev{dir: t.TempDir()}
-	base := cluster.FreePortBase(t, 9)
+	base := cluster.FreePortBase(t, 11)
 	args := append([]string{"dev", "--data-dir", d.dir, "--port-base", strconv.Itoa(base), "--log-level", "warn"}, extra...)
 	d.proc = cluster.Start(t, "dev", args...)
 	cluster.WaitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", base), 60*time.Second, d.proc)
@@ -372,7 +372,7 @@ func TestHTTPS(t *testing.T) {
 func startSecureDevTLS(t *testing.T) *secureDev {
 	t.Helper()
 	d := &secureDev{dir: t.TempDir()}
-	base := cluster.FreePortBase(t, 9)
+	base := cluster.FreePortBase(t, 11)
 	d.proc = cluster.Start(t, "dev", "dev", "--data-dir", d.dir, "--port-base", strconv.Itoa(base), "--http-tls", "--log-level", "warn")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
