@@ -70,7 +70,7 @@ func TestRunSmoke(t *testing.T) {
 	if err := res.WriteTable(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"p50 ratio", "Neon GetPage@LSN", "per core-second", "lazy", "eager"} {
+	for _, want := range []string{"p50 ratio", "Neon GetPage@LSN", "page server CPU", "lazy", "eager"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}

@@ -60,6 +60,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if s.CPUErr == "" && s.CPU > 0 {
 		ew.printf("          page server CPU %s (%.2f cores busy): per core-second %.0f rows, %.1f MB of rows\n",
 			round(s.CPU), s.CPU.Seconds()/s.Elapsed.Seconds(), float64(s.Rows)/s.CPU.Seconds(), mb(s.RowBytes)/s.CPU.Seconds())
+	} else if s.CPUErr == "" {
+		ew.printf("          page server CPU below the kernel's clock tick: the scan is too short to measure per core\n")
 	} else {
 		ew.printf("          page server CPU not measured (%s)\n", s.CPUErr)
 	}
