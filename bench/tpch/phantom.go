@@ -33,7 +33,7 @@ type phantomSystem struct {
 // --port-base`; devPorts is how many ports dev takes.
 const (
 	portOffsetPG = 8
-	devPorts     = 9
+	devPorts     = 11
 )
 
 func startPhantom(ctx context.Context, cfg *Config, dir string) (_ *phantomSystem, err error) {
@@ -49,6 +49,8 @@ func startPhantom(ctx context.Context, cfg *Config, dir string) (_ *phantomSyste
 	p.cmd = exec.Command(cfg.PhantomBin, "dev",
 		"--data-dir", filepath.Join(dir, "phantom-data"),
 		"--port-base", strconv.Itoa(base),
+		// A throwaway loopback instance: no API keys or SCRAM to set up.
+		"--auth", "none",
 		"--log-level", "warn")
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,6 +1,11 @@
 package bind
 
-import "github.com/phantom-db/phantom/compute/sql/plan"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/phantom-db/phantom/compute/sql/plan"
+)
 
 // pushFilter places the conjuncts of a WHERE clause as low as they can go
 // in the join tree under it, so that comma joins (FROM a, b WHERE a.x =
@@ -66,4 +71,71 @@ func readsCol(e plan.Expr, idx int) bool {
 		return !found
 	})
 	return found
+}
+
+// factorOr pulls the conjuncts every branch of an OR shares out of it, as
+// PostgreSQL does: (a AND b) OR (a AND c) becomes a AND (b OR c), which
+// holds in three-valued logic too. A join key that each branch repeats
+// (TPC-H Q19's p_partkey = l_partkey) then becomes a hash join key instead
+// of leaving a nested loop over the cross product. Expressions compare by
+// their printed form.
+func factorOr(conj []plan.Expr) []plan.Expr {
+	var out []plan.Expr
+	for _, c := range conj {
+		or, ok := c.(*plan.Or)
+		if !ok {
+			out = append(out, c)
+			continue
+		}
+		var branches [][]plan.Expr
+		for _, d := range disjuncts(or, nil) {
+			branches = append(branches, conjuncts(d, nil))
+		}
+		var common []plan.Expr
+		for _, e := range branches[0] {
+			key := fmt.Sprint(e)
+			inAll := true
+			for _, b := range branches[1:] {
+				if !slices.ContainsFunc(b, func(x plan.Expr) bool { return fmt.Sprint(x) == key }) {
+					inAll = false
+					break
+				}
+			}
+			if inAll && !slices.ContainsFunc(common, func(x plan.Expr) bool { return fmt.Sprint(x) == key }) {
+				common = append(common, e)
+			}
+		}
+		if len(common) == 0 {
+			out = append(out, c)
+			continue
+		}
+		out = append(out, common...)
+		var rest plan.Expr
+		for _, b := range branches {
+			left := slices.DeleteFunc(slices.Clone(b), func(x plan.Expr) bool {
+				return slices.ContainsFunc(common, func(y plan.Expr) bool { return fmt.Sprint(x) == fmt.Sprint(y) })
+			})
+			if len(left) == 0 {
+				rest = nil // this branch is just the common part: the OR holds
+				break
+			}
+			if rest == nil {
+				rest = and(left)
+			} else {
+				rest = &plan.Or{L: rest, R: and(left)}
+			}
+		}
+		if rest != nil {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// disjuncts splits a predicate on OR.
+func disjuncts(e plan.Expr, out []plan.Expr) []plan.Expr {
+	if o, ok := e.(*plan.Or); ok {
+		return disjuncts(o.R, disjuncts(o.L, out))
+	}
+	return append(out, e)
 }

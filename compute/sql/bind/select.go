@@ -48,7 +48,7 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 			return nil, err
 		}
 		if pred != nil {
-			input = pushFilter(input, conjuncts(pred, nil))
+			input = pushFilter(input, factorOr(conjuncts(pred, nil)))
 		}
 	}
 
