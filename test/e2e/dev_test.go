@@ -14,14 +14,18 @@ import (
 )
 
 // startDev runs `phantom dev --auth=none` on dataDir with its ports from
-// base and waits until the SQL API answers. (These tests predate API keys;
-// security_test.go runs dev with authentication.)
+// base and waits until the SQL API answers and dev has written dev.json
+// (it prints its banner after that, once the proxy runs too). (These tests
+// predate API keys; security_test.go runs dev with authentication.)
 func startDev(t *testing.T, dataDir string, base int) (*cluster.Process, string) {
 	t.Helper()
 	p := cluster.Start(t, "dev", "dev", "--data-dir", dataDir, "--port-base", strconv.Itoa(base),
 		"--checkpoint-interval", "2s", "--auth", "none", "--log-level", "warn")
 	url := fmt.Sprintf("http://127.0.0.1:%d", base)
 	cluster.WaitHTTP(t, url+"/healthz", 60*time.Second, p)
+	if !p.WaitLogCount(t, "Phantom-DB dev is ready", 1, 60*time.Second) {
+		t.Fatal("dev did not print its banner (dev.json) within 60s")
+	}
 	return p, url
 }
 
