@@ -23,7 +23,6 @@ const (
 	DefaultCommitRows   = 5000
 	DefaultLoaders      = 4
 	DefaultReadDuration = 5 * time.Second
-	DefaultPostgresBin  = "/usr/lib/postgresql/15/bin"
 )
 
 // DefaultConcurrency is the point-read concurrency levels.
@@ -49,8 +48,9 @@ type Config struct {
 	// PageServerProcs is the page server's GOMAXPROCS; 0 leaves Go's
 	// default (every CPU).
 	PageServerProcs int
-	// PostgresBin is the directory of initdb and postgres. Default
-	// /usr/lib/postgresql/15/bin.
+	// PostgresBin is the directory of initdb and postgres. Default: the
+	// one test/pgserver finds (PHANTOM_PG_BIN, pg_config --bindir, the
+	// newest /usr/lib/postgresql/*/bin).
 	PostgresBin string
 	// PostgresRows is the PostgreSQL table size. Default Rows.
 	PostgresRows int
@@ -86,9 +86,6 @@ func (c *Config) EnsureDefaults() {
 	}
 	if len(c.Concurrency) == 0 {
 		c.Concurrency = DefaultConcurrency
-	}
-	if c.PostgresBin == "" {
-		c.PostgresBin = DefaultPostgresBin
 	}
 	if c.PostgresRows == 0 {
 		c.PostgresRows = c.Rows

@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/phantom-db/phantom/test/pgserver"
 )
 
 // PostgresResult is the peer's side of the point reads.
@@ -25,81 +23,51 @@ type PostgresResult struct {
 	Point   []Latency
 }
 
-// postgresSettings are the non-default settings the peer runs with; none
-// affects a read of a cached row.
-var postgresSettings = []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off"}
-
-// runPostgres starts PostgreSQL on a temp dir and a loopback port, loads
-// PostgresRows rows with COPY (the same values as phantom's rows), and
-// measures primary-key SELECT latency at every concurrency level.
-func runPostgres(ctx context.Context, cfg *Config, dir string, value func(int64) []byte) (_ *PostgresResult, err error) {
-	pgDir := filepath.Join(dir, "postgres")
-	var attr func(*syscall.SysProcAttr)
-	if os.Geteuid() == 0 {
-		// PostgreSQL refuses to run as root: run it as the postgres user,
-		// in a directory of its own under the system temp dir (the work
-		// dir's parents may not be traversable by that user).
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("pagebench: postgres must not run as root and there is no postgres user: %w", err)
-		}
-		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-		if pgDir, err = os.MkdirTemp("", "pagebench-pg-"); err != nil {
-			return nil, fmt.Errorf("pagebench: %w", err)
-		}
-		defer os.RemoveAll(pgDir)
-		if err := os.Chown(pgDir, int(uid), int(gid)); err != nil {
-			return nil, fmt.Errorf("pagebench: %w", err)
-		}
-		attr = func(a *syscall.SysProcAttr) { runAs(a, uint32(uid), uint32(gid)) }
-	} else if err := os.MkdirAll(pgDir, 0o700); err != nil {
-		return nil, fmt.Errorf("pagebench: %w", err)
+// postgresBin is dir when it holds the postgres server, or, for an empty
+// dir, the one test/pgserver finds.
+func postgresBin(dir string) (string, error) {
+	if dir == "" {
+		return pgserver.FindBinDir()
 	}
-	data := filepath.Join(pgDir, "data")
+	if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
+		return "", fmt.Errorf("not found in %s (apt-get install postgresql-15)", dir)
+	}
+	return dir, nil
+}
+
+// runPostgres starts a throwaway PostgreSQL (test/pgserver: a temp dir, a
+// loopback port, the postgres user when run as root, fsync off: none of
+// its settings affects a read of a cached row), loads PostgresRows rows
+// with COPY (the same values as phantom's rows), and measures primary-key
+// SELECT latency at every concurrency level.
+func runPostgres(ctx context.Context, cfg *Config, dir string, value func(int64) []byte) (_ *PostgresResult, err error) {
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
 	progress("postgres: initdb")
-	initdb := exec.CommandContext(ctx, filepath.Join(cfg.PostgresBin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
-	initdb.SysProcAttr = sysProcAttr()
-	if attr != nil {
-		attr(initdb.SysProcAttr)
-	}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pagebench: initdb: %w: %s", err, out)
-	}
-	addrs, err := freeAddrs(1)
+	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pagebench: %w", err)
 	}
-	port := strings.TrimPrefix(addrs[0], "127.0.0.1:")
-	args := []string{"-D", data, "-p", port, "-k", pgDir, "-c", "listen_addresses=127.0.0.1"}
-	for _, s := range postgresSettings {
-		args = append(args, "-c", s)
+	defer logf.Close()
+	srv, err := pgserver.Start(ctx, pgserver.Options{BinDir: cfg.PostgresBin, Log: logf})
+	if err != nil {
+		return nil, fmt.Errorf("pagebench: %w", err)
 	}
-	pg := &proc{name: "postgres", bin: filepath.Join(cfg.PostgresBin, "postgres"), args: args,
-		logPath: filepath.Join(dir, "postgres.log"), attr: attr}
-	if err := pg.start(); err != nil {
-		return nil, err
-	}
-	defer pg.stop(time.Minute)
+	defer srv.Stop()
 
-	url := fmt.Sprintf("postgres://postgres@127.0.0.1:%s/postgres?sslmode=disable", port)
+	url := srv.DSN("postgres")
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var conn *pgx.Conn
 	if err := retry(wctx, 50*time.Millisecond, func(ctx context.Context) error {
-		if pg.exited() {
-			return fmt.Errorf("postgres exited (log %s)", pg.logPath)
-		}
 		c, err := pgx.Connect(ctx, url)
 		if err == nil {
 			conn = c
 		}
 		return err
 	}); err != nil {
-		return nil, fmt.Errorf("pagebench: postgres not ready: %w", err)
+		return nil, fmt.Errorf("pagebench: postgres not ready (log %s): %w", logf.Name(), err)
 	}
 	defer conn.Close(context.Background())
 	// One connection per client, handed out like a pool.

@@ -20,7 +20,6 @@ type proc struct {
 	args    []string
 	env     []string // added to the environment
 	logPath string
-	attr    func(*syscall.SysProcAttr)
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -39,9 +38,6 @@ func (p *proc) start() error {
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), p.env...)
 	cmd.SysProcAttr = sysProcAttr()
-	if p.attr != nil {
-		p.attr(cmd.SysProcAttr)
-	}
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		f.Close()

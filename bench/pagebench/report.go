@@ -5,6 +5,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/phantom-db/phantom/test/pgserver"
 )
 
 // Neon's published GetPage@LSN latency (local), printed as a reference.
@@ -28,7 +30,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 
 	ew.printf("point reads (one key at a timestamp: phantom Scan over gRPC; PostgreSQL: SELECT v FROM bench WHERE id = $1 via pgx)\n")
 	if r.Postgres != nil {
-		ew.printf("          PostgreSQL %s over %d rows (settings: %v), loaded in %s\n", r.Postgres.Version, r.Postgres.Rows, postgresSettings, round(r.Postgres.Load))
+		ew.printf("          PostgreSQL %s over %d rows (settings: %v), loaded in %s\n", r.Postgres.Version, r.Postgres.Rows, pgserver.NoFsyncSettings, round(r.Postgres.Load))
 	} else {
 		ew.printf("          PostgreSQL %s\n", r.PostgresSkipped)
 	}

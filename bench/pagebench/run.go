@@ -181,9 +181,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	b.close()
 	if cfg.SkipPostgres {
 		res.PostgresSkipped = "skipped (--skip-postgres)"
-	} else if _, err := os.Stat(filepath.Join(cfg.PostgresBin, "postgres")); err != nil {
-		res.PostgresSkipped = fmt.Sprintf("not found in %s (apt-get install postgresql-15)", cfg.PostgresBin)
+	} else if bin, err := postgresBin(cfg.PostgresBin); err != nil {
+		res.PostgresSkipped = err.Error()
 	} else {
+		cfg.PostgresBin = bin
 		pg, err := runPostgres(ctx, &cfg, dir, b.value)
 		if err != nil {
 			return nil, err

@@ -15,11 +15,6 @@ func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
-// runAs makes the process run as uid/gid (PostgreSQL refuses to run as root).
-func runAs(attr *syscall.SysProcAttr, uid, gid uint32) {
-	attr.Credential = &syscall.Credential{Uid: uid, Gid: gid}
-}
-
 // clockTick is the unit of the CPU times in /proc/<pid>/stat (USER_HZ,
 // 100 on every Linux ABI Go supports).
 const clockTick = 10 * time.Millisecond

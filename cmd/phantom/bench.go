@@ -180,7 +180,7 @@ func benchPageserverCommand() *ffcli.Command {
 		duration     = fs.Duration("duration", pagebench.DefaultReadDuration, "how long each point-read concurrency level runs, per system")
 		clients      = fs.String("clients", "1,16", "comma-separated point-read concurrency levels")
 		procs        = fs.Int("pageserver-procs", 0, "GOMAXPROCS of the page server (0: every CPU)")
-		pgBin        = fs.String("postgres-bin", pagebench.DefaultPostgresBin, "directory of PostgreSQL's initdb and postgres")
+		pgBin        = fs.String("postgres-bin", "", "directory of PostgreSQL's initdb and postgres (default: PHANTOM_PG_BIN, pg_config --bindir, the newest /usr/lib/postgresql/*/bin)")
 		pgRows       = fs.Int("postgres-rows", 0, "rows in PostgreSQL's table (0: --rows)")
 		skipPostgres = fs.Bool("skip-postgres", false, "measure phantom only")
 		workDir      = fs.String("work-dir", "", "parent of the temp dir for data and process logs (default: the system temp dir)")

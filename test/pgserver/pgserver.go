@@ -40,6 +40,10 @@ type Options struct {
 	Log *os.File
 }
 
+// NoFsyncSettings are the settings a server without Options.Fsync runs
+// with.
+var NoFsyncSettings = []string{"fsync=off", "synchronous_commit=off", "full_page_writes=off"}
+
 // Server is a running PostgreSQL.
 type Server struct {
 	// Port is the TCP port on 127.0.0.1.
@@ -113,7 +117,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "TimeZone=UTC"}
 	if !opts.Fsync {
-		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+		for _, kv := range NoFsyncSettings {
+			args = append(args, "-c", kv)
+		}
 	}
 	for _, kv := range opts.Settings {
 		args = append(args, "-c", kv)
