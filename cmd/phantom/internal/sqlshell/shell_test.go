@@ -260,11 +260,13 @@ func TestSessionExpiryReopens(t *testing.T) {
 	srv := newServer(t)
 	sh := newShell(t, srv, Config{})
 	// Close the session behind the shell's back, as the idle reaper would.
-	id := sh.client.sessionID()
-	if err := sh.client.Close(context.Background()); err != nil {
+	old := sh.client.current()
+	req, _ := http.NewRequest(http.MethodDelete, sh.client.URL()+"/v1/sessions/"+old.ID, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	sh.client.session = id
+	resp.Body.Close()
 	if err := sh.Exec(context.Background(), "SELECT 1 AS a;\nSELECT 2 AS b;"); err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +274,8 @@ func TestSessionExpiryReopens(t *testing.T) {
 		t.Fatalf("stderr: %s", sh.err)
 	}
 	checkOutput(t, "stdout", sh.out.String(), " b\n---\n 2\n(1 row)\n\n")
-	if now := sh.client.sessionID(); now == "" || now == id {
-		t.Fatalf("session %q after reopen (old %q)", now, id)
+	if now := sh.client.current(); now == nil || now.ID == old.ID {
+		t.Fatalf("session %v after reopen (old %q)", now, old.ID)
 	}
 }
 
