@@ -236,7 +236,7 @@ func (b *Binder) fromItem(n *pg_query.Node) (plan.Node, *scope, error) {
 	case *pg_query.Node_JoinExpr:
 		return b.joinExpr(x.JoinExpr)
 	case *pg_query.Node_RangeFunction:
-		return nil, nil, sqlerr.NotSupported("functions in FROM")
+		return b.rangeFunction(x.RangeFunction)
 	}
 	return nil, nil, sqlerr.NotSupported("FROM item " + typeName(n))
 }

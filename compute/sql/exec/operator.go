@@ -149,6 +149,8 @@ func buildRel(env *Env, n plan.Node) (Operator, error) {
 		return newWorkScan(env, x)
 	case *plan.Window:
 		return newWindow(env, x)
+	case *plan.Series:
+		return newSeries(env, x)
 	}
 	return nil, fmt.Errorf("exec: cannot build %T", n)
 }
