@@ -51,6 +51,7 @@ type computeFlags struct {
 	statementTimeout time.Duration
 	maxConcurrent    int
 	maxResultRows    int
+	maxQueryMemory   int64
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
 	maxSessions      int
@@ -83,6 +84,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
+	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
 	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
@@ -251,7 +253,8 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		return nil, fmt.Errorf("dial page server %s: %w", f.pageserverAddr, err)
 	}
 	kv := storage.NewRemote(n.logc, wirepb.NewPageServerClient(n.pages), memory.DefaultAllocator)
-	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows})
+	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows,
+		MaxQueryMemory: f.maxQueryMemory})
 	if err != nil {
 		n.Close()
 		return nil, err

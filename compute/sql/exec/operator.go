@@ -34,6 +34,9 @@ type Env struct {
 	// MaxGroups bounds the groups one hash aggregate holds in memory
 	// (default DefaultMaxGroups); more answer 53200.
 	MaxGroups int
+	// Budget, when set, is the statement's memory account (Mem should be
+	// it too): every operator fails with 53200 once it is exceeded.
+	Budget *MemoryBudget
 	// Profile, when set, wraps every operator to count its rows and time
 	// (EXPLAIN ANALYZE).
 	Profile *Profile
@@ -75,10 +78,16 @@ type Operator interface {
 // Build turns a plan into an operator tree.
 func Build(env *Env, n plan.Node) (Operator, error) {
 	op, err := build(env, n)
-	if err != nil || env.Profile == nil {
+	if err != nil {
 		return op, err
 	}
-	return env.Profile.wrap(n, op), nil
+	if env.Budget != nil {
+		op = &budgetOp{in: op, b: env.Budget}
+	}
+	if env.Profile != nil {
+		op = env.Profile.wrap(n, op)
+	}
+	return op, nil
 }
 
 func build(env *Env, n plan.Node) (Operator, error) {

@@ -147,10 +147,7 @@ func (s *seriesOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rows := s.env.BatchRows
-	if rows <= 0 {
-		rows = 1024
-	}
+	rows := s.env.batchRows()
 	b := array.NewBuilder(memOr(s.env.Mem), s.n.T.Arrow())
 	defer b.Release()
 	n := 0
