@@ -183,6 +183,12 @@ func (b *Binder) from(s *pg_query.SelectStmt) (plan.Node, *scope, error) {
 	if b.sub != nil && b.sub.sel == s {
 		outer = b.sub.outer
 	}
+	if node, sc, ok, err := b.selectListSRF(s); ok {
+		if sc != nil {
+			sc.outer = outer
+		}
+		return node, sc, err
+	}
 	if len(s.FromClause) == 0 {
 		var sc *scope
 		if outer != nil {

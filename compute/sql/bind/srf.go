@@ -26,7 +26,52 @@ func (b *Binder) rangeFunction(rf *pg_query.RangeFunction) (plan.Node, *scope, e
 	if len(items) == 0 || items[0].GetFuncCall() == nil {
 		return nil, nil, sqlerr.NotSupported("this function in FROM")
 	}
-	fc := items[0].GetFuncCall()
+	return b.srfCall(items[0].GetFuncCall(), rf.Alias)
+}
+
+// isSRF reports whether a function name is a set-returning function
+// rangeFunction knows.
+func isSRF(fc *pg_query.FuncCall) bool {
+	switch strings.TrimPrefix(opName(fc.Funcname), "pg_catalog.") {
+	case "unnest", "generate_series", "pg_partition_ancestors":
+		return fc.Over == nil
+	}
+	return false
+}
+
+// selectListSRF binds SELECT srf(...) without FROM (one target) as SELECT
+// * FROM srf(...): the call becomes a VALUES input and the target reads
+// its column (b.srfCols). ok is false for other queries.
+func (b *Binder) selectListSRF(s *pg_query.SelectStmt) (plan.Node, *scope, bool, error) {
+	if len(s.TargetList) != 1 || len(s.FromClause) != 0 {
+		return nil, nil, false, nil
+	}
+	rt := s.TargetList[0].GetResTarget()
+	if rt == nil || rt.Val.GetFuncCall() == nil || !isSRF(rt.Val.GetFuncCall()) {
+		return nil, nil, false, nil
+	}
+	fc := rt.Val.GetFuncCall()
+	node, sc, err := b.srfCall(fc, nil)
+	if err != nil {
+		return nil, nil, true, err
+	}
+	if b.srfCols == nil {
+		b.srfCols = map[*pg_query.FuncCall]bool{}
+	}
+	b.srfCols[fc] = true
+	return node, sc, true, nil
+}
+
+// srfColumn binds a call selectListSRF turned into the query's input.
+func (b *Binder) srfColumn(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, bool) {
+	if !b.srfCols[fc] || ec.sc == nil || len(ec.sc.cols) != 1 {
+		return nil, false
+	}
+	return &plan.ColRef{Idx: 0, Name: ec.sc.cols[0].Name, T: ec.sc.cols[0].T}, true
+}
+
+// srfCall computes a set-returning function's rows (see rangeFunction).
+func (b *Binder) srfCall(fc *pg_query.FuncCall, alias *pg_query.Alias) (plan.Node, *scope, error) {
 	name := strings.TrimPrefix(opName(fc.Funcname), "pg_catalog.")
 	args, err := b.exprs(fc.Args, &exprCtx{sc: &scope{rels: []scopeRel{}}, noAggClause: "functions in FROM"})
 	if err != nil {
@@ -37,6 +82,11 @@ func (b *Binder) rangeFunction(rf *pg_query.RangeFunction) (plan.Node, *scope, e
 	}
 	var out *plan.Values
 	switch name {
+	case "pg_partition_ancestors":
+		// No relation is a partition here, so none has ancestors.
+		if len(args) == 1 {
+			out = &plan.Values{Cols: []plan.Column{{Name: "relid", T: types.Int8}}}
+		}
 	case "unnest":
 		if len(args) != 1 {
 			break
@@ -81,7 +131,7 @@ func (b *Binder) rangeFunction(rf *pg_query.RangeFunction) (plan.Node, *scope, e
 			}
 			if c.Value == nil {
 				vals[i] = 0
-				return b.srfScope(&plan.Values{Cols: []plan.Column{{Name: "generate_series", T: t}}}, rf)
+				return b.srfScope(&plan.Values{Cols: []plan.Column{{Name: "generate_series", T: t}}}, alias)
 			}
 			vals[i] = c.Value.(int64)
 		}
@@ -106,13 +156,12 @@ func (b *Binder) rangeFunction(rf *pg_query.RangeFunction) (plan.Node, *scope, e
 	if len(out.Rows) > maxSRFRows {
 		return nil, nil, b.errAt(sqlerr.New(sqlerr.CodeProgramLimitExceeded, "%s in FROM is limited to %d rows", name, maxSRFRows), fc.Location)
 	}
-	return b.srfScope(out, rf)
+	return b.srfScope(out, alias)
 }
 
 // srfScope names a function's rows: the alias, else the function name.
-func (b *Binder) srfScope(v *plan.Values, rf *pg_query.RangeFunction) (plan.Node, *scope, error) {
+func (b *Binder) srfScope(v *plan.Values, alias *pg_query.Alias) (plan.Node, *scope, error) {
 	name := v.Cols[0].Name
-	alias := rf.Alias
 	if alias != nil && len(alias.Colnames) == 0 {
 		// FROM f(...) AS s: the single column is named s too, as in PostgreSQL.
 		alias = &pg_query.Alias{Aliasname: alias.Aliasname, Colnames: []*pg_query.Node{pg_query.MakeStrNode(alias.Aliasname)}}

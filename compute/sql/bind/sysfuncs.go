@@ -101,6 +101,11 @@ func (b *Binder) sysFunc(name string, args []plan.Expr, loc int32) (plan.Expr, b
 	oid, text, boolT, i4 := types.Int8, types.Text, types.Bool, types.Int4
 	nullText := func(int) (plan.Expr, bool, error) { return &plan.Const{T: text}, true, nil }
 	switch name {
+	case "pg_get_triggerdef", "pg_get_ruledef":
+		if n < 1 || n > 2 {
+			return nil, false, nil
+		}
+		return nullText(n) // there are no triggers or rules
 	case "obj_description", "shobj_description", "col_description", "pg_get_statisticsobjdef_columns":
 		if n < 1 || n > 2 {
 			return nil, false, nil
@@ -214,6 +219,10 @@ func (b *Binder) sysFunc(name string, args []plan.Expr, loc int32) (plan.Expr, b
 				}
 				col := a[1].(int32)
 				if col == 0 {
+					if a[2] == true {
+						// Pretty-printed, relations on the search path are not qualified.
+						def = strings.Replace(def, " ON public.", " ON ", 1)
+					}
 					return def, nil
 				}
 				open := strings.LastIndexByte(def, '(')
@@ -227,7 +236,22 @@ func (b *Binder) sysFunc(name string, args []plan.Expr, loc int32) (plan.Expr, b
 		}
 	case "pg_get_constraintdef":
 		if n == 1 || n == 2 {
-			return lookup(func(si *sysInfo) map[int64]string { return si.conDef }, []types.T{oid, boolT}[:n])
+			si, err := b.sysInfo()
+			if err != nil {
+				return nil, true, err
+			}
+			e, err := b.call(name, args, []types.T{oid, boolT}[:n], text, false, loc, func(a []any) (any, error) {
+				def, ok := si.conDef[oidArg(a[0])]
+				if !ok || a[0] == nil {
+					return nil, nil
+				}
+				if n == 2 && a[1] == true && strings.HasPrefix(def, "CHECK ((") {
+					// Pretty-printed, PostgreSQL drops the expression's own parentheses.
+					def = "CHECK (" + strings.TrimSuffix(strings.TrimPrefix(def, "CHECK (("), "))") + ")"
+				}
+				return def, nil
+			})
+			return e, true, err
 		}
 	case "pg_get_viewdef":
 		if n == 1 || n == 2 {
