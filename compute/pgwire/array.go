@@ -6,6 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
@@ -95,4 +96,52 @@ func appendArrayBinary(dst []byte, typ, text string) []byte {
 		binary.BigEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
 	}
 	return dst
+}
+
+// decodeArrayBinary converts a binary array parameter (one dimension) to
+// its text form, which the engine parses as the declared array type.
+func decodeArrayBinary(raw []byte, typ string, n int) (any, error) {
+	bad := func() (any, error) {
+		return nil, sqlerr.New(codeInvalidBinaryRep, "incorrect binary data format in bind parameter %d", n)
+	}
+	if len(raw) < 12 {
+		return bad()
+	}
+	ndim := binary.BigEndian.Uint32(raw)
+	elemName := typ[1:]
+	raw = raw[12:]
+	out := types.ArrayValue{Elem: types.Text, Elems: []any{}}
+	if ndim == 0 {
+		return out.String(), nil
+	}
+	if ndim != 1 || len(raw) < 8 {
+		return nil, sqlerr.NotSupported("multidimensional array parameters")
+	}
+	count := int(binary.BigEndian.Uint32(raw))
+	raw = raw[8:]
+	for range count {
+		if len(raw) < 4 {
+			return bad()
+		}
+		l := int32(binary.BigEndian.Uint32(raw))
+		raw = raw[4:]
+		if l < 0 {
+			out.Elems = append(out.Elems, nil)
+			continue
+		}
+		if int(l) > len(raw) {
+			return bad()
+		}
+		v, err := decodeParam(raw[:l], elemName, formatBinary, n)
+		if err != nil {
+			return nil, err
+		}
+		raw = raw[l:]
+		if s, ok := v.(string); ok {
+			out.Elems = append(out.Elems, s)
+		} else {
+			out.Elems = append(out.Elems, types.FormatText(v))
+		}
+	}
+	return out.String(), nil
 }

@@ -225,6 +225,10 @@ func decodeNumericBinary(raw []byte) (string, bool) {
 // decodeParamExt decodes a binary parameter of one of the later types to
 // its text form (which the engine then parses); ok is false for others.
 func decodeParamExt(raw []byte, typ string, n int) (any, bool, error) {
+	if _, isArray := arrayOID(typ); isArray {
+		v, err := decodeArrayBinary(raw, typ, n)
+		return v, true, err
+	}
 	bad := func() (any, bool, error) {
 		return nil, true, sqlerr.New(codeInvalidBinaryRep, "incorrect binary data format in bind parameter %d", n)
 	}
