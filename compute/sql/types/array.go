@@ -67,6 +67,10 @@ func (a ArrayValue) String() string {
 			b.WriteString("NULL")
 			continue
 		}
+		if v, ok := e.(bool); ok { // boolout: t or f
+			b.WriteString(map[bool]string{true: "t", false: "f"}[v])
+			continue
+		}
 		writeArrayElem(&b, FormatText(e))
 	}
 	b.WriteByte('}')
