@@ -121,6 +121,17 @@ func TestPsqlDescribe(t *testing.T) {
 		!strings.Contains(out, `"orders_item_fkey" FOREIGN KEY (item) REFERENCES items(id)`) || !regexpMatch(`id\s+\| bigint`, out) {
 		t.Fatalf(`\d orders: psql exit %d, output:`+"\n%s", code, out)
 	}
+	if out, code = psql(t, addr, `CREATE TABLE counters (id SERIAL PRIMARY KEY)`); code != 0 {
+		t.Fatalf("psql exit %d, output:\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\ds`)
+	if code != 0 || !regexpMatch(`counters_id_seq\s+\| sequence`, out) {
+		t.Fatalf(`\ds: psql exit %d, output:`+"\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\d counters_id_seq`)
+	if code != 0 || !strings.Contains(out, `Sequence "public.counters_id_seq"`) || !strings.Contains(out, "Owned by: public.counters.id") {
+		t.Fatalf(`\d counters_id_seq: psql exit %d, output:`+"\n%s", code, out)
+	}
 	out, code = psql(t, addr, `\d nope`)
 	if !strings.Contains(out, `Did not find any relation named "nope"`) {
 		t.Fatalf(`\d nope: psql exit %d, output:`+"\n%s", code, out)

@@ -408,7 +408,7 @@ func (b *Binder) regCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, bool, e
 			if o, err := strconv.ParseInt(s, 10, 64); err == nil {
 				return o, nil
 			}
-			key := strings.Trim(strings.TrimPrefix(s, "public."), `"`)
+			key := strings.Trim(strings.TrimPrefix(strings.TrimPrefix(s, "public."), "pg_catalog."), `"`)
 			if kind != "regclass" {
 				key = strings.TrimPrefix(s, "pg_catalog.")
 			}

@@ -77,10 +77,14 @@ func (b *Binder) arraySubLink(sl *pg_query.SubLink, ec *exprCtx) (plan.Expr, err
 	if err != nil {
 		return nil, err
 	}
+	cols := sub.node.Columns()
 	if len(sub.pulled) > 0 {
+		if provablyEmpty(sub.node) && sub.visible == 1 && !cols[0].T.IsArray() {
+			// No row for any outer row: the array is always empty.
+			return &plan.Const{Value: types.ArrayValue{Elem: cols[0].T, Elems: []any{}}, T: types.ArrayOf(cols[0].T)}, nil
+		}
 		return nil, b.errAt(sqlerr.NotSupported("correlated ARRAY(subquery)"), sl.Location)
 	}
-	cols := sub.node.Columns()
 	if len(cols) != 1 {
 		return nil, b.errAt(sqlerr.New(sqlerr.CodeSyntaxError, "subquery must return only one column"), sl.Location)
 	}

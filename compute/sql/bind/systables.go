@@ -142,6 +142,11 @@ func sysRelList() []*sysRel {
 		{schemaCatalog, "pg_publication_namespace", 6237, "r", cols("oid:oid pnpubid:oid pnnspid:oid"), none},
 		{schemaCatalog, "pg_publication_rel", 6106, "r", cols("oid:oid prpubid:oid prrelid:oid prqual prattrs:i2a"), none},
 		{schemaCatalog, "pg_trigger", 2620, "r", cols("oid:oid tgrelid:oid tgparentid:oid tgname tgfoid:oid tgtype:i2 tgenabled tgisinternal:b"), none},
+		{schemaCatalog, "pg_auth_members", 1261, "r", cols("oid:oid roleid:oid member:oid grantor:oid admin_option:b"), none},
+		{schemaCatalog, "pg_sequence", 2224, "r", cols(`seqrelid:oid seqtypid:oid seqstart:i8 seqincrement:i8 seqmax:i8 seqmin:i8
+		seqcache:i8 seqcycle:b`), pgSequence},
+		{schemaCatalog, "pg_depend", 2608, "r", cols(`classid:oid objid:oid objsubid:i4 refclassid:oid refobjid:oid
+		refobjsubid:i4 deptype`), pgDepend},
 		{schemaCatalog, "pg_roles", 12001, "v", cols(`rolname rolsuper:b rolinherit:b rolcreaterole:b rolcreatedb:b rolcanlogin:b
 		rolreplication:b rolconnlimit:i4 rolpassword rolvaliduntil:tstz rolbypassrls:b rolconfig:ta oid:oid`), pgRoles},
 		{schemaCatalog, "pg_user", 12002, "v", cols(`usename usesysid:oid usecreatedb:b usesuper:b userepl:b usebypassrls:b
@@ -580,7 +585,7 @@ func pgAttribute(si *sysInfo) [][]any {
 	for _, t := range si.tables {
 		oid := catalog.RelationOID(t.ID)
 		for i, c := range t.Columns {
-			out = append(out, attRow(oid, c.Name, i+1, c.Type, c.Mod, c.NotNull, c.Default != "", c.Identity))
+			out = append(out, attRow(oid, c.Name, i+1, c.Type, c.Mod, c.NotNull, c.Default != "" && c.Identity == "", c.Identity))
 		}
 		if t.ViewQuery != "" {
 			continue
@@ -644,7 +649,7 @@ func pgAttrdef(si *sysInfo) [][]any {
 	var out [][]any
 	for _, t := range si.tables {
 		for i, c := range t.Columns {
-			if c.Default != "" {
+			if c.Default != "" && c.Identity == "" {
 				rel := catalog.RelationOID(t.ID)
 				out = append(out, []any{rel + 192 + int64(i), rel, i + 1, c.Default})
 			}
@@ -717,6 +722,40 @@ func pgUser(*sysInfo) [][]any {
 
 func pgDatabase(*sysInfo) [][]any {
 	return [][]any{{1, databaseName, catalog.OIDBootstrapRole, 6, "c", false, true, -1, 0, 0, 1663, "C", "C", nil, nil, nil}}
+}
+
+func pgSequence(si *sysInfo) [][]any {
+	var out [][]any
+	for _, s := range si.seqs {
+		typ := int64(20)
+		if s.Max <= 2147483647 && s.Min >= -2147483648 {
+			typ = 23
+		}
+		out = append(out, []any{catalog.RelationOID(s.ID), typ, s.Start, s.Increment, s.Max, s.Min, 1, s.Cycle})
+	}
+	return out
+}
+
+// pgDepend lists what psql and drivers ask pg_depend: which column owns a
+// sequence (deptype 'a' for SERIAL, 'i' for identity columns).
+func pgDepend(si *sysInfo) [][]any {
+	var out [][]any
+	for _, s := range si.seqs {
+		t := si.byName[s.OwnedBy]
+		if t == nil {
+			continue
+		}
+		for i, c := range t.Columns {
+			if c.Default == "nextval('"+s.Name+"')" {
+				kind := "a"
+				if c.Identity != "" {
+					kind = "i"
+				}
+				out = append(out, []any{1259, catalog.RelationOID(s.ID), 0, 1259, catalog.RelationOID(t.ID), i + 1, kind})
+			}
+		}
+	}
+	return out
 }
 
 func pgTables(si *sysInfo) [][]any {
