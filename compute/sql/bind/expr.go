@@ -214,6 +214,9 @@ func (b *Binder) columnRef(cr *pg_query.ColumnRef, ec *exprCtx) (plan.Expr, erro
 		}
 		parts = append(parts, f.GetString_().GetSval())
 	}
+	if len(parts) == 3 && (isSystemSchema(parts[0]) || parts[0] == "public") {
+		parts = parts[1:] // schema.table.column: relations are named by table here
+	}
 	name := parts[len(parts)-1]
 	full := strings.Join(parts, ".")
 	if len(parts) > 2 {
