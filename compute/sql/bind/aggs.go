@@ -39,8 +39,14 @@ func (b *Binder) listAgg(fc *pg_query.FuncCall, ec *exprCtx, name string, fn pla
 	}
 	agg := plan.Agg{Func: fn, Distinct: fc.AggDistinct}
 	if fn == plan.StringAgg {
-		if arg, err = b.argAs(arg, types.Text, fc.Location); err != nil {
+		if arg, err = b.coerce(arg, types.Text); err != nil {
 			return nil, err
+		}
+		if arg.Type() != types.Text {
+			// string_agg(text, text) and (bytea, bytea) only, as in
+			// PostgreSQL; bytea is not supported here.
+			return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function string_agg(%s, unknown) does not exist", arg.Type().SQLName()).
+				WithHint("No function matches the given name and argument types. You might need to add explicit type casts."), fc.Location)
 		}
 		sep, err := b.expr(fc.Args[1], inner)
 		if err != nil {

@@ -513,8 +513,8 @@ func aggName(names []*pg_query.Node) (string, plan.AggFunc, bool) {
 }
 
 func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error) {
-	if e, ok := b.srfColumn(fc, ec); ok {
-		return e, nil
+	if e, ok, err := b.callCatalog(fc, ec); ok {
+		return e, err
 	}
 	if e, ok, err := b.seqFunc(fc, ec); ok {
 		return e, err

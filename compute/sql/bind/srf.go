@@ -62,6 +62,26 @@ func (b *Binder) selectListSRF(s *pg_query.SelectStmt) (plan.Node, *scope, bool,
 	return node, sc, true, nil
 }
 
+// callCatalog binds the calls this package's catalog and array files
+// handle before the general function binding: a set-returning call that
+// selectListSRF made the query's input, and the refusals (0A000) of
+// set-returning functions elsewhere and of string_agg/array_agg as window
+// functions. ok is false for every other call.
+func (b *Binder) callCatalog(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, bool, error) {
+	if e, ok := b.srfColumn(fc, ec); ok {
+		return e, true, nil
+	}
+	name := strings.TrimPrefix(opName(fc.Funcname), "pg_catalog.")
+	if isSRF(fc) {
+		return nil, true, b.errAt(sqlerr.NotSupported("set-returning function "+name+" in this position").
+			WithHint("Call it in FROM (SELECT ... FROM "+name+"(...)) or as the only target of a SELECT without FROM."), fc.Location)
+	}
+	if fc.Over != nil && (name == "string_agg" || name == "array_agg") {
+		return nil, true, b.errAt(sqlerr.NotSupported(name+" as a window function"), fc.Location)
+	}
+	return nil, false, nil
+}
+
 // srfColumn binds a call selectListSRF turned into the query's input.
 func (b *Binder) srfColumn(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, bool) {
 	if !b.srfCols[fc] || ec.sc == nil || len(ec.sc.cols) != 1 {
