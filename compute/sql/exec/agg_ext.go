@@ -20,6 +20,8 @@ func newExtAccumulator(a plan.Agg) accumulator {
 	}
 	at := a.Arg.Type()
 	switch a.Func {
+	case plan.StringAgg, plan.ArrayAgg:
+		return &listAcc{agg: a}
 	case plan.Sum, plan.Avg:
 		switch {
 		case a.T == types.Numeric:
