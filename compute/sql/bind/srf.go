@@ -14,10 +14,11 @@ import (
 // (they are materialized as a VALUES node at bind time).
 const maxSRFRows = 100_000
 
-// rangeFunction binds unnest(array) and generate_series(start, stop
-// [, step]) over integers in FROM when their arguments are constants:
-// the rows are computed at bind time into a VALUES node. Other functions,
-// and calls whose arguments read columns (LATERAL), answer 0A000.
+// rangeFunction binds unnest(array) (over a constant array: its rows are
+// computed at bind time into a VALUES node) and generate_series(start,
+// stop [, step]) (a streamed Series node, see tablefunc.go) in FROM.
+// Other functions, and calls whose arguments read columns (LATERAL),
+// answer 0A000.
 func (b *Binder) rangeFunction(rf *pg_query.RangeFunction) (plan.Node, *scope, error) {
 	if rf.Lateral || rf.Ordinality || rf.IsRowsfrom || len(rf.Functions) != 1 {
 		return nil, nil, sqlerr.NotSupported("this function in FROM (LATERAL, WITH ORDINALITY, ROWS FROM)")
@@ -127,48 +128,11 @@ func (b *Binder) srfCall(fc *pg_query.FuncCall, alias *pg_query.Alias) (plan.Nod
 			}
 		}
 	case "generate_series":
-		if len(args) != 2 && len(args) != 3 {
-			break
+		series, err := b.generateSeries(fc, args)
+		if err != nil {
+			return nil, nil, err
 		}
-		t := types.Int4
-		for _, a := range args {
-			if a.Type() == types.Int8 {
-				t = types.Int8
-			} else if a.Type() != types.Int4 && a.Type() != types.Unknown && a.Type() != types.Int2 {
-				return nil, nil, b.errAt(sqlerr.NotSupported("generate_series over "+a.Type().SQLName()), fc.Location)
-			}
-		}
-		vals := make([]int64, 3)
-		vals[2] = 1
-		for i, a := range args {
-			e, err := b.argAs(a, types.Int8, fc.Location)
-			if err != nil {
-				return nil, nil, err
-			}
-			c, ok := e.(*plan.Const)
-			if !ok {
-				return nil, nil, b.errAt(sqlerr.NotSupported("generate_series with arguments that are not constants"), fc.Location)
-			}
-			if c.Value == nil {
-				vals[i] = 0
-				return b.srfScope(&plan.Values{Cols: []plan.Column{{Name: "generate_series", T: t}}}, alias)
-			}
-			vals[i] = c.Value.(int64)
-		}
-		if vals[2] == 0 {
-			return nil, nil, b.errAt(sqlerr.New(sqlerr.CodeInvalidParameterValue, "step size cannot equal zero"), fc.Location)
-		}
-		out = &plan.Values{Cols: []plan.Column{{Name: "generate_series", T: t}}}
-		for v := vals[0]; (vals[2] > 0 && v <= vals[1]) || (vals[2] < 0 && v >= vals[1]); v += vals[2] {
-			if len(out.Rows) >= maxSRFRows {
-				return nil, nil, b.errAt(sqlerr.New(sqlerr.CodeProgramLimitExceeded, "generate_series in FROM is limited to %d rows", maxSRFRows), fc.Location)
-			}
-			var val any = v
-			if t == types.Int4 {
-				val = int32(v)
-			}
-			out.Rows = append(out.Rows, []plan.Expr{&plan.Const{Value: val, T: t}})
-		}
+		return b.srfScope(series, alias)
 	}
 	if out == nil {
 		return nil, nil, b.errAt(sqlerr.NotSupported("function "+name+" in FROM"), fc.Location)
@@ -180,8 +144,8 @@ func (b *Binder) srfCall(fc *pg_query.FuncCall, alias *pg_query.Alias) (plan.Nod
 }
 
 // srfScope names a function's rows: the alias, else the function name.
-func (b *Binder) srfScope(v *plan.Values, alias *pg_query.Alias) (plan.Node, *scope, error) {
-	name := v.Cols[0].Name
+func (b *Binder) srfScope(v plan.Node, alias *pg_query.Alias) (plan.Node, *scope, error) {
+	name := v.Columns()[0].Name
 	if alias != nil && len(alias.Colnames) == 0 {
 		// FROM f(...) AS s: the single column is named s too, as in PostgreSQL.
 		alias = &pg_query.Alias{Aliasname: alias.Aliasname, Colnames: []*pg_query.Node{pg_query.MakeStrNode(alias.Aliasname)}}

@@ -1,69 +1,25 @@
 package bind
 
 import (
-	"strings"
-
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
-	"github.com/phantom-db/phantom/compute/sql/builtins"
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
-// rangeFunction binds a function call in FROM. Only generate_series is a
-// set-returning function here; LATERAL, WITH ORDINALITY, ROWS FROM with
-// several functions and column definition lists answer 0A000.
-func (b *Binder) rangeFunction(rf *pg_query.RangeFunction) (plan.Node, *scope, error) {
-	switch {
-	case rf.Lateral:
-		return nil, nil, sqlerr.NotSupported("LATERAL")
-	case rf.Ordinality:
-		return nil, nil, sqlerr.NotSupported("WITH ORDINALITY")
-	case rf.IsRowsfrom || len(rf.Functions) != 1 || len(rf.Coldeflist) > 0:
-		return nil, nil, sqlerr.NotSupported("ROWS FROM and column definition lists")
-	}
-	items := rf.Functions[0].GetList().GetItems()
-	if len(items) == 0 {
-		return nil, nil, sqlerr.NotSupported("this FROM function")
-	}
-	fc := items[0].GetFuncCall()
-	if fc == nil {
-		return nil, nil, sqlerr.NotSupported("this FROM function")
-	}
-	name := strings.TrimPrefix(opName(fc.Funcname), "pg_catalog.")
-	if name != "generate_series" {
-		if len(builtins.Lookup(name)) > 0 {
-			return nil, nil, b.errAt(sqlerr.NotSupported("function "+name+" in FROM"), fc.Location)
-		}
-		return nil, nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function %s does not exist", name), fc.Location)
-	}
-	node, err := b.generateSeries(fc)
-	if err != nil {
-		return nil, nil, err
-	}
-	// A scalar function's column is named after the alias when there is
-	// one (and no column alias), else after the function.
-	if rf.Alias != nil && len(rf.Alias.Colnames) == 0 {
-		node.Cols[0].Name = rf.Alias.Aliasname
-	}
-	sc, err := b.relScope(name, node.Cols, rf.Alias)
-	return node, sc, err
-}
-
 // generateSeries binds generate_series(start, stop [, step]) over
 // integers, numerics or timestamps, with PostgreSQL's overloads: the
 // common numeric type of the arguments, or timestamp[tz] bounds with an
 // interval step.
-func (b *Binder) generateSeries(fc *pg_query.FuncCall) (*plan.Series, error) {
-	if len(fc.Args) < 2 || len(fc.Args) > 3 || fc.AggStar || fc.AggDistinct || fc.Over != nil {
-		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function generate_series with %d arguments does not exist", len(fc.Args)), fc.Location)
+//
+// The series streams from a Series node (batch by batch, never
+// materialized); args are the call's bound arguments.
+func (b *Binder) generateSeries(fc *pg_query.FuncCall, args []plan.Expr) (*plan.Series, error) {
+	if len(args) < 2 || len(args) > 3 || fc.AggStar || fc.AggDistinct || fc.Over != nil {
+		return nil, b.errAt(sqlerr.New(sqlerr.CodeUndefinedFunction, "function generate_series with %d arguments does not exist", len(args)), fc.Location)
 	}
-	ec := &exprCtx{sc: &scope{}, noAggClause: "functions in FROM"}
-	args, err := b.exprs(fc.Args, ec)
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	unknown := 0
 	for _, a := range args {
 		if u, ok := a.(*unknownLit); ok && !u.isParam {
