@@ -42,9 +42,20 @@ type Config struct {
 	// Loaders is how many connections insert into Phantom-DB at once.
 	// Default 4.
 	Loaders int
-	// BatchRows is the rows per INSERT statement into Phantom-DB. Default
-	// 1000.
+	// BatchRows is the rows per COPY (or INSERT) statement into
+	// Phantom-DB. Default 1000.
 	BatchRows int
+	// LoadInserts loads Phantom-DB with multi-row INSERT statements
+	// instead of COPY FROM STDIN.
+	LoadInserts bool
+	// PhantomDataDir is phantom dev's data directory; empty: one in the
+	// run's temp dir. It is kept after the run, and when it already holds
+	// a complete load of the same scale factor the load is skipped (to
+	// iterate on queries without reloading).
+	PhantomDataDir string
+	// PhantomPprof, when set, is the address phantom dev serves Go's
+	// runtime profiles on (its --pprof flag).
+	PhantomPprof string
 	// WorkDir is the parent of the run's temp dir (data files, Phantom-DB's
 	// data and logs); empty: the system temp dir.
 	WorkDir string
