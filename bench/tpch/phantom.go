@@ -29,7 +29,12 @@ type phantomSystem struct {
 	log  string
 	dsn  string
 	conn *pgconn.PgConn
+	// keptLoad is set when load found a complete earlier load.
+	keptLoad bool
 }
+
+// wasReused reports whether load kept an earlier load.
+func (p *phantomSystem) wasReused() bool { return p.keptLoad }
 
 // portOffsetPG is the PostgreSQL port's offset from `phantom dev
 // --port-base`; devPorts is how many ports dev takes.
@@ -128,6 +133,7 @@ func (p *phantomSystem) reused() bool {
 // holding a complete load of the same scale factor, nothing is loaded.
 func (p *phantomSystem) load(ctx context.Context, ds *Dataset) error {
 	if p.reused() {
+		p.keptLoad = true
 		fmt.Fprintf(p.cfg.Progress, "phantom: reusing the SF %g load in %s\n", p.cfg.SF, p.cfg.PhantomDataDir)
 		return nil
 	}

@@ -132,6 +132,9 @@ type Load struct {
 	// Err is why the system could not start or load; its queries did not
 	// run then.
 	Err error
+	// Reused is set when the system kept an earlier load (Phantom-DB's
+	// --phantom-data) instead of loading.
+	Reused bool
 }
 
 // RowsPerSec is the load rate.
@@ -270,6 +273,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		t0 := time.Now()
 		err := s.load(ctx, ds)
 		l := &Load{Rows: ds.TotalRows(), Duration: time.Since(t0), Err: err}
+		if r, ok := s.(interface{ wasReused() bool }); ok && err == nil {
+			l.Reused = r.wasReused()
+		}
 		rep.Loads[s.name()] = l
 		if err != nil {
 			if s.name() != Phantom {
@@ -279,6 +285,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		loaded[s.name()] = s
+		if l.Reused {
+			continue
+		}
 		fmt.Fprintf(cfg.Progress, "loaded %s: %d rows in %s (%.0f rows/s)\n", s.name(), l.Rows,
 			l.Duration.Round(time.Millisecond), l.RowsPerSec())
 	}
