@@ -249,7 +249,8 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	if err != nil {
 		return nil, err
 	}
-	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: budget, Budget: budget, BatchRows: e.cfg.BatchRows}
+	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: budget, Budget: budget, BatchRows: e.cfg.BatchRows,
+		ExactReads: tx.iso == Serializable}
 	var pins []storage.KeyRange
 	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
 	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: db}

@@ -16,7 +16,7 @@ import (
 
 // DefaultMaxGroups is the group limit of a hash aggregate when
 // Env.MaxGroups is 0.
-const DefaultMaxGroups = 1 << 20
+const DefaultMaxGroups = 1 << 23
 
 // CodeOutOfMemory is the SQLSTATE of a hash aggregate over its group limit.
 const CodeOutOfMemory = "53200"

@@ -50,7 +50,15 @@ type Env struct {
 	// DefaultMaxJoinRows); more answer 53200.
 	MaxJoinRows int
 
-	work map[int]*workTable // recursive CTE working tables by plan ID
+	// ExactReads makes scans read only as far as their consumer asks (no
+	// read-ahead), so the key ranges a SERIALIZABLE transaction records
+	// end where a LIMIT stopped it.
+	ExactReads bool
+
+	work  map[int]*workTable // recursive CTE working tables by plan ID
+	needs scanNeeds          // columns each scan decodes (prune.go)
+	// rowCounts caches table row counts from statistics (stats.go).
+	rowCounts map[uint64]float64
 }
 
 func (e *Env) pin(start, end []byte) {
@@ -77,6 +85,10 @@ type Operator interface {
 
 // Build turns a plan into an operator tree.
 func Build(env *Env, n plan.Node) (Operator, error) {
+	if env.needs == nil {
+		env.needs = scanNeeds{}
+		neededColumns(n, allNeed(len(n.Columns())), env.needs)
+	}
 	op, err := build(env, n)
 	if err != nil {
 		return op, err
