@@ -85,6 +85,8 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	ctrl, err := autoscale.New(autoscale.Config{
 		Endpoints:   func() ([]controlplane.Endpoint, error) { return n.svc.Endpoints("", "") },
 		Provisioner: prov, Conn: n.nc, Interval: f.provision.interval, Logger: log.With("component", "autoscaler"),
+		// Only the Raft leader starts and drains computes.
+		Active: n.svc.IsLeader,
 	})
 	if err != nil {
 		prov.Close()
