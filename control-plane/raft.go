@@ -203,11 +203,16 @@ func (s *Service) establish() error {
 	if err := s.importLegacy(); err != nil {
 		return err
 	}
-	if _, err := s.CreateTenant(s.cfg.DefaultTenant); err != nil && !errors.Is(err, ErrExists) {
-		return err
+	// After the barrier the FSM is current: propose only what is missing.
+	if s.tenantExists(s.cfg.DefaultTenant) != nil {
+		if _, err := s.CreateTenant(s.cfg.DefaultTenant); err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
 	}
-	if _, err := s.CreateDatabase(s.cfg.DefaultTenant, s.cfg.DefaultDatabase); err != nil && !errors.Is(err, ErrExists) {
-		return err
+	if _, err := s.Database(s.cfg.DefaultTenant, s.cfg.DefaultDatabase); err != nil {
+		if _, err := s.CreateDatabase(s.cfg.DefaultTenant, s.cfg.DefaultDatabase); err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
 	}
 	return nil
 }

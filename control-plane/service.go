@@ -330,6 +330,10 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, errorBody("invalid", err.Error()))
 	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrUnavailable):
+		if errors.Is(err, ErrNotLeader) {
+			// Not applied: a forwarding follower may retry it.
+			w.Header().Set(notLeaderHeader, "1")
+		}
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
 	case errors.Is(err, ErrUnauthenticated):
