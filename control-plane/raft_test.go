@@ -1,0 +1,163 @@
+package controlplane
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// testReplica is one in-process replica of a 3-voter group with its REST
+// API on a loopback port.
+type testReplica struct {
+	svc  *Service
+	addr string
+	srv  *http.Server
+}
+
+type lateHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := l.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	http.Error(w, "starting", http.StatusServiceUnavailable)
+}
+
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startGroup(t *testing.T) []*testReplica {
+	t.Helper()
+	reps := make([]*testReplica, 3)
+	lis := make([]net.Listener, 3)
+	var peers []RaftPeer
+	for i := range reps {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lis[i] = l
+		peers = append(peers, RaftPeer{ID: fmt.Sprintf("cp-%d", i+1), RaftAddr: freeLoopback(t), HTTPAddr: l.Addr().String()})
+	}
+	for i := range reps {
+		h := &lateHandler{}
+		srv := &http.Server{Handler: h}
+		go func() { _ = srv.Serve(lis[i]) }()
+		svc, err := New(Config{DataDir: t.TempDir(), AdminToken: testAdminToken, Logger: slog.New(slog.DiscardHandler),
+			Raft: RaftConfig{NodeID: peers[i].ID, RaftAddr: peers[i].RaftAddr, Peers: peers, HTTPAddr: peers[i].HTTPAddr,
+				ForwardWait: 2 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hh := svc.Handler()
+		h.h.Store(&hh)
+		reps[i] = &testReplica{svc: svc, addr: peers[i].HTTPAddr, srv: srv}
+		t.Cleanup(func() {
+			_ = srv.Close()
+			_ = svc.Close()
+		})
+	}
+	return reps
+}
+
+func restCall(t *testing.T, addr, method, path, body string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s via %s: %v", method, path, addr, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	return resp.StatusCode, resp.Header, m
+}
+
+// TestFollowersForwardAndNoQuorumAnswers503: every replica of a 3-voter
+// group answers writes and reads (followers forward to the leader); with
+// two replicas gone the last one answers 503 no_leader with Retry-After
+// within ForwardWait instead of hanging, and serves no stale read.
+func TestFollowersForwardAndNoQuorumAnswers503(t *testing.T) {
+	for _, keepLeader := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep_leader=%v", keepLeader), func(t *testing.T) { testNoQuorum(t, keepLeader) })
+	}
+}
+
+// testNoQuorum: see TestFollowersForwardAndNoQuorumAnswers503; with
+// keepLeader the replica left is the old leader, which must stop serving
+// (reads need a quorum to confirm it).
+func testNoQuorum(t *testing.T, keepLeader bool) {
+	reps := startGroup(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for i, r := range reps {
+		name := fmt.Sprintf("t%d", i)
+		for {
+			code, _, m := restCall(t, r.addr, "POST", "/v1/tenants", `{"name":"`+name+`"}`)
+			if code == http.StatusCreated {
+				break
+			}
+			if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				t.Fatalf("create %s via %s: %d %v", name, r.addr, code, m)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	leader := -1
+	for i, r := range reps {
+		code, _, m := restCall(t, r.addr, "GET", "/v1/tenants", "")
+		if code != 200 || len(m["tenants"].([]any)) != 4 { // default + 3
+			t.Fatalf("tenants via %s: %d %v", r.addr, code, m)
+		}
+		if r.svc.IsLeader() {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	// A refused write is refused the same through a follower.
+	follower := reps[(leader+1)%3]
+	if code, _, m := restCall(t, follower.addr, "POST", "/v1/tenants", `{"name":"t0"}`); code != http.StatusConflict {
+		t.Fatalf("duplicate via follower: %d %v", code, m)
+	}
+	// Stop the leader and one follower: no quorum is left.
+	last, gone := reps[(leader+2)%3], []*testReplica{reps[leader], follower}
+	if keepLeader {
+		last, gone = reps[leader], []*testReplica{follower, reps[(leader+2)%3]}
+	}
+	for _, r := range gone {
+		_ = r.srv.Close()
+		_ = r.svc.Close()
+	}
+	for _, path := range []string{"/v1/tenants"} {
+		for _, method := range []string{"GET", "POST"} {
+			code, hdr, m := restCall(t, last.addr, method, path, `{"name":"late"}`)
+			if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+				t.Fatalf("%s %s without quorum: %d %v", method, path, code, m)
+			}
+			if e, _ := m["error"].(map[string]any); e == nil || (e["code"] != "no_leader" && e["code"] != "unavailable") {
+				t.Fatalf("%s %s without quorum: body %v", method, path, m)
+			}
+		}
+	}
+	if code, _, _ := restCall(t, last.addr, "GET", "/healthz", ""); code != 200 {
+		t.Fatalf("healthz without quorum: %d", code)
+	}
+}
