@@ -232,6 +232,42 @@ func TestControlPlaneSurvivesLeaderKill(t *testing.T) {
 		cpCheck(t, r.httpAddr, tenants, dbIDs, keys, deadline)
 	}
 
+	// A compute given every replica (the dead one first) resolves its
+	// database and verifies API keys through a live one.
+	computeHTTP := cluster.FreeAddr(t)
+	compute := cluster.Start(t, "compute", "compute", "--http-addr", computeHTTP, "--pg-addr", "",
+		"--logservice", cluster.FreeAddr(t), "--pageserver", cluster.FreeAddr(t),
+		"--control-plane", "http://"+reps[leader].httpAddr+",http://"+survivors[0].httpAddr+",http://"+survivors[1].httpAddr,
+		"--control-plane-token", cluster.TestAdminToken, "--tenant", "t0", "--database", "app", "--log-level", "warn")
+	cluster.WaitHTTP(t, "http://"+computeHTTP+"/healthz", 60*time.Second, compute)
+	// sqlAuth returns the compute's status and SQLSTATE for a query with
+	// key. The compute has no storage here: a verified key gets past
+	// authentication and fails later, never with 401 or 08001 (the code
+	// of "cannot verify the API key: the control plane is unavailable").
+	sqlAuth := func(key string) (int, string) {
+		req, _ := http.NewRequest("POST", "http://"+computeHTTP+"/v1/sql", strings.NewReader(`{"query":"SELECT 1","timeout_ms":2000}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := cpClient.Do(req)
+		if err != nil {
+			t.Fatalf("compute: %v", err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body.Error.Code
+	}
+	if code, state := sqlAuth(keys[0]); code == http.StatusUnauthorized || state == "08001" || state == "28000" {
+		t.Fatalf("compute did not verify an API key acknowledged before the kill through the failover list: %d %s", code, state)
+	}
+	if code, state := sqlAuth("phk_0123456789abcdef_" + strings.Repeat("0", 64)); code != http.StatusUnauthorized {
+		t.Fatalf("compute accepted an unknown key: %d %s", code, state)
+	}
+	compute.Stop(30 * time.Second)
+
 	// Restart the killed replica; then kill the current leader, so the
 	// restarted replica must be part of the quorum that answers.
 	killed := reps[leader]
