@@ -124,10 +124,6 @@ const forwardedHeader = "Phantom-Forwarded-By"
 // leader (the request did not run), so the forwarder may retry it.
 const notLeaderHeader = "Phantom-Not-Leader"
 
-// PeerURI is the URI SAN control plane Raft peers would carry under
-// mutual TLS (not wired to flags yet).
-const PeerURI = "spiffe://phantom/control-plane"
-
 // openRaft starts the replica.
 func (s *Service) openRaft() error {
 	rc := &s.cfg.Raft
@@ -333,8 +329,8 @@ type RaftStatus struct {
 
 // RaftStatus reports this replica's view of the group.
 func (s *Service) RaftStatus() RaftStatus {
-	http, id := s.leaderHTTP()
-	return RaftStatus{NodeID: s.cfg.Raft.NodeID, State: s.node.Raft.State().String(), Leader: id, LeaderHTTP: http,
+	addr, id := s.leaderHTTP()
+	return RaftStatus{NodeID: s.cfg.Raft.NodeID, State: s.node.Raft.State().String(), Leader: id, LeaderHTTP: addr,
 		Ready: s.IsLeader(), AppliedIndex: s.node.Raft.AppliedIndex()}
 }
 
