@@ -394,10 +394,11 @@ func (s *Service) route(next http.Handler) http.Handler {
 		bodyRead := false
 		for {
 			if s.IsLeader() {
-				if r.Method != http.MethodGet && r.Method != http.MethodHead {
-					if bodyRead {
-						r.Body = io.NopCloser(bytes.NewReader(body))
-					}
+				if bodyRead {
+					// Read for a forward that did not happen.
+					r.Body = io.NopCloser(bytes.NewReader(body))
+				}
+				if !isRead(r) {
 					next.ServeHTTP(w, r)
 					return
 				}
@@ -436,6 +437,13 @@ func (s *Service) route(next http.Handler) http.Handler {
 			}
 		}
 	})
+}
+
+// isRead reports whether r only reads the state: GET, HEAD and the API
+// key check (a POST so the key stays out of URLs and logs).
+func isRead(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead ||
+		(r.Method == http.MethodPost && r.URL.Path == "/v1/auth/verify")
 }
 
 // readBody reads the request body once (bounded), so a forward can be
