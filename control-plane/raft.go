@@ -191,7 +191,7 @@ func (s *Service) establish() error {
 	if err := s.node.Raft.Barrier(rc.ApplyTimeout).Error(); err != nil {
 		return fmt.Errorf("barrier: %w", err)
 	}
-	if rc.HTTPAddr != "" && s.fsm.member(rc.NodeID) != rc.HTTPAddr {
+	if advertisable(rc.HTTPAddr) && s.fsm.member(rc.NodeID) != rc.HTTPAddr {
 		if _, err := s.propose(&command{Op: opMemberAddr, ID: rc.NodeID, Addr: rc.HTTPAddr}); err != nil {
 			return fmt.Errorf("record rest address: %w", err)
 		}
@@ -349,15 +349,14 @@ func (s *Service) leaderHTTP() (addr, id string) {
 	if id == "" {
 		return "", ""
 	}
-	if a := s.fsm.member(id); a != "" {
-		return a, id
-	}
+	// The operator's --peers first: a recorded address may be a bind
+	// address of another network view.
 	for _, p := range s.cfg.Raft.Peers {
-		if p.ID == id {
+		if p.ID == id && p.HTTPAddr != "" {
 			return p.HTTPAddr, id
 		}
 	}
-	return "", id
+	return s.fsm.member(id), id
 }
 
 // Close stops Raft and closes its stores. It is safe to call more than
@@ -542,6 +541,17 @@ func ParseRaftPeers(s string) ([]RaftPeer, error) {
 		peers = append(peers, peer)
 	}
 	return peers, nil
+}
+
+// advertisable reports whether addr is a host:port other replicas can
+// dial (not empty, not an unspecified address like 0.0.0.0).
+func advertisable(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsUnspecified()
 }
 
 // renameIfExists renames from to to when from exists.

@@ -161,3 +161,21 @@ func testNoQuorum(t *testing.T, keepLeader bool) {
 		t.Fatalf("healthz without quorum: %d", code)
 	}
 }
+
+func TestAdvertisableAndParsePeers(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8433": true, "cp-1.svc:8433": true, "[::1]:1": true,
+		"0.0.0.0:8433": false, "[::]:8433": false, ":8433": false, "": false, "nohost": false} {
+		if got := advertisable(addr); got != want {
+			t.Errorf("advertisable(%q) = %v, want %v", addr, got, want)
+		}
+	}
+	ps, err := ParseRaftPeers(" cp-1=127.0.0.1:1=127.0.0.1:2, cp-2=127.0.0.1:3 ")
+	if err != nil || len(ps) != 2 || ps[0].HTTPAddr != "127.0.0.1:2" || ps[1].RaftAddr != "127.0.0.1:3" || ps[1].HTTPAddr != "" {
+		t.Fatalf("ParseRaftPeers: %+v %v", ps, err)
+	}
+	for _, bad := range []string{"cp-1", "=a", "cp-1=", "a=b=c=d"} {
+		if _, err := ParseRaftPeers(bad); err == nil {
+			t.Errorf("ParseRaftPeers(%q) accepted", bad)
+		}
+	}
+}
