@@ -3,6 +3,7 @@ package controlplane
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +75,11 @@ type RaftConfig struct {
 	// HTTPAddr is this replica's REST address as the other replicas reach
 	// it; the leader records it so followers can forward to it.
 	HTTPAddr string
+	// TLS, when set, puts mutual TLS 1.3 on every Raft connection: its
+	// certificate is this replica's in both directions, RootCAs the CA
+	// peers are verified against, and a peer's certificate must carry the
+	// URI SAN PeerURI. Default nil: plain TCP.
+	TLS *tls.Config
 	// HeartbeatTimeout and ElectionTimeout bound failover. Default 500ms.
 	HeartbeatTimeout time.Duration
 	ElectionTimeout  time.Duration
@@ -124,6 +130,10 @@ const forwardedHeader = "Phantom-Forwarded-By"
 // leader (the request did not run), so the forwarder may retry it.
 const notLeaderHeader = "Phantom-Not-Leader"
 
+// PeerURI is the URI SAN a control plane replica's certificate must carry
+// when RaftConfig.TLS is set: the role marker of a control plane replica.
+const PeerURI = "spiffe://phantom/control-plane"
+
 // openRaft starts the replica.
 func (s *Service) openRaft() error {
 	rc := &s.cfg.Raft
@@ -136,6 +146,8 @@ func (s *Service) openRaft() error {
 		DataDir:            s.cfg.DataDir,
 		RaftAddr:           rc.RaftAddr,
 		RaftAdvertiseAddr:  rc.RaftAdvertiseAddr,
+		TLS:                rc.TLS,
+		PeerURI:            PeerURI,
 		Bootstrap:          !rc.NoBootstrap,
 		Peers:              peers,
 		HeartbeatTimeout:   rc.HeartbeatTimeout,

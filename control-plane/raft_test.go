@@ -1,12 +1,20 @@
 package controlplane
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,7 +49,7 @@ func freeLoopback(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startGroup(t *testing.T) []*testReplica {
+func startGroup(t *testing.T, opts ...func(i int, c *RaftConfig)) []*testReplica {
 	t.Helper()
 	reps := make([]*testReplica, 3)
 	lis := make([]net.Listener, 3)
@@ -58,9 +66,12 @@ func startGroup(t *testing.T) []*testReplica {
 		h := &lateHandler{}
 		srv := &http.Server{Handler: h}
 		go func() { _ = srv.Serve(lis[i]) }()
-		svc, err := New(Config{DataDir: t.TempDir(), AdminToken: testAdminToken, Logger: slog.New(slog.DiscardHandler),
-			Raft: RaftConfig{NodeID: peers[i].ID, RaftAddr: peers[i].RaftAddr, Peers: peers, HTTPAddr: peers[i].HTTPAddr,
-				ForwardWait: 2 * time.Second}})
+		rc := RaftConfig{NodeID: peers[i].ID, RaftAddr: peers[i].RaftAddr, Peers: peers, HTTPAddr: peers[i].HTTPAddr,
+			ForwardWait: 2 * time.Second}
+		for _, o := range opts {
+			o(i, &rc)
+		}
+		svc, err := New(Config{DataDir: t.TempDir(), AdminToken: testAdminToken, Logger: slog.New(slog.DiscardHandler), Raft: rc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,5 +188,91 @@ func TestAdvertisableAndParsePeers(t *testing.T) {
 		if _, err := ParseRaftPeers(bad); err == nil {
 			t.Errorf("ParseRaftPeers(%q) accepted", bad)
 		}
+	}
+}
+
+// testCA is an in-process certificate authority.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// issue returns a TLS config with a certificate for name carrying URI SAN
+// uri, trusting the CA.
+func (ca *testCA) issue(t *testing.T, name, uri string) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(uri)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), URIs: []*url.URL{u},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, RootCAs: ca.pool}
+}
+
+// TestRaftMutualTLS: replicas with certificates carrying the control plane
+// role replicate over mutual TLS; a replica whose certificate has another
+// role is refused by its peers and so never learns a leader (503), while
+// the other two serve.
+func TestRaftMutualTLS(t *testing.T) {
+	ca := newTestCA(t)
+	reps := startGroup(t, func(i int, c *RaftConfig) {
+		uri := PeerURI
+		if i == 2 {
+			uri = "spiffe://phantom/pageserver"
+		}
+		c.TLS = ca.issue(t, c.NodeID, uri)
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for i, r := range reps[:2] {
+		name := fmt.Sprintf("tls%d", i)
+		for {
+			code, _, m := restCall(t, r.addr, "POST", "/v1/tenants", `{"name":"`+name+`"}`)
+			if code == http.StatusCreated {
+				break
+			}
+			if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				t.Fatalf("create %s via %s: %d %v", name, r.addr, code, m)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, r := range reps[:2] {
+		if code, _, m := restCall(t, r.addr, "GET", "/v1/tenants/tls1/databases", ""); code != 200 {
+			t.Fatalf("read via %s: %d %v", r.addr, code, m)
+		}
+	}
+	if code, _, m := restCall(t, reps[2].addr, "GET", "/v1/tenants", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("replica with a foreign role certificate answered %d %v", code, m)
+	}
+	if st := reps[2].svc.RaftStatus(); st.Leader != "" || st.AppliedIndex > 2 {
+		t.Fatalf("replica with a foreign role certificate joined: %+v", st)
 	}
 }

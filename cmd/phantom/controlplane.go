@@ -41,6 +41,9 @@ type controlPlaneFlags struct {
 	raftAdv          string
 	peers            string
 	bootstrap        bool
+	raftCert         string
+	raftKey          string
+	raftCA           string
 	logs             logFlags
 }
 
@@ -51,6 +54,9 @@ func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.raftAdv, "raft-advertise-addr", "", "Raft address peers dial and the group configuration records (empty: the bound --raft-addr)")
 	fs.StringVar(&f.peers, "peers", "", "voters of a new group as id=raftaddr[=httpaddr],..., the same list on every replica (empty: this replica alone)")
 	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group from --peers when the data dir holds none (false: wait to be added)")
+	fs.StringVar(&f.raftCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between Raft peers (must carry URI SAN "+controlplane.PeerURI+"; empty: plain TCP)")
+	fs.StringVar(&f.raftKey, "raft-tls-key", "", "PEM private key of --raft-tls-cert")
+	fs.StringVar(&f.raftCA, "raft-tls-ca", "", "PEM CA bundle Raft peers are verified against")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8433", "REST API listen address")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for membership heartbeats (empty: no membership)")
 	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
@@ -95,9 +101,13 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	raftTLS, err := loadRaftTLS(f.raftCert, f.raftKey, f.raftCA)
+	if err != nil {
+		return nil, err
+	}
 	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log, AdminToken: token, Retention: f.retention,
 		Raft: controlplane.RaftConfig{NodeID: f.nodeID, RaftAddr: f.raftAddr, RaftAdvertiseAddr: f.raftAdv,
-			Peers: peers, NoBootstrap: !f.bootstrap}}
+			Peers: peers, NoBootstrap: !f.bootstrap, TLS: raftTLS}}
 	if f.logAddr != "" {
 		logc, err := logclient.Dial(ctx, f.logAddr, logclient.WithLogger(log))
 		if err != nil {
