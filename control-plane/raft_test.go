@@ -276,3 +276,79 @@ func TestRaftMutualTLS(t *testing.T) {
 		t.Fatalf("replica with a foreign role certificate joined: %+v", st)
 	}
 }
+
+// startReplica starts one replica with rc, its REST API on a fresh
+// loopback port (rc.HTTPAddr is set to it).
+func startReplica(t *testing.T, rc RaftConfig) *testReplica {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &lateHandler{}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(l) }()
+	rc.HTTPAddr = l.Addr().String()
+	svc, err := New(Config{DataDir: t.TempDir(), AdminToken: testAdminToken, Logger: slog.New(slog.DiscardHandler), Raft: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hh := svc.Handler()
+	h.h.Store(&hh)
+	t.Cleanup(func() {
+		_ = srv.Close()
+		_ = svc.Close()
+	})
+	return &testReplica{svc: svc, addr: rc.HTTPAddr, srv: srv}
+}
+
+// TestAddAndRemoveVoter: a replica started with NoBootstrap answers 503
+// while in no group, joins a one-voter group through POST
+// /v1/raft/voters, then serves the API by forwarding and applies the
+// writes itself, and leaves with DELETE (sent through itself).
+func TestAddAndRemoveVoter(t *testing.T) {
+	a := startReplica(t, RaftConfig{NodeID: "cp-a", RaftAddr: "127.0.0.1:0", ForwardWait: 2 * time.Second})
+	b := startReplica(t, RaftConfig{NodeID: "cp-b", RaftAddr: "127.0.0.1:0", NoBootstrap: true, ForwardWait: 2 * time.Second})
+	if code, _, m := restCall(t, b.addr, "GET", "/v1/tenants", ""); code != http.StatusServiceUnavailable {
+		t.Fatalf("a replica in no group answered %d %v", code, m)
+	}
+	body := `{"id":"cp-b","raft_addr":"` + b.svc.node.RaftAddr() + `"}`
+	if code, _, m := restCall(t, a.addr, "POST", "/v1/raft/voters", body); code != 200 || len(m["servers"].([]any)) != 2 {
+		t.Fatalf("add voter: %d %v", code, m)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, _, m := restCall(t, b.addr, "POST", "/v1/tenants", `{"name":"via_b"}`)
+		if code == http.StatusCreated {
+			break
+		}
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("write through the new voter: %d %v", code, m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The new voter applies the write too (the commit index reaches it
+	// with the next append).
+	for b.svc.tenantExists("via_b") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the new voter never applied the write")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _, m := restCall(t, b.addr, "POST", "/v1/raft/voters", `{"id":""}`); code != 400 {
+		t.Fatalf("bad add: %d %v", code, m)
+	}
+	if code, _, m := restCall(t, b.addr, "DELETE", "/v1/raft/voters/ghost", ""); code != 404 {
+		t.Fatalf("remove unknown: %d %v", code, m)
+	}
+	if code, _, m := restCall(t, b.addr, "DELETE", "/v1/raft/voters/cp-b", ""); code != 204 {
+		t.Fatalf("remove voter: %d %v", code, m)
+	}
+	code, _, m := restCall(t, a.addr, "GET", "/v1/raft", "")
+	if code != 200 || len(m["servers"].([]any)) != 1 {
+		t.Fatalf("configuration after remove: %d %v", code, m)
+	}
+	if code, _, m := restCall(t, a.addr, "POST", "/v1/tenants", `{"name":"after_remove"}`); code != 201 {
+		t.Fatalf("write after remove: %d %v", code, m)
+	}
+}

@@ -294,6 +294,7 @@ func (s *Service) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 	})
 	s.registerAuthRoutes(mux)
+	s.registerRaftRoutes(mux)
 	return s.requireAdmin(s.route(mux))
 }
 
