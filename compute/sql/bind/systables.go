@@ -613,8 +613,8 @@ func pgType(*sysInfo) [][]any {
 			storage = "x"
 		}
 		coll := int64(0)
-		if p.T == types.Text && p.Category == 'S' {
-			coll = 100
+		if (p.T == types.Text && p.Category == 'S') || (p.Category == 'A' && (p.Elem == 25 || p.Elem == 1043 || p.Elem == 1042)) {
+			coll = 100 // the default collation, on text types and their arrays
 		}
 		out = append(out, []any{p.OID, p.Name, catalog.OIDCatalogNamespace, catalog.OIDBootstrapRole, int(p.Len),
 			p.Len > 0 && p.Len <= 8, typtype, string(p.Category), p.Name == "text" || p.Name == "float8" || p.Name == "bool",
