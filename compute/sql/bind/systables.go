@@ -154,6 +154,8 @@ func sysRelList() []*sysRel {
 		{schemaCatalog, "pg_database", 1262, "r", cols(`oid:oid datname datdba:oid encoding:i4 datlocprovider datistemplate:b
 		datallowconn:b datconnlimit:i4 datfrozenxid:oid datminmxid:oid dattablespace:oid datcollate datctype daticulocale
 		datcollversion datacl:ta`), pgDatabase},
+		{schemaCatalog, "pg_settings", 12007, "v", cols(`name setting unit category short_desc extra_desc context vartype
+		source min_val max_val enumvals:ta boot_val reset_val pending_restart:b`), pgSettings},
 		{schemaCatalog, "pg_tables", 12003, "v", cols("schemaname tablename tableowner tablespace hasindexes:b hasrules:b hastriggers:b rowsecurity:b"), pgTables},
 		{schemaCatalog, "pg_views", 12004, "v", cols("schemaname viewname viewowner definition"), pgViews},
 		{schemaCatalog, "pg_indexes", 12005, "v", cols("schemaname tablename indexname tablespace indexdef"), pgIndexes},
@@ -274,12 +276,21 @@ func carrier(v any, t types.T) any {
 	return v
 }
 
+// WithSettings gives the binder the session's settings (name, current
+// value and source — default or session — for pg_settings); without it
+// pg_settings is empty.
+func (b *Binder) WithSettings(list func() [][3]string) *Binder {
+	b.settings = list
+	return b
+}
+
 // sysInfo is the catalog as the system relations show it, read once per
 // statement.
 type sysInfo struct {
-	tables []*catalog.Table
-	seqs   []*catalog.Sequence
-	byName map[string]*catalog.Table
+	settings [][3]string
+	tables   []*catalog.Table
+	seqs     []*catalog.Sequence
+	byName   map[string]*catalog.Table
 	// relName maps relation OIDs to (schema, name); idxDef and conDef the
 	// OIDs of indexes and constraints to their definitions.
 	relName map[int64][2]string
@@ -305,6 +316,9 @@ func (b *Binder) sysInfo() (*sysInfo, error) {
 		}
 	}
 	sort.Slice(si.tables, func(i, j int) bool { return si.tables[i].Name < si.tables[j].Name })
+	if b.settings != nil {
+		si.settings = b.settings()
+	}
 	for _, r := range sysRels {
 		si.relName[r.oid] = [2]string{r.schema, r.name}
 		si.relKind[r.oid] = r.kind
@@ -754,6 +768,16 @@ func pgDepend(si *sysInfo) [][]any {
 				out = append(out, []any{1259, catalog.RelationOID(s.ID), 0, 1259, catalog.RelationOID(t.ID), i + 1, kind})
 			}
 		}
+	}
+	return out
+}
+
+// pgSettings shows the settings SET and SHOW know (all strings, context
+// user).
+func pgSettings(si *sysInfo) [][]any {
+	var out [][]any
+	for _, kv := range si.settings {
+		out = append(out, []any{kv[0], kv[1], nil, "Phantom-DB", "", nil, "user", "string", kv[2], nil, nil, nil, nil, kv[1], false})
 	}
 	return out
 }
