@@ -254,7 +254,7 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	var pins []storage.KeyRange
 	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
 	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: db}
-	bound, err := bind.New(ctx, cat, query, params).WithSequences(seqRuntime{ctx: ctx, s: s, db: db}).Bind(st.AST)
+	bound, err := bind.New(ctx, cat, query, params).WithSequences(seqRuntime{ctx: ctx, s: s, db: db}).WithSettings(s.settingList).Bind(st.AST)
 	if err != nil {
 		return nil, err
 	}

@@ -40,8 +40,9 @@ type Binder struct {
 	viewDepth  int
 	nextWorkID int
 
-	sys     *sysInfo                    // the system relations' view of the catalog (systables.go)
-	srfCols map[*pg_query.FuncCall]bool // set-returning calls bound as the query's input (srf.go)
+	sys      *sysInfo                    // the system relations' view of the catalog (systables.go)
+	srfCols  map[*pg_query.FuncCall]bool // set-returning calls bound as the query's input (srf.go)
+	settings func() [][3]string          // the session's settings for pg_settings (systables.go)
 }
 
 // New returns a Binder for statements of query (used for error positions)

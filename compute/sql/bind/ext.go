@@ -863,6 +863,8 @@ func assignable(from, to types.T) bool {
 		return true
 	case from == types.Time && to == types.Interval:
 		return true
+	case from.IsArray() && to.IsArray():
+		return assignable(from.Elem(), to.Elem())
 	}
 	return false
 }

@@ -311,7 +311,16 @@ func defaultName(n *pg_query.Node) string {
 			return "bool"
 		}
 	case *pg_query.Node_SubLink:
+		if x.SubLink.SubLinkType == pg_query.SubLinkType_ARRAY_SUBLINK {
+			return "array"
+		}
 		return subLinkName(x.SubLink)
+	case *pg_query.Node_AArrayExpr:
+		return "array"
+	case *pg_query.Node_AIndirection:
+		return defaultName(x.AIndirection.Arg)
+	case *pg_query.Node_CollateClause:
+		return defaultName(x.CollateClause.Arg)
 	}
 	return "?column?"
 }

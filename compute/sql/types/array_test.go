@@ -140,3 +140,26 @@ func TestFormatType(t *testing.T) {
 		t.Fatal("OIDOf of text/varchar/char/int8")
 	}
 }
+
+// FuzzParseArray: array input never panics, and what it accepts prints
+// to text that parses back to the same array.
+func FuzzParseArray(f *testing.F) {
+	for _, s := range []string{"{}", "{1,2}", `{"a b",NULL,"x\"y"}`, "{{1}}", " { 1 , 2 } ", `{\,}`, "{", `{"}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, elem := range []T{Int4, Text} {
+			a, err := ParseArray(elem, s)
+			if err != nil {
+				if sqlerr.As(err) == nil {
+					t.Fatalf("ParseArray(%q): error without SQLSTATE: %v", s, err)
+				}
+				continue
+			}
+			b, err := ParseArray(elem, a.String())
+			if err != nil || b.String() != a.String() || Compare(a, b) != 0 {
+				t.Fatalf("ParseArray(%q) = %s, reparsed %s, %v", s, a, b, err)
+			}
+		}
+	})
+}
