@@ -285,6 +285,7 @@ func (s *Service) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 	})
 	s.registerAuthRoutes(mux)
+	s.registerClusterRoutes(mux) // cluster.go
 	return s.requireAdmin(mux)
 }
 

@@ -99,9 +99,12 @@ func (p *Proxy) target(r *http.Request, body []byte) (Target, []byte, error) {
 }
 
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.RoundTripper) {
+	start := time.Now()
+	defer func() { httpDuration.Observe(time.Since(start).Seconds()) }()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
+		httpRequests.WithLabelValues("bad_request").Inc()
 		if errors.As(err, &tooBig) {
 			writeErr(w, http.StatusRequestEntityTooLarge, "54000", err.Error())
 			return
@@ -111,11 +114,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 	}
 	t, body, err := p.target(r, body)
 	if err != nil {
+		httpRequests.WithLabelValues("bad_request").Inc()
 		writeErr(w, http.StatusBadRequest, "22P02", err.Error())
 		return
 	}
 	computeID, body, err := sessionField(body)
 	if err != nil {
+		httpRequests.WithLabelValues("bad_request").Inc()
 		writeErr(w, http.StatusBadRequest, "08003", err.Error())
 		return
 	}
@@ -135,17 +140,25 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 		resp, err := p.send(r, transport, c, r.URL.RequestURI(), body)
 		if err != nil {
 			release()
-			if isDialError(err) && attempt < 3 {
-				p.cfg.Logger.Warn("proxy: compute unreachable; trying another", "compute", c.ID, "err", err)
-				p.markUnreachable(c)
-				continue
-			}
 			if r.Context().Err() != nil {
 				return
 			}
+			// Connection refused or lost: keep new work away from the
+			// compute (it is most likely dead) until the control plane's
+			// view says otherwise.
+			p.markUnreachable(c)
+			if isDialError(err) && attempt < 3 {
+				p.cfg.Logger.Warn("proxy: compute unreachable; trying another", "compute", c.ID, "err", err)
+				retries.Inc()
+				continue
+			}
+			// The request may have reached the compute: not retried (it
+			// may have committed); the client decides.
+			httpRequests.WithLabelValues("unreachable").Inc()
 			writeErr(w, http.StatusBadGateway, "08006", "compute "+c.ID+": "+err.Error())
 			return
 		}
+		httpRequests.WithLabelValues("forwarded").Inc()
 		for _, h := range hopHeaders {
 			resp.Header.Del(h)
 		}
@@ -164,14 +177,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 func (p *Proxy) pickFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrSessionGone):
+		httpRequests.WithLabelValues("unknown").Inc()
 		writeErr(w, http.StatusNotFound, "08003", err.Error())
 	case errors.Is(err, ErrUnknown):
+		httpRequests.WithLabelValues("unknown").Inc()
 		writeErr(w, http.StatusNotFound, "3D000", err.Error())
 	case errors.Is(err, ErrNotReady), errors.Is(err, context.DeadlineExceeded):
+		httpRequests.WithLabelValues("not_ready").Inc()
 		w.Header().Set("Retry-After", "1")
 		writeErr(w, http.StatusServiceUnavailable, "57P03", err.Error())
 	case r.Context().Err() != nil:
 	default:
+		httpRequests.WithLabelValues("unreachable").Inc()
 		writeErr(w, http.StatusBadGateway, "08006", err.Error())
 	}
 }

@@ -57,6 +57,9 @@ func pgFatal(nc net.Conn, be *pgproto3.Backend, code, msg string) {
 }
 
 func (p *Proxy) servePGConn(nc net.Conn) {
+	pgAccepted.Inc()
+	pgConnections.Inc()
+	defer pgConnections.Dec()
 	p.mu.Lock()
 	p.conns[nc] = struct{}{}
 	p.mu.Unlock()

@@ -281,7 +281,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	if f.httpTLS {
 		httpTLS = tlsCfg
 	}
-	if n.http, err = startHTTPTLS(f.httpAddr, n.load.Middleware(api), log, httpTLS); err != nil {
+	if n.http, err = startHTTPTLS(f.httpAddr, withMetrics(computeMetrics(n.load.Middleware(api))), log, httpTLS); err != nil {
 		n.Close()
 		return nil, err
 	}

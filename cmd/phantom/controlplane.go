@@ -110,7 +110,7 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		return nil, err
 	}
 	n.svc = svc
-	if n.http, err = startHTTP(f.httpAddr, svc.Handler(), log); err != nil {
+	if n.http, err = startHTTP(f.httpAddr, withMetrics(svc.Handler()), log); err != nil {
 		n.Close()
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
 
+	controlplane "github.com/phantom-db/phantom/control-plane"
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/internal/objstore"
 	"github.com/phantom-db/phantom/logservice/logclient"
@@ -124,7 +125,19 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		n.Close()
 		return nil, err
 	}
-	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RolePageServer, n.grpc.Addr(), log); err != nil {
+	// The heartbeat carries the shard and its positions: the control
+	// plane's GET /v1/cluster shows them, and computes find the page
+	// servers of their shard by it.
+	shard := controlplane.ShardOfPrefix(f.objectPrefix)
+	hbLoad := func() natsbus.Load {
+		st, err := srv.Status(ctx, nil)
+		if err != nil {
+			return natsbus.Load{}
+		}
+		return natsbus.Load{Extra: map[string]float64{controlplane.LoadShard: float64(shard),
+			controlplane.LoadAppliedIndex: float64(st.AppliedIndex), controlplane.LoadCheckpointIndex: float64(st.CheckpointIndex)}}
+	}
+	if n.stopHB, err = heartbeatLoad(ctx, f.natsURL, f.nodeID, natsbus.RolePageServer, n.grpc.Addr(), hbLoad, log); err != nil {
 		n.stopHB = func() {}
 		n.Close()
 		return nil, err

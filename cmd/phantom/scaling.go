@@ -48,6 +48,9 @@ type scaling struct {
 }
 
 func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*scaling, error) {
+	if n.members != nil {
+		exportMembership(n.members)
+	}
 	switch f.provision.kind {
 	case "none", "":
 		return nil, nil
@@ -85,6 +88,12 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	ctrl, err := autoscale.New(autoscale.Config{
 		Endpoints:   func() ([]controlplane.Endpoint, error) { return n.svc.Endpoints("", "") },
 		Provisioner: prov, Conn: n.nc, Interval: f.provision.interval, Logger: log.With("component", "autoscaler"),
+		Dead: func() []string {
+			if n.members == nil {
+				return nil
+			}
+			return deadNodes(n.members)
+		},
 	})
 	if err != nil {
 		prov.Close()
@@ -92,6 +101,7 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	}
 	s.ctrl = ctrl
 	ctrlp.Store(ctrl)
+	exportComputes(prov)
 	n.svc.SetScaler(ctrl)
 	return s, nil
 }
