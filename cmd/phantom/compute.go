@@ -37,35 +37,36 @@ import (
 
 // computeFlags configures a `phantom compute` process.
 type computeFlags struct {
-	nodeID           string
-	httpAddr         string
-	pgAddr           string
-	maxPGConns       int
-	logAddr          string
-	pageserverAddr   string
-	controlPlane     string
-	tenant           string
-	database         string
-	natsURL          string
-	maxBodyBytes     int64
-	statementTimeout time.Duration
-	maxConcurrent    int
-	maxResultRows    int
-	maxTimeout       time.Duration
-	sessionIdle      time.Duration
-	maxSessions      int
-	endpoint         string
-	drainTimeout     time.Duration
-	authMode         string
-	cpToken          string
-	cpTokenFile      string
-	authTTL          time.Duration
-	authNegTTL       time.Duration
-	maxPerKey        int
-	tlsCert          string
-	tlsKey           string
-	httpTLS          bool
-	logs             logFlags
+	nodeID            string
+	httpAddr          string
+	pgAddr            string
+	maxPGConns        int
+	logAddr           string
+	pageserverAddr    string
+	pageserverTimeout time.Duration
+	controlPlane      string
+	tenant            string
+	database          string
+	natsURL           string
+	maxBodyBytes      int64
+	statementTimeout  time.Duration
+	maxConcurrent     int
+	maxResultRows     int
+	maxTimeout        time.Duration
+	sessionIdle       time.Duration
+	maxSessions       int
+	endpoint          string
+	drainTimeout      time.Duration
+	authMode          string
+	cpToken           string
+	cpTokenFile       string
+	authTTL           time.Duration
+	authNegTTL        time.Duration
+	maxPerKey         int
+	tlsCert           string
+	tlsKey            string
+	httpTLS           bool
+	logs              logFlags
 }
 
 func (f *computeFlags) register(fs *flag.FlagSet) {
@@ -74,7 +75,8 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:8440", "PostgreSQL wire protocol listen address (empty: off)")
 	fs.IntVar(&f.maxPGConns, "max-pg-connections", pgwire.DefaultMaxConnections, "PostgreSQL client connections at once; more are refused (53300)")
 	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated")
-	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address")
+	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address(es) of the shard, comma-separated; with --nats-url, page servers announcing the shard in their heartbeats are added and dead ones dropped (failover)")
+	fs.DurationVar(&f.pageserverTimeout, "pageserver-timeout", 3*time.Second, "with --nats-url, drop a page server from the list after this long without a heartbeat")
 	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL (resolves the database id)")
 	fs.StringVar(&f.tenant, "tenant", "default", "tenant of the database served")
 	fs.StringVar(&f.database, "database", "phantom", "database served")
@@ -150,13 +152,14 @@ func computeCommand() *ffcli.Command {
 
 // computeNode is a running compute node.
 type computeNode struct {
-	logc   *logclient.Client
-	pages  *grpc.ClientConn
-	api    *httpapi.Server
-	http   *httpServer
-	pg     *pgwire.Server
-	pgLis  net.Listener
-	stopHB func()
+	logc    *logclient.Client
+	pageDir *pageServers
+	pages   *grpc.ClientConn
+	api     *httpapi.Server
+	http    *httpServer
+	pg      *pgwire.Server
+	pgLis   net.Listener
+	stopHB  func()
 	// load measures queries and sessions for the autoscaler; stopLoad
 	// stops publishing it.
 	load         *loadstats.Tracker
@@ -245,7 +248,11 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
 		MinConnectTimeout: time.Second,
 	})
-	if n.pages, err = grpc.NewClient(f.pageserverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	if n.pageDir, err = newPageServers(f.pageserverAddr, f.natsURL, 0, f.pageserverTimeout, log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if n.pages, err = grpc.NewClient(n.pageDir.dialTarget(), n.pageDir.dialOption(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)), reconnect); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("dial page server %s: %w", f.pageserverAddr, err)
@@ -387,6 +394,9 @@ func (n *computeNode) Close() error {
 	}
 	if n.pages != nil {
 		n.pages.Close()
+	}
+	if n.pageDir != nil {
+		n.pageDir.Close()
 	}
 	if n.logc != nil {
 		n.logc.Close()

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,6 +30,11 @@ type provisionFlags struct {
 	// computeEnv is added to provisioned computes' environment (set by
 	// phantom dev, not a flag).
 	computeEnv []string
+	// pageReplace starts a page server (restored from pageObjects) for a
+	// shard whose page servers are all dead.
+	pageReplace bool
+	pageObjects string
+	pageArgs    string
 }
 
 func (f *provisionFlags) register(fs *flag.FlagSet) {
@@ -39,23 +47,36 @@ func (f *provisionFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.interval, "autoscale-interval", time.Second, "time between autoscaling decisions")
 	fs.DurationVar(&f.drainGrace, "drain-grace", time.Second, "time between marking a compute draining (proxies stop routing to it) and SIGTERM")
 	fs.DurationVar(&f.readyTimeout, "compute-ready-timeout", 60*time.Second, "longest a provisioned compute may take to answer /healthz")
+	fs.BoolVar(&f.pageReplace, "pageserver-replace", false, "when every page server of a shard is declared dead (--heartbeat-timeout), start one as a child process that restores the shard from --pageserver-object-store (needs --nats-url)")
+	fs.StringVar(&f.pageObjects, "pageserver-object-store", "", "object store of the page servers (for --pageserver-replace)")
+	fs.StringVar(&f.pageArgs, "pageserver-args", "--log-level info", "extra flags for replacement page servers, space-separated")
 }
 
-// scaling is the autoscaler and provisioner of a control plane.
+// scaling is the autoscaler and provisioner of a control plane, and the
+// replacer of dead page servers; each part may be absent.
 type scaling struct {
-	prov provision.Provisioner
-	ctrl *autoscale.Controller
+	prov     provision.Provisioner
+	ctrl     *autoscale.Controller
+	pages    *provision.LocalPageServers
+	replacer *autoscale.PageServerReplacer
 }
 
 func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*scaling, error) {
 	if n.members != nil {
 		exportMembership(n.members)
 	}
+	s := &scaling{}
+	if f.provision.pageReplace {
+		if err := s.startReplacer(f, n, log); err != nil {
+			return nil, err
+		}
+	}
 	switch f.provision.kind {
 	case "none", "":
-		return nil, nil
+		return s, nil
 	case "local":
 	default:
+		s.Close()
 		return nil, fmt.Errorf("bad --provisioner %q: want none or local", f.provision.kind)
 	}
 	logDir := f.provision.computeLogs
@@ -64,9 +85,9 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	}
 	token, err := adminToken(f)
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
-	s := &scaling{}
 	var ctrlp atomic.Pointer[autoscale.Controller]
 	prov, err := provision.NewLocal(provision.LocalConfig{
 		Binary: f.provision.computeBin, LogService: f.provision.logservice, PageServer: f.provision.pageserver,
@@ -82,6 +103,7 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 		},
 	})
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.prov = prov
@@ -96,7 +118,7 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 		},
 	})
 	if err != nil {
-		prov.Close()
+		s.Close()
 		return nil, err
 	}
 	s.ctrl = ctrl
@@ -106,8 +128,45 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	return s, nil
 }
 
-// Close stops deciding, then drains every compute.
+// startReplacer runs the page server replacer (--pageserver-replace).
+func (s *scaling) startReplacer(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) error {
+	if n.members == nil || f.provision.pageObjects == "" {
+		return errors.New("--pageserver-replace needs --nats-url and --pageserver-object-store")
+	}
+	pages, err := provision.NewLocalPageServers(provision.PageServerConfig{
+		Binary: f.provision.computeBin, LogService: f.provision.logservice, ObjectStore: f.provision.pageObjects,
+		NATSURL: f.natsURL, DataDir: filepath.Join(f.dataDir, "pageservers"), ExtraArgs: strings.Fields(f.provision.pageArgs),
+		Logger: log.With("component", "pageservers"),
+	})
+	if err != nil {
+		return err
+	}
+	s.pages = pages
+	members := membersView{n.members}
+	s.replacer, err = autoscale.NewPageServerReplacer(autoscale.ReplacerConfig{
+		Nodes: members.ClusterNodes,
+		Start: func(ctx context.Context, id string, shard int) error {
+			_, err := pages.Start(ctx, id, shard)
+			return err
+		},
+		Logger: log.With("component", "pageserver-replacer"),
+	})
+	return err
+}
+
+// Close stops deciding, then drains every compute and stops the page
+// servers it started.
 func (s *scaling) Close() {
-	s.ctrl.Close()
-	s.prov.Close()
+	if s.replacer != nil {
+		s.replacer.Close()
+	}
+	if s.ctrl != nil {
+		s.ctrl.Close()
+	}
+	if s.prov != nil {
+		s.prov.Close()
+	}
+	if s.pages != nil {
+		s.pages.Close()
+	}
 }

@@ -63,11 +63,7 @@ type clusterView struct {
 		Health  string             `json:"health"`
 		Load    map[string]float64 `json:"load"`
 	} `json:"nodes"`
-	Shards []struct {
-		ID           int      `json:"id"`
-		PageServers  []string `json:"page_servers"`
-		AppliedIndex uint64   `json:"applied_index"`
-	} `json:"shards"`
+	Shards    []shardView `json:"shards"`
 	Endpoints []struct {
 		Name       string   `json:"name"`
 		Computes   int      `json:"computes"`
@@ -84,6 +80,17 @@ func (e *elastic) cluster(t *testing.T) clusterView {
 	adminGet(t, e.cpURL+"/v1/cluster", &c)
 	return c
 }
+
+// shardView is one shard of GET /v1/cluster.
+type shardView struct {
+	ID           int      `json:"id"`
+	PageServers  []string `json:"page_servers"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Checkpoint   uint64   `json:"checkpoint_index"`
+}
+
+// CheckpointIndex answers the checkpointed log index.
+func (s shardView) CheckpointIndex() uint64 { return s.Checkpoint }
 
 // nodeHealth answers the health of node id in c ("" when not listed).
 func (c clusterView) nodeHealth(id string) string {

@@ -45,6 +45,9 @@ type elasticOpts struct {
 	// heartbeats) and the node id page-1.
 	cpArgs, pageArgs []string
 	pageNATS         bool
+	// pageReplace runs the control plane with --pageserver-replace on the
+	// page server's object store (implies pageNATS).
+	pageReplace bool
 }
 
 func startElastic(t *testing.T) *elastic { return startElasticWith(t, elasticOpts{}) }
@@ -68,7 +71,7 @@ func startElasticWith(t *testing.T, o elasticOpts) *elastic {
 	e.pageHTTP = cluster.FreeAddr(t)
 	pageArgs := []string{"pageserver", "--data-dir", filepath.Join(root, "page"), "--grpc-addr", pageGRPC,
 		"--http-addr", e.pageHTTP, "--logservice", logGRPC, "--object-store", e.objects, "--log-level", "warn"}
-	if o.pageNATS {
+	if o.pageNATS || o.pageReplace {
 		pageArgs = append(pageArgs, "--nats-url", e.natsURL, "--node-id", "page-1")
 	}
 	e.page = cluster.Start(t, "pageserver", append(pageArgs, o.pageArgs...)...)
@@ -78,6 +81,10 @@ func startElasticWith(t *testing.T, o elasticOpts) *elastic {
 		"--compute-bin", cluster.Binary(t), "--compute-log-dir", e.computeLogDir,
 		"--compute-args", "--log-level warn --drain-timeout 5s --auth none", "--autoscale-interval", "250ms", "--drain-grace", "500ms",
 		"--log-level", "info"}
+	if o.pageReplace {
+		cpArgs = append(cpArgs, "--pageserver-replace", "--pageserver-object-store", e.objects,
+			"--pageserver-args", "--log-level info --checkpoint-interval 1s")
+	}
 	e.cp = cluster.Start(t, "control-plane", append(cpArgs, o.cpArgs...)...)
 	e.proxy = cluster.Start(t, "proxy", "proxy", "--http-addr", proxyHTTP, "--pg-addr", proxyPG, "--control-plane", e.cpURL,
 		"--control-plane-token", cluster.TestAdminToken,
