@@ -221,8 +221,9 @@ func (s *Service) CreateBranch(ctx context.Context, tenant, database, name, pare
 
 // DeleteBranch deletes a branch that no other branch forks from: its
 // branch and timeline records are deleted through the log service (its
-// rows become unreachable garbage under /db/<id>/) and its id is never
-// reused.
+// rows become unreachable under /db/<id>/; page servers drop them once the
+// deletion is older than their retention window), its endpoints are
+// deleted (their computes drained) and its id is never reused.
 func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name string) error {
 	if s.cfg.Log == nil {
 		return fmt.Errorf("%w: start the control plane with --logservice to delete branches", ErrNoLogService)
@@ -267,10 +268,21 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 			next.Branches = append(next.Branches, x)
 		}
 	}
+	// The branch's endpoints go with it; the autoscaler drains their
+	// computes (computes of a deleted endpoint are drained).
+	next.Endpoints = nil
+	var dropped []string
+	for _, e := range s.st.Endpoints {
+		if e.Tenant == tenant && e.Database == database && e.Branch == name {
+			dropped = append(dropped, e.ID)
+			continue
+		}
+		next.Endpoints = append(next.Endpoints, e)
+	}
 	if err := s.commit(&next); err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("branch deleted", "tenant", tenant, "database", database, "branch", name, "id", b.ID)
+	s.cfg.Logger.Info("branch deleted", "tenant", tenant, "database", database, "branch", name, "id", b.ID, "endpoints_deleted", dropped)
 	return nil
 }
 

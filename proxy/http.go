@@ -76,26 +76,49 @@ func (p *Proxy) target(r *http.Request, body []byte) (Target, []byte, error) {
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return t, body, errors.New("invalid JSON body: " + err.Error())
 	}
-	raw, ok := fields["database"]
-	if !ok {
-		return p.fill(t), body, nil
+	changed := false
+	if raw, ok := fields["database"]; ok {
+		var db string
+		if err := json.Unmarshal(raw, &db); err != nil {
+			return t, body, errors.New(`"database" must be a string`)
+		}
+		if t.Database == "" {
+			t.Database = db
+		}
+		if name, _, ok := strings.Cut(db, "@"); ok {
+			fields["database"], _ = json.Marshal(name)
+			changed = true
+		}
 	}
-	var db string
-	if err := json.Unmarshal(raw, &db); err != nil {
-		return t, body, errors.New(`"database" must be a string`)
+	// The body's "branch" routes too (to the branch's endpoint if it has
+	// one, else to the database's), and a branch chosen by header or
+	// "db@branch" is written into the body, so the compute runs the
+	// statement on it whichever endpoint serves it.
+	var bodyBranch string
+	if raw, ok := fields["branch"]; ok {
+		if err := json.Unmarshal(raw, &bodyBranch); err != nil {
+			return t, body, errors.New(`"branch" must be a string`)
+		}
 	}
-	if t.Database == "" {
-		t.Database = db
+	if t.Branch == "" && bodyBranch != "" {
+		t.Branch = bodyBranch
 	}
-	if name, _, ok := strings.Cut(db, "@"); ok {
-		fields["database"], _ = json.Marshal(name)
+	t = p.fill(t)
+	if bodyBranch != "" && bodyBranch != t.Branch {
+		return t, body, fmt.Errorf("the body's branch %q differs from the requested branch %q", bodyBranch, t.Branch)
+	}
+	if _, inSession := fields["session"]; bodyBranch == "" && !inSession && t.Branch != controlplane.DefaultBranch {
+		fields["branch"], _ = json.Marshal(t.Branch)
+		changed = true
+	}
+	if changed {
 		b, err := json.Marshal(fields)
 		if err != nil {
 			return t, body, err
 		}
 		body = b
 	}
-	return p.fill(t), body, nil
+	return t, body, nil
 }
 
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.RoundTripper) {
@@ -263,8 +286,14 @@ func (p *Proxy) openSession(w http.ResponseWriter, r *http.Request, transport ht
 		writeErr(w, http.StatusBadRequest, "08P01", "read request body: "+err.Error())
 		return
 	}
-	t := p.fill(Target{Tenant: r.Header.Get(HeaderTenant), Database: r.Header.Get(HeaderDatabase),
-		Branch: r.Header.Get(HeaderBranch), Endpoint: r.Header.Get(HeaderEndpoint)})
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	t, body, err := p.target(r, body)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "22P02", err.Error())
+		return
+	}
 	c, release, err := p.pick(r.Context(), t)
 	if err != nil {
 		p.pickFailed(w, r, err)

@@ -31,6 +31,7 @@ type pageserverFlags struct {
 	checkpointInterval time.Duration
 	gcInterval         time.Duration
 	retention          time.Duration
+	gcGrace            time.Duration
 	natsURL            string
 	restore            string
 	logs               logFlags
@@ -47,6 +48,7 @@ func (f *pageserverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "how often to checkpoint to the object store (0: only on shutdown)")
 	fs.DurationVar(&f.gcInterval, "gc-interval", pageserver.DefaultGCInterval, "how often to garbage-collect old versions and unreferenced objects (0: never)")
 	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "how far back reads may go; older versions are garbage-collected (0: keep everything)")
+	fs.DurationVar(&f.gcGrace, "gc-grace", time.Minute, "how much older than the retention horizon garbage collection's horizon is (a deleted branch's rows go once its deletion is older than --retention plus this)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.StringVar(&f.restore, "restore", string(pageserver.RestoreLazy), "restore of an empty disk from the newest checkpoint: lazy (serve at once, fetch SSTs on first use and in the background) or eager (download everything first)")
 }
@@ -104,6 +106,7 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		CheckpointInterval: interval,
 		GCInterval:         gcInterval,
 		Retention:          retention,
+		GCGrace:            f.gcGrace,
 		Restore:            restore,
 		NodeID:             f.nodeID,
 		Registerer:         prometheus.DefaultRegisterer,
