@@ -35,6 +35,9 @@ type provisionFlags struct {
 	pageReplace bool
 	pageObjects string
 	pageArgs    string
+	// logReplace replaces a dead log replica through a membership change.
+	logReplace bool
+	logArgs    string
 }
 
 func (f *provisionFlags) register(fs *flag.FlagSet) {
@@ -50,15 +53,19 @@ func (f *provisionFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.pageReplace, "pageserver-replace", false, "when every page server of a shard is declared dead (--heartbeat-timeout), start one as a child process that restores the shard from --pageserver-object-store (needs --nats-url)")
 	fs.StringVar(&f.pageObjects, "pageserver-object-store", "", "object store of the page servers (for --pageserver-replace)")
 	fs.StringVar(&f.pageArgs, "pageserver-args", "--log-level info", "extra flags for replacement page servers, space-separated")
+	fs.BoolVar(&f.logReplace, "logservice-replace", false, "when a member of the log group (--logservice) is declared dead, remove it and add a new replica started as a child process (needs --nats-url)")
+	fs.StringVar(&f.logArgs, "logservice-args", "--log-level info", "extra flags for replacement log replicas, space-separated")
 }
 
 // scaling is the autoscaler and provisioner of a control plane, and the
 // replacer of dead page servers; each part may be absent.
 type scaling struct {
-	prov     provision.Provisioner
-	ctrl     *autoscale.Controller
-	pages    *provision.LocalPageServers
-	replacer *autoscale.PageServerReplacer
+	prov        provision.Provisioner
+	ctrl        *autoscale.Controller
+	pages       *provision.LocalPageServers
+	replacer    *autoscale.PageServerReplacer
+	logs        *provision.LocalLogReplicas
+	logReplacer *autoscale.LogReplacer
 }
 
 func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*scaling, error) {
@@ -68,6 +75,13 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	s := &scaling{}
 	if f.provision.pageReplace {
 		if err := s.startReplacer(f, n, log); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if f.provision.logReplace {
+		if err := s.startLogReplacer(f, n, log); err != nil {
+			s.Close()
 			return nil, err
 		}
 	}
@@ -154,9 +168,35 @@ func (s *scaling) startReplacer(f controlPlaneFlags, n *controlPlaneNode, log *s
 	return err
 }
 
+// startLogReplacer runs the log replica replacer (--logservice-replace).
+func (s *scaling) startLogReplacer(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) error {
+	if n.members == nil || n.logc == nil {
+		return errors.New("--logservice-replace needs --nats-url and --logservice")
+	}
+	logs, err := provision.NewLocalLogReplicas(provision.LogReplicaConfig{
+		Binary: f.provision.computeBin, NATSURL: f.natsURL, DataDir: filepath.Join(f.dataDir, "logreplicas"),
+		ExtraArgs: strings.Fields(f.provision.logArgs), Logger: log.With("component", "logreplicas"),
+	})
+	if err != nil {
+		return err
+	}
+	s.logs = logs
+	s.logReplacer, err = autoscale.NewLogReplacer(autoscale.LogReplacerConfig{
+		Nodes: membersView{n.members}.ClusterNodes, Admin: n.logc.Admin(), Replicas: logs,
+		Logger: log.With("component", "log-replacer"),
+	})
+	return err
+}
+
 // Close stops deciding, then drains every compute and stops the page
-// servers it started.
+// servers and log replicas it started.
 func (s *scaling) Close() {
+	if s.logReplacer != nil {
+		s.logReplacer.Close()
+	}
+	if s.logs != nil {
+		s.logs.Close()
+	}
 	if s.replacer != nil {
 		s.replacer.Close()
 	}
