@@ -255,8 +255,9 @@ func (l *idLoad) check(t *testing.T, url string) {
 // of unique-id inserts through the proxy; one compute is SIGKILLed. The
 // provisioner sees the exit, the proxy stops routing to it, the autoscaler
 // starts a replacement (back to 2), the membership declares the dead one
-// dead after --heartbeat-timeout, and every acknowledged insert is there,
-// none twice. GET /v1/cluster, `phantom status` and every service's
+// dead after --heartbeat-timeout. Then another compute is SIGSTOPped: the
+// membership declares it dead, the autoscaler kills it and replaces it.
+// Every acknowledged insert is there, none twice. GET /v1/cluster, `phantom status` and every service's
 // /metrics are checked on the way.
 func TestComputeKillUnderLoad(t *testing.T) {
 	e := startElasticWith(t, elasticOpts{cpArgs: []string{"--heartbeat-timeout", "2s"}, pageNATS: true})
@@ -331,6 +332,35 @@ func TestComputeKillUnderLoad(t *testing.T) {
 	waitCluster(t, e, "the killed compute declared dead", func(c clusterView) bool { return c.nodeHealth(victim.ID) == "dead" })
 	n := load.ackedCount()
 	waitAcked(t, load, n+200) // the load goes on on the new pair
+
+	// A compute that hangs (SIGSTOP: its process lives, its heartbeats
+	// stop) is declared dead after the timeout, killed and replaced.
+	hung := e.computeList(t, "main")[0]
+	t.Logf("SIGSTOP compute %s (pid %d) with %d ids acknowledged", hung.ID, hung.PID, load.ackedCount())
+	stoppedAt := time.Now()
+	if err := syscall.Kill(hung.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	e.waitComputes(t, "main", "hung compute replaced", 60*time.Second, func(r, a int) bool {
+		if r != 2 || a != 2 {
+			return false
+		}
+		for _, c := range e.computeList(t, "main") {
+			if c.ID == hung.ID {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("hung compute replaced %v after SIGSTOP", time.Since(stoppedAt).Round(time.Millisecond))
+	if syscall.Kill(hung.PID, 0) == nil {
+		t.Fatalf("the hung compute (pid %d) still exists", hung.PID)
+	}
+	if v := metricValue(t, e.cpURL+"/metrics", "phantom_controlplane_dead_computes_killed_total"); v != 1 {
+		t.Fatalf("dead_computes_killed_total = %v, want 1", v)
+	}
+	n = load.ackedCount()
+	waitAcked(t, load, n+200)
 	load.finish()
 	load.check(t, e.proxyURL)
 	metricsHas(t, e.proxyURL+"/metrics", "phantom_proxy_compute_unreachable_total")
