@@ -37,36 +37,38 @@ import (
 
 // computeFlags configures a `phantom compute` process.
 type computeFlags struct {
-	nodeID            string
-	httpAddr          string
-	pgAddr            string
-	maxPGConns        int
-	logAddr           string
-	pageserverAddr    string
+	nodeID           string
+	httpAddr         string
+	pgAddr           string
+	maxPGConns       int
+	logAddr          string
+	pageserverAddr   string
+	controlPlane     string
+	tenant           string
+	database         string
+	natsURL          string
+	maxBodyBytes     int64
+	statementTimeout time.Duration
+	maxConcurrent    int
+	maxResultRows    int
+	maxTimeout       time.Duration
+	sessionIdle      time.Duration
+	maxSessions      int
+	endpoint         string
+	drainTimeout     time.Duration
+	authMode         string
+	cpToken          string
+	cpTokenFile      string
+	authTTL          time.Duration
+	authNegTTL       time.Duration
+	maxPerKey        int
+	tlsCert          string
+	tlsKey           string
+	httpTLS          bool
+	logs             logFlags
+
+	// pageserverTimeout drops a page server silent this long (pagedial.go).
 	pageserverTimeout time.Duration
-	controlPlane      string
-	tenant            string
-	database          string
-	natsURL           string
-	maxBodyBytes      int64
-	statementTimeout  time.Duration
-	maxConcurrent     int
-	maxResultRows     int
-	maxTimeout        time.Duration
-	sessionIdle       time.Duration
-	maxSessions       int
-	endpoint          string
-	drainTimeout      time.Duration
-	authMode          string
-	cpToken           string
-	cpTokenFile       string
-	authTTL           time.Duration
-	authNegTTL        time.Duration
-	maxPerKey         int
-	tlsCert           string
-	tlsKey            string
-	httpTLS           bool
-	logs              logFlags
 }
 
 func (f *computeFlags) register(fs *flag.FlagSet) {
