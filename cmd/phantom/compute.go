@@ -169,6 +169,9 @@ type computeNode struct {
 	drainTimeout time.Duration
 	draining     atomic.Bool
 	log          *slog.Logger
+
+	// lastLoad is the latest load report (publishLoad), sent in heartbeats.
+	lastLoad atomic.Pointer[natsbus.Load]
 }
 
 // resolveDatabase asks the control plane for the id of tenant/database,
@@ -300,7 +303,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 			return nil, err
 		}
 	}
-	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), log); err != nil {
+	if n.stopHB, err = heartbeatLoad(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), n.heartbeatLoad, log); err != nil {
 		n.stopHB = func() {}
 		n.Close()
 		return nil, err

@@ -308,6 +308,14 @@ func TestComputeKillUnderLoad(t *testing.T) {
 
 	load := startIDLoad(e.proxyURL, 8)
 	waitAcked(t, load, 200)
+	waitCluster(t, e, "computes report their load in heartbeats", func(c clusterView) bool {
+		for _, n := range c.Nodes {
+			if n.Role == "compute" && n.Health == "alive" && n.Load["qps"] > 0 {
+				return true
+			}
+		}
+		return false
+	})
 	victim := before[0]
 	if victim.PID == 0 {
 		t.Fatalf("compute %s has no pid", victim.ID)
