@@ -57,13 +57,16 @@ func TestLogReplicaReplaced(t *testing.T) {
 	// The control plane acts only on members it saw alive.
 	e := &elastic{cpURL: "http://" + cpHTTP}
 	waitCluster(t, e, "three log replicas heartbeat", func(c clusterView) bool {
-		n := 0
+		n, leaders := 0, 0
 		for _, nd := range c.Nodes {
 			if nd.Role == "logservice" && nd.Health == "alive" {
 				n++
+				if nd.Load["leader"] == 1 {
+					leaders++
+				}
 			}
 		}
-		return n == 3
+		return n == 3 && leaders == 1
 	})
 	leader, err := lc.Leader(ctx)
 	if err != nil {
