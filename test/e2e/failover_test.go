@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/phantom-db/phantom/test/cluster"
 )
 
@@ -316,6 +318,23 @@ func TestComputeKillUnderLoad(t *testing.T) {
 		}
 		return false
 	})
+	// PostgreSQL clients through the proxy, spread over both computes.
+	pctx, pcancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer pcancel()
+	pgURL := "postgres://phantom@" + e.proxyPG + "/phantom?sslmode=disable"
+	var pgConns []*pgx.Conn
+	for range 4 {
+		conn, err := pgx.Connect(pctx, pgURL)
+		if err != nil {
+			t.Fatalf("pgx through the proxy: %v", err)
+		}
+		pgConns = append(pgConns, conn)
+	}
+	defer func() {
+		for _, c := range pgConns {
+			c.Close(pctx)
+		}
+	}()
 	victim := before[0]
 	if victim.PID == 0 {
 		t.Fatalf("compute %s has no pid", victim.ID)
@@ -338,6 +357,26 @@ func TestComputeKillUnderLoad(t *testing.T) {
 	})
 	t.Logf("endpoint back at 2 ready computes %v after the kill", time.Since(killedAt).Round(time.Millisecond))
 	waitCluster(t, e, "the killed compute declared dead", func(c clusterView) bool { return c.nodeHealth(victim.ID) == "dead" })
+	// A PostgreSQL client whose compute died sees an error on its next
+	// query and reconnects through the proxy to a live compute.
+	reconnected := 0
+	for i, conn := range pgConns {
+		var n int64
+		if err := conn.QueryRow(pctx, "SELECT count(*) FROM acks").Scan(&n); err == nil {
+			continue
+		}
+		conn.Close(pctx)
+		c, err := pgx.Connect(pctx, pgURL)
+		if err != nil {
+			t.Fatalf("reconnect through the proxy after the kill: %v", err)
+		}
+		pgConns[i] = c
+		if err := c.QueryRow(pctx, "SELECT count(*) FROM acks").Scan(&n); err != nil || n == 0 {
+			t.Fatalf("query after reconnecting: %d, %v", n, err)
+		}
+		reconnected++
+	}
+	t.Logf("%d of %d PostgreSQL clients lost their compute and reconnected through the proxy", reconnected, len(pgConns))
 	n := load.ackedCount()
 	waitAcked(t, load, n+200) // the load goes on on the new pair
 
