@@ -105,7 +105,7 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	var ctrlp atomic.Pointer[autoscale.Controller]
 	prov, err := provision.NewLocal(provision.LocalConfig{
 		Binary: f.provision.computeBin, LogService: f.provision.logservice, PageServer: f.provision.pageserver,
-		ControlPlane: "http://" + n.http.Addr(), NATSURL: f.natsURL, LogDir: logDir,
+		ControlPlane: controlPlaneURLs(n.http.Addr(), f.peers), NATSURL: f.natsURL, LogDir: logDir,
 		ExtraArgs: strings.Fields(f.provision.computeArgs), ReadyTimeout: f.provision.readyTimeout,
 		// The token travels in the environment, not in argv (ps shows argv).
 		Env:        append([]string{"PHANTOM_CONTROL_PLANE_TOKEN=" + token}, f.provision.computeEnv...),
@@ -130,6 +130,8 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 			}
 			return deadNodes(n.members)
 		},
+		// Only the Raft leader starts and drains computes.
+		Active: n.svc.IsLeader,
 	})
 	if err != nil {
 		s.Close()
@@ -164,6 +166,8 @@ func (s *scaling) startReplacer(f controlPlaneFlags, n *controlPlaneNode, log *s
 			return err
 		},
 		Logger: log.With("component", "pageserver-replacer"),
+		// Only the Raft leader replaces page servers.
+		Active: n.svc.IsLeader,
 	})
 	return err
 }
@@ -184,6 +188,8 @@ func (s *scaling) startLogReplacer(f controlPlaneFlags, n *controlPlaneNode, log
 	s.logReplacer, err = autoscale.NewLogReplacer(autoscale.LogReplacerConfig{
 		Nodes: membersView{n.members}.ClusterNodes, Admin: n.logc.Admin(), Replicas: logs,
 		Logger: log.With("component", "log-replacer"),
+		// Only the Raft leader replaces log replicas.
+		Active: n.svc.IsLeader,
 	})
 	return err
 }
@@ -209,4 +215,18 @@ func (s *scaling) Close() {
 	if s.pages != nil {
 		s.pages.Close()
 	}
+}
+
+// controlPlaneURLs is the --control-plane list given to provisioned
+// computes: this replica first, then every other replica whose REST
+// address --peers names, so a compute fails over when this one is gone.
+func controlPlaneURLs(self, peers string) string {
+	urls := []string{"http://" + self}
+	ps, _ := controlplane.ParseRaftPeers(peers) // validated at startup
+	for _, p := range ps {
+		if p.HTTPAddr != "" && p.HTTPAddr != self {
+			urls = append(urls, "http://"+p.HTTPAddr)
+		}
+	}
+	return strings.Join(urls, ",")
 }

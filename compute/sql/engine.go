@@ -50,7 +50,14 @@ type Config struct {
 	// BatchRows is the target rows per Arrow batch inside the executor.
 	// Default 1024.
 	BatchRows int
+	// MaxQueryMemory bounds the Arrow buffers one statement holds at once
+	// (exec.MemoryBudget); more answer 53200. Default 1 GiB; negative:
+	// unlimited.
+	MaxQueryMemory int64
 }
+
+// DefaultMaxQueryMemory is Config.MaxQueryMemory's default.
+const DefaultMaxQueryMemory = 1 << 30
 
 // EnsureDefaults fills in zero fields.
 func (c *Config) EnsureDefaults() {
@@ -65,6 +72,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.BatchRows == 0 {
 		c.BatchRows = 1024
+	}
+	if c.MaxQueryMemory == 0 {
+		c.MaxQueryMemory = DefaultMaxQueryMemory
 	}
 }
 

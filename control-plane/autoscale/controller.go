@@ -36,6 +36,12 @@ type Config struct {
 	// still runs is killed (provision.Killer) and so replaced. Nil: only
 	// process exits count.
 	Dead func() []string
+	// Active reports whether this control plane replica may act: only the
+	// Raft leader starts and drains computes, so a decision is carried out
+	// once; when leadership moves the new leader's controller takes over.
+	// While it returns false the controller decides nothing. Default: always
+	// active (a single replica).
+	Active func() bool
 	// Logger receives decisions. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -185,6 +191,9 @@ func (c *Controller) publish(ev natsbus.ScaleEvent) {
 }
 
 func (c *Controller) tick() {
+	if c.cfg.Active != nil && !c.cfg.Active() {
+		return
+	}
 	eps, err := c.cfg.Endpoints()
 	if err != nil {
 		c.cfg.Logger.Error("autoscale: list endpoints", "err", err)

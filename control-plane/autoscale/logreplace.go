@@ -39,6 +39,9 @@ type LogReplacerConfig struct {
 	Replicas LogReplicaStarter
 	// Interval is the time between checks. Default 500 ms.
 	Interval time.Duration
+	// Active reports whether this control plane replica may act (the Raft
+	// leader); while false nothing is changed. Default: always.
+	Active func() bool
 	// Timeout bounds one replacement's admin calls. Default 30 s.
 	Timeout time.Duration
 	// Logger receives decisions. Default slog.Default().
@@ -131,6 +134,9 @@ func (r *LogReplacer) run() {
 
 // check replaces one dead member of the log group, if there is one.
 func (r *LogReplacer) check() error {
+	if r.cfg.Active != nil && !r.cfg.Active() {
+		return nil
+	}
 	dead := map[string]bool{}
 	for _, n := range r.cfg.Nodes() {
 		if n.Role == "logservice" && n.Health == "dead" {

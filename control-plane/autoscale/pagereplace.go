@@ -23,6 +23,9 @@ type ReplacerConfig struct {
 	Start func(ctx context.Context, id string, shard int) error
 	// Interval is the time between checks. Default 250 ms.
 	Interval time.Duration
+	// Active reports whether this control plane replica may act (the Raft
+	// leader); while false nothing is started. Default: always.
+	Active func() bool
 	// Logger receives decisions. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock (node ids). Default time.Now.
@@ -124,6 +127,9 @@ func Orphans(nodes []controlplane.ClusterNode) map[int][]string {
 }
 
 func (r *PageServerReplacer) check() {
+	if r.cfg.Active != nil && !r.cfg.Active() {
+		return
+	}
 	for shard, dead := range Orphans(r.cfg.Nodes()) {
 		r.mu.Lock()
 		busy := r.starting[shard] || (!r.failedAt[shard].IsZero() && r.cfg.Now().Sub(r.failedAt[shard]) < 2*time.Second)
