@@ -217,8 +217,9 @@ func (s *Service) CreateBranch(ctx context.Context, tenant, database, name, pare
 
 // DeleteBranch deletes a branch that no other branch forks from: its
 // branch and timeline records are deleted through the log service (its
-// rows become unreachable garbage under /db/<id>/) and its id is never
-// reused.
+// rows become unreachable under /db/<id>/; page servers drop them once the
+// deletion is older than their retention window), its endpoints are
+// deleted (their computes drained) and its id is never reused.
 func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name string) error {
 	if s.cfg.Log == nil {
 		return fmt.Errorf("%w: start the control plane with --logservice to delete branches", ErrNoLogService)
@@ -261,7 +262,23 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 		ID: strconv.FormatUint(b.ID, 10)}); err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("branch deleted", "tenant", tenant, "database", database, "branch", name, "id", b.ID)
+	// The branch's endpoints go with it; the autoscaler drains their
+	// computes (computes of a deleted endpoint are drained).
+	eps, err := s.Endpoints(tenant, database)
+	if err != nil {
+		return err
+	}
+	var dropped []string
+	for _, e := range eps {
+		if e.Branch != name {
+			continue
+		}
+		if err := s.DeleteEndpoint(tenant, database, e.Name); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("controlplane: delete branch %q: delete its endpoint %q: %w", name, e.Name, err)
+		}
+		dropped = append(dropped, e.ID)
+	}
+	s.cfg.Logger.Info("branch deleted", "tenant", tenant, "database", database, "branch", name, "id", b.ID, "endpoints_deleted", dropped)
 	return nil
 }
 

@@ -116,6 +116,9 @@ type Compute struct {
 	// ReadyAt is when the compute first answered /healthz (zero while
 	// starting).
 	ReadyAt time.Time `json:"ready_at,omitzero"`
+	// PID is the compute's process id when it runs on the control plane's
+	// host (the local provisioner); 0 otherwise.
+	PID int `json:"pid,omitempty"`
 }
 
 // Scaler runs an endpoint's computes (the autoscaler over a provisioner).

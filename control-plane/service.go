@@ -295,6 +295,7 @@ func (s *Service) Handler() http.Handler {
 	})
 	s.registerAuthRoutes(mux)
 	s.registerRaftRoutes(mux)
+	s.registerClusterRoutes(mux) // cluster.go
 	return s.requireAdmin(s.route(mux))
 }
 

@@ -115,6 +115,11 @@ type Config struct {
 	// and MVCC versions). Default 10m; negative disables the periodic run
 	// (CollectObjects and CollectVersions still work on demand).
 	GCInterval time.Duration
+	// GCGrace is how much older than the read horizon (Now - Retention)
+	// version GC's horizon is, so a read admitted just before a GC run never
+	// misses a version; a deleted branch's rows are dropped once its
+	// deletion is below that horizon. Default 1 minute.
+	GCGrace time.Duration
 	// KeepCheckpoints is how many of the newest manifests object GC keeps;
 	// older manifests and every object no kept manifest names are deleted.
 	// Default 3; minimum 1.
@@ -170,6 +175,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = DefaultGCInterval
+	}
+	if c.GCGrace <= 0 {
+		c.GCGrace = gcGrace
 	}
 	if c.KeepCheckpoints <= 0 {
 		c.KeepCheckpoints = DefaultKeepCheckpoints

@@ -19,8 +19,9 @@ import (
 // the retention window.
 var ErrBeforeRetention = errors.New("pageserver: read timestamp is older than the retention window")
 
-// gcGrace is how much older than the read horizon version GC's horizon is,
-// so a read admitted just before a GC run never misses a version.
+// gcGrace is the default Config.GCGrace: how much older than the read
+// horizon version GC's horizon is, so a read admitted just before a GC run
+// never misses a version.
 const gcGrace = time.Minute
 
 // physicalShift is the number of logical bits of a hybrid timestamp:
@@ -201,13 +202,16 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 	if s.cfg.Retention < 0 {
 		return 0, nil
 	}
-	horizon := tsAt(s.cfg.Now().Add(-s.cfg.Retention - gcGrace))
+	horizon := tsAt(s.cfg.Now().Add(-s.cfg.Retention - s.cfg.GCGrace))
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	if s.closed {
 		return 0, ErrClosed
+	}
+	if err := s.purgeDeletedBranches(ctx, horizon); err != nil {
+		return 0, err
 	}
 	tl := s.timelineMap()
 	points := protectionPoints(s.gcTimelines(horizon), horizon)
@@ -300,6 +304,57 @@ func (s *Server) CollectVersions(ctx context.Context) (int, error) {
 		s.log.Info("versions garbage collected", "deleted", deleted, "visited", visited, "horizon_ts", horizon)
 	}
 	return deleted, nil
+}
+
+// purgeDeletedBranches drops every version under /db/<B>/ of each branch
+// timeline B deleted at or below horizon: no admissible read can reach B
+// any more (compute resolves a branch only through its name record,
+// deleted with it, and time travel to before the deletion is below the
+// retention window). It runs before version GC, in its own batch, so the
+// timeline record (which version GC may then drop) outlives the rows it
+// names even across a crash: Pebble recovers batches in order. Writes that
+// reach B after the purge (a transaction whose snapshot predates the
+// deletion) are dropped by the next run, since B stays in the map of
+// deleted timelines until restart. Callers hold gcMu and dbMu (read).
+func (s *Server) purgeDeletedBranches(ctx context.Context, horizon uint64) error {
+	s.tlMu.RLock()
+	var ids []uint64
+	for id, d := range s.tlDeleted {
+		if d <= horizon {
+			ids = append(ids, id)
+		}
+	}
+	s.tlMu.RUnlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		prefix := keys.DatabasePrefix(id)
+		lo := appendUserKeyPrefix(nil, prefix)
+		hi := appendUserKeyPrefix(nil, keys.PrefixEnd(prefix))
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return fmt.Errorf("pageserver: gc: deleted branch %d: %w", id, err)
+		}
+		n := 0
+		for valid := it.First(); valid; valid = it.Next() {
+			n++
+		}
+		err = it.Error()
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("pageserver: gc: deleted branch %d: %w", id, err)
+		}
+		if n == 0 {
+			continue
+		}
+		if err := s.db.DeleteRange(lo, hi, pebble.NoSync); err != nil {
+			return fmt.Errorf("pageserver: gc: drop deleted branch %d: %w", id, err)
+		}
+		s.metrics.gcBranchVersions.Add(float64(n))
+		s.log.Info("deleted branch's rows garbage collected", "timeline", id, "versions", n)
+	}
+	return nil
 }
 
 // gcVersion is one version at or below the GC horizon.

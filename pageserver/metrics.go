@@ -26,6 +26,7 @@ type metrics struct {
 	checkpointFailures prometheus.Counter
 	gcObjectsDeleted   prometheus.Counter
 	gcVersionsDeleted  prometheus.Counter
+	gcBranchVersions   prometheus.Counter
 	blockCache         *cacheCollector
 }
 
@@ -102,6 +103,10 @@ func newMetrics(reg prometheus.Registerer, nodeID string) (*metrics, error) {
 			Name: "phantom_pageserver_gc_versions_deleted_total",
 			Help: "MVCC versions deleted by version garbage collection.",
 		}),
+		gcBranchVersions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "phantom_pageserver_gc_deleted_branch_versions_total",
+			Help: "Versions of deleted branches' own rows removed by garbage collection (counted as their ranges are dropped).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -119,6 +124,7 @@ func newMetrics(reg prometheus.Registerer, nodeID string) (*metrics, error) {
 	register(reg, &m.checkpointFailures, &err)
 	register(reg, &m.gcObjectsDeleted, &err)
 	register(reg, &m.gcVersionsDeleted, &err)
+	register(reg, &m.gcBranchVersions, &err)
 	register(reg, &m.blockCache, &err)
 	if err != nil {
 		return nil, fmt.Errorf("pageserver: register metrics: %w", err)

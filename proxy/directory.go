@@ -131,8 +131,25 @@ func (d *ControlPlane) Resolve(ctx context.Context, t Target) (controlplane.Endp
 	return choose(c.eps, t)
 }
 
-// choose picks the endpoint of t among eps.
+// choose picks the endpoint of t among eps. A branch without an endpoint
+// of its own is served by the database's (the default branch's): a compute
+// runs any branch of its database, and the proxy names the branch in the
+// request (HTTP "branch", PostgreSQL SET phantom.branch); the compute
+// answers 3D000 for a branch that does not exist.
 func choose(eps []controlplane.Endpoint, t Target) (controlplane.Endpoint, error) {
+	ep, err := chooseExact(eps, t)
+	if errors.Is(err, ErrUnknown) && t.Endpoint == "" && t.Branch != controlplane.DefaultBranch {
+		main := t
+		main.Branch = controlplane.DefaultBranch
+		if ep, merr := chooseExact(eps, main); merr == nil {
+			return ep, nil
+		}
+	}
+	return ep, err
+}
+
+// chooseExact picks the endpoint named t.Endpoint, else one of t.Branch.
+func chooseExact(eps []controlplane.Endpoint, t Target) (controlplane.Endpoint, error) {
 	var found *controlplane.Endpoint
 	for i := range eps {
 		e := &eps[i]

@@ -76,32 +76,58 @@ func (p *Proxy) target(r *http.Request, body []byte) (Target, []byte, error) {
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return t, body, errors.New("invalid JSON body: " + err.Error())
 	}
-	raw, ok := fields["database"]
-	if !ok {
-		return p.fill(t), body, nil
+	changed := false
+	if raw, ok := fields["database"]; ok {
+		var db string
+		if err := json.Unmarshal(raw, &db); err != nil {
+			return t, body, errors.New(`"database" must be a string`)
+		}
+		if t.Database == "" {
+			t.Database = db
+		}
+		if name, _, ok := strings.Cut(db, "@"); ok {
+			fields["database"], _ = json.Marshal(name)
+			changed = true
+		}
 	}
-	var db string
-	if err := json.Unmarshal(raw, &db); err != nil {
-		return t, body, errors.New(`"database" must be a string`)
+	// The body's "branch" routes too (to the branch's endpoint if it has
+	// one, else to the database's), and a branch chosen by header or
+	// "db@branch" is written into the body, so the compute runs the
+	// statement on it whichever endpoint serves it.
+	var bodyBranch string
+	if raw, ok := fields["branch"]; ok {
+		if err := json.Unmarshal(raw, &bodyBranch); err != nil {
+			return t, body, errors.New(`"branch" must be a string`)
+		}
 	}
-	if t.Database == "" {
-		t.Database = db
+	if t.Branch == "" && bodyBranch != "" {
+		t.Branch = bodyBranch
 	}
-	if name, _, ok := strings.Cut(db, "@"); ok {
-		fields["database"], _ = json.Marshal(name)
+	t = p.fill(t)
+	if bodyBranch != "" && bodyBranch != t.Branch {
+		return t, body, fmt.Errorf("the body's branch %q differs from the requested branch %q", bodyBranch, t.Branch)
+	}
+	if _, inSession := fields["session"]; bodyBranch == "" && !inSession && t.Branch != controlplane.DefaultBranch {
+		fields["branch"], _ = json.Marshal(t.Branch)
+		changed = true
+	}
+	if changed {
 		b, err := json.Marshal(fields)
 		if err != nil {
 			return t, body, err
 		}
 		body = b
 	}
-	return p.fill(t), body, nil
+	return t, body, nil
 }
 
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.RoundTripper) {
+	start := time.Now()
+	defer func() { httpDuration.Observe(time.Since(start).Seconds()) }()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
+		httpRequests.WithLabelValues("bad_request").Inc()
 		if errors.As(err, &tooBig) {
 			writeErr(w, http.StatusRequestEntityTooLarge, "54000", err.Error())
 			return
@@ -111,11 +137,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 	}
 	t, body, err := p.target(r, body)
 	if err != nil {
+		httpRequests.WithLabelValues("bad_request").Inc()
 		writeErr(w, http.StatusBadRequest, "22P02", err.Error())
 		return
 	}
 	computeID, body, err := sessionField(body)
 	if err != nil {
+		httpRequests.WithLabelValues("bad_request").Inc()
 		writeErr(w, http.StatusBadRequest, "08003", err.Error())
 		return
 	}
@@ -135,17 +163,25 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 		resp, err := p.send(r, transport, c, r.URL.RequestURI(), body)
 		if err != nil {
 			release()
-			if isDialError(err) && attempt < 3 {
-				p.cfg.Logger.Warn("proxy: compute unreachable; trying another", "compute", c.ID, "err", err)
-				p.markUnreachable(c)
-				continue
-			}
 			if r.Context().Err() != nil {
 				return
 			}
+			// Connection refused or lost: keep new work away from the
+			// compute (it is most likely dead) until the control plane's
+			// view says otherwise.
+			p.markUnreachable(c)
+			if isDialError(err) && attempt < 3 {
+				p.cfg.Logger.Warn("proxy: compute unreachable; trying another", "compute", c.ID, "err", err)
+				retries.Inc()
+				continue
+			}
+			// The request may have reached the compute: not retried (it
+			// may have committed); the client decides.
+			httpRequests.WithLabelValues("unreachable").Inc()
 			writeErr(w, http.StatusBadGateway, "08006", "compute "+c.ID+": "+err.Error())
 			return
 		}
+		httpRequests.WithLabelValues("forwarded").Inc()
 		for _, h := range hopHeaders {
 			resp.Header.Del(h)
 		}
@@ -164,14 +200,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, transport http.R
 func (p *Proxy) pickFailed(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrSessionGone):
+		httpRequests.WithLabelValues("unknown").Inc()
 		writeErr(w, http.StatusNotFound, "08003", err.Error())
 	case errors.Is(err, ErrUnknown):
+		httpRequests.WithLabelValues("unknown").Inc()
 		writeErr(w, http.StatusNotFound, "3D000", err.Error())
 	case errors.Is(err, ErrNotReady), errors.Is(err, context.DeadlineExceeded):
+		httpRequests.WithLabelValues("not_ready").Inc()
 		w.Header().Set("Retry-After", "1")
 		writeErr(w, http.StatusServiceUnavailable, "57P03", err.Error())
 	case r.Context().Err() != nil:
 	default:
+		httpRequests.WithLabelValues("unreachable").Inc()
 		writeErr(w, http.StatusBadGateway, "08006", err.Error())
 	}
 }
@@ -246,8 +286,14 @@ func (p *Proxy) openSession(w http.ResponseWriter, r *http.Request, transport ht
 		writeErr(w, http.StatusBadRequest, "08P01", "read request body: "+err.Error())
 		return
 	}
-	t := p.fill(Target{Tenant: r.Header.Get(HeaderTenant), Database: r.Header.Get(HeaderDatabase),
-		Branch: r.Header.Get(HeaderBranch), Endpoint: r.Header.Get(HeaderEndpoint)})
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	t, body, err := p.target(r, body)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "22P02", err.Error())
+		return
+	}
 	c, release, err := p.pick(r.Context(), t)
 	if err != nil {
 		p.pickFailed(w, r, err)

@@ -57,6 +57,9 @@ func pgFatal(nc net.Conn, be *pgproto3.Backend, code, msg string) {
 }
 
 func (p *Proxy) servePGConn(nc net.Conn) {
+	pgAccepted.Inc()
+	pgConnections.Inc()
+	defer pgConnections.Dec()
 	p.mu.Lock()
 	p.conns[nc] = struct{}{}
 	p.mu.Unlock()
@@ -143,7 +146,11 @@ func (p *Proxy) servePGConn(nc net.Conn) {
 		pgFatal(nc, be, "08006", "forward startup: "+err.Error())
 		return
 	}
-	p.splice(nc, server, c)
+	setBranch := ""
+	if t.Branch != controlplane.DefaultBranch {
+		setBranch = t.Branch
+	}
+	p.splice(nc, server, c, setBranch)
 }
 
 // pgTarget reads the target from startup parameters and answers the
@@ -208,8 +215,12 @@ func parseOptions(opts string) (keep string, set map[string]string) {
 
 // splice copies bytes both ways until either side closes. On the way back
 // it reads the compute's messages up to the first ReadyForQuery to record
-// the cancel key.
-func (p *Proxy) splice(client, server net.Conn, c controlplane.Compute) {
+// the cancel key. With branch set (the client asked for "db@branch" or
+// -c phantom.branch), it runs SET phantom.branch on the new session before
+// passing that ReadyForQuery on, so the client's first statement already
+// runs on the branch; an error of the SET (an unknown branch) reaches the
+// client and ends the connection.
+func (p *Proxy) splice(client, server net.Conn, c controlplane.Compute, branch string) {
 	var key *cancelKey
 	defer func() {
 		if key != nil {
@@ -253,6 +264,13 @@ func (p *Proxy) splice(client, server net.Conn, c controlplane.Compute) {
 			p.mu.Unlock()
 			key = &k
 		}
+		if hdr[0] == 'Z' && branch != "" {
+			if err := setBranch(client, server, branch); err != nil {
+				closeBoth()
+				<-done
+				return
+			}
+		}
 		if _, err := client.Write(append(hdr, body...)); err != nil {
 			closeBoth()
 			<-done
@@ -283,5 +301,51 @@ func (p *Proxy) forwardCancel(m *pgproto3.CancelRequest) {
 	defer conn.Close()
 	if b, err := m.Encode(nil); err == nil {
 		_, _ = conn.Write(b)
+	}
+}
+
+// setBranch runs SET phantom.branch = branch on a compute session that
+// just became ready, swallowing the answer up to its ReadyForQuery. An
+// ErrorResponse is passed to the client as FATAL and answers an error.
+func setBranch(client, server net.Conn, branch string) error {
+	q := &pgproto3.Query{String: "SET phantom.branch = '" + strings.ReplaceAll(branch, "'", "''") + "'"}
+	b, err := q.Encode(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := server.Write(b); err != nil {
+		return err
+	}
+	var failed []byte
+	hdr := make([]byte, 5)
+	for {
+		if _, err := io.ReadFull(server, hdr); err != nil {
+			return err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[1:])) - 4
+		if n < 0 || n > 1<<20 {
+			return fmt.Errorf("proxy: bad message length %d", n)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(server, body); err != nil {
+			return err
+		}
+		switch hdr[0] {
+		case 'E':
+			failed = append(append([]byte(nil), hdr...), body...)
+		case 'Z':
+			if failed == nil {
+				return nil
+			}
+			var e pgproto3.ErrorResponse
+			if err := e.Decode(failed[5:]); err != nil {
+				return err
+			}
+			e.Severity, e.SeverityUnlocalized = "FATAL", "FATAL"
+			if out, err := e.Encode(nil); err == nil {
+				_, _ = client.Write(out)
+			}
+			return fmt.Errorf("proxy: SET phantom.branch: %s", e.Message)
+		}
 	}
 }

@@ -170,6 +170,7 @@ func (p *Proxy) pick(ctx context.Context, t Target) (controlplane.Compute, func(
 		}
 		if !woke {
 			p.cfg.Logger.Info("proxy: waking endpoint", "endpoint", ep.ID)
+			wakes.Inc()
 		}
 		woke = true
 		if err := p.cfg.Directory.Wake(ctx, ep); err != nil {
@@ -262,6 +263,7 @@ func (p *Proxy) releaser(id string) func() {
 // markUnreachable keeps new work away from compute id for a few seconds
 // and drops the cached compute list.
 func (p *Proxy) markUnreachable(c controlplane.Compute) {
+	unreachable.Inc()
 	p.mu.Lock()
 	p.avoid[c.ID] = time.Now().Add(3 * time.Second)
 	p.mu.Unlock()

@@ -197,8 +197,40 @@ func TestHTTPRoutingFieldsAndErrors(t *testing.T) {
 	if code != 404 || m["error"].(map[string]any)["code"] != "3D000" {
 		t.Fatalf("unknown database: %d %v", code, m)
 	}
-	if code, _, _ := post(t, srv.URL, `{"query":"SELECT 1"}`, map[string]string{HeaderBranch: "nope"}); code != 404 {
-		t.Fatalf("unknown branch: %d", code)
+	// A branch without an endpoint goes to the database's endpoint, named
+	// in the body (the compute answers 3D000 if it does not exist); one
+	// named in the body routes the same way and is kept.
+	for _, c := range []struct {
+		body string
+		hdr  map[string]string
+	}{
+		{`{"query":"SELECT 1"}`, map[string]string{HeaderBranch: "feature"}},
+		{`{"query":"SELECT 1","database":"phantom@feature"}`, nil},
+		{`{"query":"SELECT 1","branch":"feature"}`, nil},
+	} {
+		if code, m, _ := post(t, srv.URL, c.body, c.hdr); code != 200 {
+			t.Fatalf("%s %v: %d %v", c.body, c.hdr, code, m)
+		}
+		fwd = nil
+		_ = json.Unmarshal([]byte(<-a.bodies), &fwd)
+		if fwd["branch"] != "feature" {
+			t.Fatalf("%s %v: forwarded body %v, want branch feature", c.body, c.hdr, fwd)
+		}
+	}
+	// The default branch is not written into the body.
+	post(t, srv.URL, `{"query":"SELECT 1"}`, nil)
+	fwd = nil
+	_ = json.Unmarshal([]byte(<-a.bodies), &fwd)
+	if _, ok := fwd["branch"]; ok {
+		t.Fatalf("forwarded body %v names a branch", fwd)
+	}
+	// A header and a body naming different branches: 400.
+	if code, _, _ := post(t, srv.URL, `{"query":"SELECT 1","branch":"x"}`, map[string]string{HeaderBranch: "y"}); code != 400 {
+		t.Fatalf("conflicting branches: %d", code)
+	}
+	// A body branch that routes to dev's endpoint (no computes ever).
+	if code, _, _ := post(t, srv.URL, `{"query":"SELECT 1","branch":"dev"}`, nil); code != 503 {
+		t.Fatalf("body branch dev: %d, want 503 from dev's endpoint", code)
 	}
 	// Branch dev never gets a compute: 503 57P03 after the wake timeout.
 	code, m, h := post(t, srv.URL, `{"query":"SELECT 1"}`, map[string]string{HeaderBranch: "dev"})

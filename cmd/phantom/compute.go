@@ -68,6 +68,9 @@ type computeFlags struct {
 	tlsKey           string
 	httpTLS          bool
 	logs             logFlags
+
+	// pageserverTimeout drops a page server silent this long (pagedial.go).
+	pageserverTimeout time.Duration
 }
 
 func (f *computeFlags) register(fs *flag.FlagSet) {
@@ -76,7 +79,8 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:8440", "PostgreSQL wire protocol listen address (empty: off)")
 	fs.IntVar(&f.maxPGConns, "max-pg-connections", pgwire.DefaultMaxConnections, "PostgreSQL client connections at once; more are refused (53300)")
 	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated")
-	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address")
+	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address(es) of the shard, comma-separated; with --nats-url, page servers announcing the shard in their heartbeats are added and dead ones dropped (failover)")
+	fs.DurationVar(&f.pageserverTimeout, "pageserver-timeout", 3*time.Second, "with --nats-url, drop a page server from the list after this long without a heartbeat")
 	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL(s), comma-separated: one per replica, the next tried when one refuses connections (resolves the database id, verifies API keys)")
 	fs.StringVar(&f.tenant, "tenant", "default", "tenant of the database served")
 	fs.StringVar(&f.database, "database", "phantom", "database served")
@@ -153,13 +157,14 @@ func computeCommand() *ffcli.Command {
 
 // computeNode is a running compute node.
 type computeNode struct {
-	logc   *logclient.Client
-	pages  *grpc.ClientConn
-	api    *httpapi.Server
-	http   *httpServer
-	pg     *pgwire.Server
-	pgLis  net.Listener
-	stopHB func()
+	logc    *logclient.Client
+	pageDir *pageServers
+	pages   *grpc.ClientConn
+	api     *httpapi.Server
+	http    *httpServer
+	pg      *pgwire.Server
+	pgLis   net.Listener
+	stopHB  func()
 	// load measures queries and sessions for the autoscaler; stopLoad
 	// stops publishing it.
 	load         *loadstats.Tracker
@@ -167,6 +172,9 @@ type computeNode struct {
 	drainTimeout time.Duration
 	draining     atomic.Bool
 	log          *slog.Logger
+
+	// lastLoad is the latest load report (publishLoad), sent in heartbeats.
+	lastLoad atomic.Pointer[natsbus.Load]
 }
 
 // resolveDatabase asks the control plane for the id of tenant/database,
@@ -253,7 +261,11 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 500 * time.Millisecond},
 		MinConnectTimeout: time.Second,
 	})
-	if n.pages, err = grpc.NewClient(f.pageserverAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	if n.pageDir, err = newPageServers(f.pageserverAddr, f.natsURL, 0, f.pageserverTimeout, log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if n.pages, err = grpc.NewClient(n.pageDir.dialTarget(), n.pageDir.dialOption(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)), reconnect); err != nil {
 		n.Close()
 		return nil, fmt.Errorf("dial page server %s: %w", f.pageserverAddr, err)
@@ -290,7 +302,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	if f.httpTLS {
 		httpTLS = tlsCfg
 	}
-	if n.http, err = startHTTPTLS(f.httpAddr, n.load.Middleware(api), log, httpTLS); err != nil {
+	if n.http, err = startHTTPTLS(f.httpAddr, withMetrics(computeMetrics(n.load.Middleware(api))), log, httpTLS); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -300,7 +312,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 			return nil, err
 		}
 	}
-	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), log); err != nil {
+	if n.stopHB, err = heartbeatLoad(ctx, f.natsURL, f.nodeID, natsbus.RoleCompute, n.http.Addr(), n.heartbeatLoad, log); err != nil {
 		n.stopHB = func() {}
 		n.Close()
 		return nil, err
@@ -396,6 +408,9 @@ func (n *computeNode) Close() error {
 	}
 	if n.pages != nil {
 		n.pages.Close()
+	}
+	if n.pageDir != nil {
+		n.pageDir.Close()
 	}
 	if n.logc != nil {
 		n.logc.Close()

@@ -39,6 +39,8 @@ func publishLoad(ctx context.Context, f computeFlags, n *computeNode, log *slog.
 			case <-t.C:
 			}
 			s := n.load.Snapshot()
+			n.lastLoad.Store(&natsbus.Load{ActiveSessions: s.Sessions, QueriesPerSec: s.QPS, CPU: s.CPU, P99Millis: s.P99Millis,
+				Extra: map[string]float64{"in_flight": float64(s.InFlight), "concurrency": s.Concurrency}})
 			l := natsbus.ComputeLoad{Endpoint: f.endpoint, NodeID: f.nodeID, HTTPAddr: n.http.Addr(), PGAddr: n.PGAddr(),
 				ActiveSessions: s.Sessions, InFlight: s.InFlight, Concurrency: s.Concurrency, QueriesPerSec: s.QPS,
 				P99Millis: s.P99Millis, CPU: s.CPU, Draining: s.Draining, SentAt: time.Now().UTC()}
@@ -57,4 +59,13 @@ func publishLoad(ctx context.Context, f computeFlags, n *computeNode, log *slog.
 		<-done
 		nc.Close()
 	}, nil
+}
+
+// heartbeatLoad answers the load the node's heartbeat carries: the latest
+// load report (none before the first, or without an endpoint).
+func (n *computeNode) heartbeatLoad() natsbus.Load {
+	if l := n.lastLoad.Load(); l != nil {
+		return *l
+	}
+	return natsbus.Load{}
 }

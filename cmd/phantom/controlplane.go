@@ -145,7 +145,7 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		return nil, err
 	}
 	n.svc = svc
-	handler.set(svc.Handler())
+	handler.set(withMetrics(svc.Handler()))
 	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleControlPlane, n.http.Addr(), log); err != nil {
 		n.stopHB = func() {}
 		n.Close()

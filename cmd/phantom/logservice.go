@@ -135,7 +135,15 @@ func startLogservice(ctx context.Context, f logserviceFlags, log *slog.Logger) (
 		svc.Close()
 		return nil, err
 	}
-	stop, err := heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleLogService, g.Addr(), log)
+	// The heartbeat says whether this replica leads (GET /v1/cluster).
+	leads := func() natsbus.Load {
+		v := 0.0
+		if svc.IsLeader() {
+			v = 1
+		}
+		return natsbus.Load{Extra: map[string]float64{"leader": v}}
+	}
+	stop, err := heartbeatLoad(ctx, f.natsURL, f.nodeID, natsbus.RoleLogService, g.Addr(), leads, log)
 	if err != nil {
 		h.Close()
 		g.Close()

@@ -36,6 +36,7 @@ func main() {
 			pageserverCommand(),
 			controlPlaneCommand(),
 			proxyCommand(),
+			statusCommand(os.Stdout),
 			benchCommand(),
 			sqlCommand(),
 			versionCommand(),

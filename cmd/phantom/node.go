@@ -110,6 +110,11 @@ func (g *grpcServer) Close() {
 // heartbeat until the returned stop is called. A missing NATS server is not
 // fatal: the client keeps reconnecting in the background.
 func heartbeat(ctx context.Context, url, nodeID string, role natsbus.Role, addr string, log *slog.Logger) (stop func(), err error) {
+	return heartbeatLoad(ctx, url, nodeID, role, addr, nil, log)
+}
+
+// heartbeatLoad is heartbeat with the node's load (load may be nil).
+func heartbeatLoad(ctx context.Context, url, nodeID string, role natsbus.Role, addr string, load func() natsbus.Load, log *slog.Logger) (stop func(), err error) {
 	if url == "" {
 		return func() {}, nil
 	}
@@ -121,7 +126,11 @@ func heartbeat(ctx context.Context, url, nodeID string, role natsbus.Role, addr 
 	stopHB, err := natsbus.StartPublisher(ctx, nc, natsbus.PublisherConfig{
 		Interval: time.Second,
 		Heartbeat: func() natsbus.Heartbeat {
-			return natsbus.Heartbeat{NodeID: nodeID, Role: role, Address: addr, StartedAt: started}
+			hb := natsbus.Heartbeat{NodeID: nodeID, Role: role, Address: addr, StartedAt: started}
+			if load != nil {
+				hb.Load = load()
+			}
+			return hb
 		},
 		Logger: log,
 	})

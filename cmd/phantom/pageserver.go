@@ -12,6 +12,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
 
+	controlplane "github.com/phantom-db/phantom/control-plane"
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/internal/objstore"
 	"github.com/phantom-db/phantom/logservice/logclient"
@@ -30,6 +31,7 @@ type pageserverFlags struct {
 	checkpointInterval time.Duration
 	gcInterval         time.Duration
 	retention          time.Duration
+	gcGrace            time.Duration
 	natsURL            string
 	restore            string
 	logs               logFlags
@@ -46,6 +48,7 @@ func (f *pageserverFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "how often to checkpoint to the object store (0: only on shutdown)")
 	fs.DurationVar(&f.gcInterval, "gc-interval", pageserver.DefaultGCInterval, "how often to garbage-collect old versions and unreferenced objects (0: never)")
 	fs.DurationVar(&f.retention, "retention", pageserver.DefaultRetention, "how far back reads may go; older versions are garbage-collected (0: keep everything)")
+	fs.DurationVar(&f.gcGrace, "gc-grace", time.Minute, "how much older than the retention horizon garbage collection's horizon is (a deleted branch's rows go once its deletion is older than --retention plus this)")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
 	fs.StringVar(&f.restore, "restore", string(pageserver.RestoreLazy), "restore of an empty disk from the newest checkpoint: lazy (serve at once, fetch SSTs on first use and in the background) or eager (download everything first)")
 }
@@ -103,6 +106,7 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		CheckpointInterval: interval,
 		GCInterval:         gcInterval,
 		Retention:          retention,
+		GCGrace:            f.gcGrace,
 		Restore:            restore,
 		NodeID:             f.nodeID,
 		Registerer:         prometheus.DefaultRegisterer,
@@ -124,7 +128,19 @@ func startPageserver(ctx context.Context, f pageserverFlags, log *slog.Logger) (
 		n.Close()
 		return nil, err
 	}
-	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RolePageServer, n.grpc.Addr(), log); err != nil {
+	// The heartbeat carries the shard and its positions: the control
+	// plane's GET /v1/cluster shows them, and computes find the page
+	// servers of their shard by it.
+	shard := controlplane.ShardOfPrefix(f.objectPrefix)
+	hbLoad := func() natsbus.Load {
+		st, err := srv.Status(ctx, nil)
+		if err != nil {
+			return natsbus.Load{}
+		}
+		return natsbus.Load{Extra: map[string]float64{controlplane.LoadShard: float64(shard),
+			controlplane.LoadAppliedIndex: float64(st.AppliedIndex), controlplane.LoadCheckpointIndex: float64(st.CheckpointIndex)}}
+	}
+	if n.stopHB, err = heartbeatLoad(ctx, f.natsURL, f.nodeID, natsbus.RolePageServer, n.grpc.Addr(), hbLoad, log); err != nil {
 		n.stopHB = func() {}
 		n.Close()
 		return nil, err

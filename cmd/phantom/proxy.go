@@ -99,7 +99,7 @@ func startProxy(ctx context.Context, f proxyFlags, log *slog.Logger) (*proxyNode
 			return nil, fmt.Errorf("subscribe %s: %w", natsbus.ScaleWildcard, err)
 		}
 	}
-	if n.http, err = startHTTP(f.httpAddr, p.Handler(), log); err != nil {
+	if n.http, err = startHTTP(f.httpAddr, withMetrics(p.Handler()), log); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -113,6 +113,11 @@ func startProxy(ctx context.Context, f proxyFlags, log *slog.Logger) (*proxyNode
 				log.Error("proxy pg listener stopped", "err", err)
 			}
 		}()
+	}
+	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleProxy, n.http.Addr(), log); err != nil {
+		n.stopHB = func() {}
+		n.Close()
+		return nil, err
 	}
 	n.log.Info("proxy ready", "http", n.http.Addr(), "pg", n.PGAddr(), "control_plane", f.controlPlane)
 	return n, nil

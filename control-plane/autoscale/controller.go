@@ -31,6 +31,11 @@ type Config struct {
 	Interval time.Duration
 	// LoadMaxAge drops load reports older than this. Default 3 s.
 	LoadMaxAge time.Duration
+	// Dead answers the ids of nodes the membership has declared dead (no
+	// heartbeat for the timeout); a compute among them that the provisioner
+	// still runs is killed (provision.Killer) and so replaced. Nil: only
+	// process exits count.
+	Dead func() []string
 	// Active reports whether this control plane replica may act: only the
 	// Raft leader starts and drains computes, so a decision is carried out
 	// once; when leadership moves the new leader's controller takes over.
@@ -194,6 +199,7 @@ func (c *Controller) tick() {
 		c.cfg.Logger.Error("autoscale: list endpoints", "err", err)
 		return
 	}
+	c.killDead()
 	known := map[string]bool{}
 	for _, ep := range eps {
 		known[ep.ID] = true
@@ -220,6 +226,39 @@ func (c *Controller) tick() {
 		}
 	}
 	c.mu.Unlock()
+}
+
+// killDead kills the computes the membership declared dead: a compute that
+// stopped heartbeating (hung, partitioned, its host gone) but whose process
+// the provisioner still holds. Its exit is reported like a crash, the
+// proxies drop it and the endpoint's minimum brings a replacement.
+func (c *Controller) killDead() {
+	if c.cfg.Dead == nil {
+		return
+	}
+	k, ok := c.cfg.Provisioner.(provision.Killer)
+	if !ok {
+		return
+	}
+	dead := c.cfg.Dead()
+	if len(dead) == 0 {
+		return
+	}
+	set := make(map[string]bool, len(dead))
+	for _, id := range dead {
+		set[id] = true
+	}
+	for _, in := range c.cfg.Provisioner.Instances("") {
+		if !set[in.ID] || in.State == provision.StateStarting {
+			continue
+		}
+		c.cfg.Logger.Warn("autoscale: compute missed its heartbeats; replacing it", "compute", in.ID, "endpoint", in.Endpoint)
+		deadComputes.Inc()
+		// SIGKILL and the wait for the exit take milliseconds.
+		if err := k.Kill(in.ID); err != nil && !errors.Is(err, provision.ErrNotFound) {
+			c.cfg.Logger.Error("autoscale: kill dead compute", "compute", in.ID, "err", err)
+		}
+	}
 }
 
 // PolicyOf answers the Policy of an endpoint's settings.
@@ -300,6 +339,11 @@ func (c *Controller) decide(ep controlplane.Endpoint) {
 	c.cfg.Logger.Info("autoscale: scaling", "endpoint", ep.ID, "from", o.Current, "to", d.Target, "reason", d.Reason,
 		"concurrency", o.Concurrency, "in_flight", o.InFlight, "sessions", o.Sessions, "qps", o.QPS)
 	c.publish(natsbus.ScaleEvent{Endpoint: ep.ID, From: o.Current, To: d.Target, Reason: d.Reason, At: now.UTC()})
+	if d.Target > o.Current {
+		scaleDecisions.WithLabelValues("up").Inc()
+	} else {
+		scaleDecisions.WithLabelValues("down").Inc()
+	}
 	for i := 0; i < starts; i++ {
 		go c.start(ep)
 	}
@@ -322,6 +366,7 @@ func (c *Controller) start(ep controlplane.Endpoint) {
 		es.failedAt = c.cfg.Now()
 	}
 	c.mu.Unlock()
+	computeStarts.WithLabelValues(outcome(err)).Inc()
 	if err != nil {
 		c.cfg.Logger.Error("autoscale: start compute", "endpoint", ep.ID, "err", err)
 	}
@@ -355,7 +400,7 @@ func (c *Controller) Computes(endpoint string) []controlplane.Compute {
 			c.mu.Unlock()
 		}
 		out = append(out, controlplane.Compute{ID: in.ID, Endpoint: in.Endpoint, HTTPAddr: in.HTTPAddr, PGAddr: in.PGAddr,
-			State: state, StartedAt: in.StartedAt, ReadyAt: in.ReadyAt})
+			State: state, StartedAt: in.StartedAt, ReadyAt: in.ReadyAt, PID: in.PID})
 	}
 	return out
 }

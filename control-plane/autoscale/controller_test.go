@@ -169,6 +169,59 @@ func TestControllerWakeLoadIdleAndDelete(t *testing.T) {
 	waitFor(t, "drain of a deleted endpoint", func() bool { return prov.count("") == 0 })
 }
 
+// killProv is a fakeProv that can kill instances (provision.Killer).
+type killProv struct {
+	fakeProv
+	killed []string
+}
+
+func (k *killProv) Kill(id string) error {
+	k.mu.Lock()
+	k.killed = append(k.killed, id)
+	k.mu.Unlock()
+	return k.Drain(context.Background(), id)
+}
+
+// TestControllerReplacesDeadCompute: a compute the membership declares dead
+// is killed and the endpoint's minimum brings a replacement.
+func TestControllerReplacesDeadCompute(t *testing.T) {
+	eps := []controlplane.Endpoint{{ID: "ep-1", Tenant: "default", Database: "phantom", Branch: "main", MinComputes: 2, MaxComputes: 2,
+		Policy: controlplane.ScalingPolicy{TargetInFlight: 1}}}
+	prov := &killProv{fakeProv: fakeProv{insts: map[string]provision.Instance{}}}
+	var mu sync.Mutex
+	var dead []string
+	c, err := New(Config{
+		Endpoints:   func() ([]controlplane.Endpoint, error) { return eps, nil },
+		Provisioner: prov, Interval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Dead: func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]string(nil), dead...)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "min 2", func() bool { return prov.count("ep-1") == 2 })
+	victim := prov.Instances("ep-1")[0].ID
+	mu.Lock()
+	dead = []string{victim, "some-other-node"}
+	mu.Unlock()
+	waitFor(t, "the dead compute replaced", func() bool {
+		ids := map[string]bool{}
+		for _, in := range prov.Instances("ep-1") {
+			ids[in.ID] = true
+		}
+		return len(ids) == 2 && !ids[victim]
+	})
+	prov.mu.Lock()
+	defer prov.mu.Unlock()
+	if len(prov.killed) != 1 || prov.killed[0] != victim {
+		t.Fatalf("killed %v, want only %s", prov.killed, victim)
+	}
+}
+
 // TestInactiveReplicaActsNot: a controller whose replica is not the leader
 // starts nothing, even for an endpoint below its minimum; once it becomes
 // the leader it brings the endpoint to its minimum.

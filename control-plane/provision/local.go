@@ -182,7 +182,8 @@ func (l *Local) start(ctx context.Context, spec Spec) (Instance, error) {
 		return Instance{}, fmt.Errorf("provision: start %s: %w", l.cfg.Binary, err)
 	}
 	p := &localProc{cmd: cmd, exited: make(chan struct{}), logf: logf,
-		inst: Instance{ID: id, Endpoint: spec.Endpoint, HTTPAddr: httpAddr, PGAddr: pgAddr, State: StateStarting, StartedAt: time.Now().UTC()}}
+		inst: Instance{ID: id, Endpoint: spec.Endpoint, HTTPAddr: httpAddr, PGAddr: pgAddr, State: StateStarting, StartedAt: time.Now().UTC(),
+			PID: cmd.Process.Pid}}
 	l.mu.Lock()
 	l.procs[id] = p
 	l.mu.Unlock()
@@ -277,6 +278,22 @@ func (l *Local) Drain(ctx context.Context, id string) error {
 	case <-ctx.Done():
 	}
 	l.cfg.Logger.Warn("compute did not exit after SIGTERM; killing", "compute", id)
+	l.kill(p)
+	return nil
+}
+
+// Kill stops instance id at once with SIGKILL and waits for its exit: the
+// autoscaler's answer to a compute the membership declared dead (it missed
+// its heartbeats, so it may hang rather than exit). The exit is reported
+// through OnChange like any other.
+func (l *Local) Kill(id string) error {
+	l.mu.Lock()
+	p, ok := l.procs[id]
+	l.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	l.cfg.Logger.Warn("killing compute", "compute", id, "endpoint", p.inst.Endpoint)
 	l.kill(p)
 	return nil
 }

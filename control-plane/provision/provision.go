@@ -10,7 +10,9 @@
 //     so proxies stop routing new work to it, waits DrainGrace, then sends
 //     SIGTERM: the compute stops accepting and finishes in-flight work (up to
 //     its drain timeout) before exiting; SIGKILL only after StopTimeout.
-//   - An instance that exits on its own is removed and reported.
+//   - An instance that exits on its own (a crash, SIGKILL) is removed and
+//     reported at once, so the autoscaler starts a replacement when the
+//     endpoint falls below its minimum and proxies drop it.
 package provision
 
 import (
@@ -52,6 +54,9 @@ type Instance struct {
 	StartedAt time.Time `json:"started_at"`
 	// ReadyAt is when /healthz first answered (zero while starting).
 	ReadyAt time.Time `json:"ready_at"`
+	// PID is the compute's process id on the control plane's host (Local
+	// only; 0 otherwise).
+	PID int `json:"pid,omitempty"`
 }
 
 // Provisioner runs compute nodes.
@@ -66,4 +71,11 @@ type Provisioner interface {
 	Instances(endpoint string) []Instance
 	// Close stops every compute.
 	Close() error
+}
+
+// Killer is implemented by provisioners that can stop an instance at once
+// (no drain): the autoscaler kills a compute the membership declared dead,
+// which then counts as exited and is replaced.
+type Killer interface {
+	Kill(id string) error
 }

@@ -21,12 +21,13 @@ const (
 	RoleLogService   Role = "logservice"
 	RolePageServer   Role = "pageserver"
 	RoleControlPlane Role = "control-plane"
+	RoleProxy        Role = "proxy"
 )
 
 // Valid reports whether r is one of the known roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleCompute, RoleLogService, RolePageServer, RoleControlPlane:
+	case RoleCompute, RoleLogService, RolePageServer, RoleControlPlane, RoleProxy:
 		return true
 	}
 	return false

@@ -42,6 +42,8 @@ type LogClusterConfig struct {
 	// ReadyTimeout bounds each wait for a process to come up or a leader to
 	// be elected. Default 30s.
 	ReadyTimeout time.Duration
+	// ExtraArgs are appended to every replica's flags (e.g. --nats-url).
+	ExtraArgs []string
 }
 
 // EnsureDefaults fills unset fields with their defaults.
@@ -129,7 +131,7 @@ func StartLogCluster(t testing.TB, cfg LogClusterConfig) *LogCluster {
 	}
 	dataRoot := t.TempDir()
 	args := func(nd *LogNode, bootstrap bool) []string {
-		return []string{"logservice",
+		return append([]string{"logservice",
 			"--node-id", nd.ID,
 			"--data-dir", filepath.Join(dataRoot, nd.ID),
 			"--grpc-addr", nd.GRPCAddr,
@@ -138,7 +140,7 @@ func StartLogCluster(t testing.TB, cfg LogClusterConfig) *LogCluster {
 			"--http-addr", nd.HTTPAddr,
 			"--bootstrap=" + fmt.Sprint(bootstrap),
 			"--peers", strings.Join(peers, ","),
-		}
+		}, cfg.ExtraArgs...)
 	}
 	// Followers first, so the bootstrapping node finds them listening.
 	for i := n - 1; i >= 0; i-- {

@@ -23,15 +23,36 @@ import (
 // page server, control plane with the local provisioner, and a proxy; NATS
 // is embedded in the test process.
 type elastic struct {
-	cp, proxy        *cluster.Process
-	cpURL, proxyURL  string
-	proxyPG          string
-	procs            []*cluster.Process
-	computeLogDir    string
-	endpointsBaseURL string
+	cp, proxy, page, logsvc *cluster.Process
+	cpURL, proxyURL         string
+	proxyPG                 string
+	procs                   []*cluster.Process
+	computeLogDir           string
+	endpointsBaseURL        string
+	// natsURL is the embedded NATS server; root the test's directory;
+	// objects the page server's object store; logGRPC, pageGRPC and
+	// pageHTTP the log service's and page server's addresses; logHTTP
+	// the log service's admin HTTP address.
+	natsURL, root, objects      string
+	logGRPC, pageGRPC, pageHTTP string
+	logHTTP                     string
 }
 
-func startElastic(t *testing.T) *elastic {
+// elasticOpts adds flags to the processes of startElasticWith.
+type elasticOpts struct {
+	// cpArgs and pageArgs are appended to the control plane's and page
+	// server's flags; pageNATS gives the page server --nats-url (it
+	// heartbeats) and the node id page-1.
+	cpArgs, pageArgs []string
+	pageNATS         bool
+	// pageReplace runs the control plane with --pageserver-replace on the
+	// page server's object store (implies pageNATS).
+	pageReplace bool
+}
+
+func startElastic(t *testing.T) *elastic { return startElasticWith(t, elasticOpts{}) }
+
+func startElasticWith(t *testing.T, o elasticOpts) *elastic {
 	t.Helper()
 	ns, err := natsbus.StartEmbedded(natsbus.ServerConfig{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -42,28 +63,39 @@ func startElastic(t *testing.T) *elastic {
 	logGRPC, pageGRPC, cpHTTP := cluster.FreeAddr(t), cluster.FreeAddr(t), cluster.FreeAddr(t)
 	proxyHTTP, proxyPG := cluster.FreeAddr(t), cluster.FreeAddr(t)
 	e := &elastic{cpURL: "http://" + cpHTTP, proxyURL: "http://" + proxyHTTP, proxyPG: proxyPG,
-		computeLogDir: filepath.Join(root, "computes")}
+		computeLogDir: filepath.Join(root, "computes"), natsURL: ns.ClientURL(), root: root,
+		objects: filepath.Join(root, "objects"), logGRPC: logGRPC, pageGRPC: pageGRPC, logHTTP: cluster.FreeAddr(t)}
 	e.endpointsBaseURL = e.cpURL + "/v1/tenants/default/databases/phantom/endpoints"
-	logsvc := cluster.Start(t, "logservice", "logservice", "--data-dir", filepath.Join(root, "log"),
-		"--grpc-addr", logGRPC, "--raft-addr", cluster.FreeAddr(t), "--http-addr", cluster.FreeAddr(t), "--log-level", "warn")
-	pageHTTP := cluster.FreeAddr(t)
-	page := cluster.Start(t, "pageserver", "pageserver", "--data-dir", filepath.Join(root, "page"), "--grpc-addr", pageGRPC,
-		"--http-addr", pageHTTP, "--logservice", logGRPC, "--object-store", filepath.Join(root, "objects"), "--log-level", "warn")
-	e.cp = cluster.Start(t, "control-plane", "control-plane", "--data-dir", filepath.Join(root, "cp"), "--http-addr", cpHTTP,
-		"--admin-token", cluster.TestAdminToken, "--nats-url", ns.ClientURL(), "--provisioner", "local", "--compute-logservice", logGRPC, "--compute-pageserver", pageGRPC,
+	e.logsvc = cluster.Start(t, "logservice", "logservice", "--data-dir", filepath.Join(root, "log"),
+		"--grpc-addr", logGRPC, "--raft-addr", cluster.FreeAddr(t), "--http-addr", e.logHTTP, "--nats-url", e.natsURL, "--log-level", "warn")
+	e.pageHTTP = cluster.FreeAddr(t)
+	pageArgs := []string{"pageserver", "--data-dir", filepath.Join(root, "page"), "--grpc-addr", pageGRPC,
+		"--http-addr", e.pageHTTP, "--logservice", logGRPC, "--object-store", e.objects, "--log-level", "warn"}
+	if o.pageNATS || o.pageReplace {
+		pageArgs = append(pageArgs, "--nats-url", e.natsURL, "--node-id", "page-1")
+	}
+	e.page = cluster.Start(t, "pageserver", append(pageArgs, o.pageArgs...)...)
+	cpArgs := []string{"control-plane", "--data-dir", filepath.Join(root, "cp"), "--http-addr", cpHTTP,
+		"--admin-token", cluster.TestAdminToken, "--nats-url", e.natsURL, "--provisioner", "local", "--compute-logservice", logGRPC, "--compute-pageserver", pageGRPC,
+		"--logservice", logGRPC,
 		"--compute-bin", cluster.Binary(t), "--compute-log-dir", e.computeLogDir,
 		"--compute-args", "--log-level warn --drain-timeout 5s --auth none", "--autoscale-interval", "250ms", "--drain-grace", "500ms",
-		"--log-level", "info")
+		"--log-level", "info"}
+	if o.pageReplace {
+		cpArgs = append(cpArgs, "--pageserver-replace", "--pageserver-object-store", e.objects,
+			"--pageserver-args", "--log-level info --checkpoint-interval 1s")
+	}
+	e.cp = cluster.Start(t, "control-plane", append(cpArgs, o.cpArgs...)...)
 	e.proxy = cluster.Start(t, "proxy", "proxy", "--http-addr", proxyHTTP, "--pg-addr", proxyPG, "--control-plane", e.cpURL,
 		"--control-plane-token", cluster.TestAdminToken,
-		"--nats-url", ns.ClientURL(), "--wake-timeout", "60s", "--log-level", "info")
-	e.procs = []*cluster.Process{logsvc, page, e.cp, e.proxy}
+		"--nats-url", e.natsURL, "--wake-timeout", "60s", "--log-level", "info")
+	e.procs = []*cluster.Process{e.logsvc, e.page, e.cp, e.proxy}
 	cluster.WaitHTTP(t, e.cpURL+"/healthz", 60*time.Second, e.procs...)
 	cluster.WaitHTTP(t, e.proxyURL+"/healthz", 60*time.Second, e.procs...)
-	cluster.WaitHTTP(t, "http://"+pageHTTP+"/healthz", 60*time.Second, e.procs...)
+	cluster.WaitHTTP(t, "http://"+e.pageHTTP+"/healthz", 60*time.Second, e.procs...)
 	t.Cleanup(func() {
 		// The control plane drains its computes before it exits.
-		for _, p := range []*cluster.Process{e.proxy, e.cp, page, logsvc} {
+		for _, p := range []*cluster.Process{e.proxy, e.cp, e.page, e.logsvc} {
 			p.Stop(60 * time.Second)
 		}
 	})
