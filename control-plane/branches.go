@@ -282,12 +282,83 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 	return nil
 }
 
+// ResetBranch resets a branch to its parent's state now, as Neon's reset
+// does: the branch gets a new timeline (a fresh id forking its parent at
+// the current timestamp) and its name record points at it, both in one
+// commit through the log service that also deletes the old timeline
+// record, so every write made on the branch is dropped at once for every
+// compute (they resolve the name at each statement's snapshot) and the old
+// rows become garbage the page servers collect as for a deleted branch.
+// A branch other branches fork from answers ErrHasChildren. Endpoints of
+// the branch keep serving it.
+func (s *Service) ResetBranch(ctx context.Context, tenant, database, name string) (Branch, error) {
+	if s.cfg.Log == nil {
+		return Branch{}, fmt.Errorf("%w: start the control plane with --logservice to reset branches", ErrNoLogService)
+	}
+	s.branchMu.Lock()
+	defer s.branchMu.Unlock()
+	var db Database
+	var b Branch
+	var ok bool
+	var parentID uint64
+	var children []string
+	s.fsm.read(func(st *state, _ *authState) {
+		db, _ = st.database(tenant, database)
+		b, ok = st.branch(tenant, database, name)
+		parentID = db.ID
+		if p, found := st.branch(tenant, database, b.Parent); found && b.Parent != MainBranch {
+			parentID = p.ID
+		}
+		for _, c := range st.Branches {
+			if c.Tenant == tenant && c.Database == database && c.Parent == name {
+				children = append(children, c.Name)
+			}
+		}
+	})
+	if !ok {
+		return Branch{}, fmt.Errorf("%w: branch %q of database %q", ErrNotFound, name, database)
+	}
+	if len(children) > 0 {
+		return Branch{}, fmt.Errorf("%w: %q is the parent of %s; delete those first", ErrHasChildren, name, strings.Join(children, ", "))
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.LogTimeout)
+	defer cancel()
+	now, _, err := s.cfg.Log.GetTimestamp(ctx, 1)
+	if err != nil {
+		return Branch{}, fmt.Errorf("controlplane: reset branch: take a timestamp: %w", err)
+	}
+	v, err := s.propose(&command{Op: opReserveID})
+	if err != nil {
+		return Branch{}, err
+	}
+	id := v.(uint64)
+	rec := timeline.Branch{Name: name, Database: db.ID, ID: id, Parent: b.Parent, ParentID: parentID, ForkTS: now}
+	muts := []*wirepb.Mutation{
+		{Key: keys.TimelineKey(id), Value: timeline.Timeline{Parent: parentID, ForkTS: now}.Encode()},
+		{Key: keys.BranchKey(db.ID, name), Value: rec.Encode()},
+		{Key: keys.TimelineKey(b.ID), Delete: true},
+	}
+	if _, _, err := s.cfg.Log.Commit(ctx, now, muts, nil); err != nil {
+		return Branch{}, fmt.Errorf("controlplane: reset branch %q: commit: %w", name, err)
+	}
+	nb := b
+	nb.ID, nb.ForkTS, nb.ForkTime = id, now, hybridTime(now)
+	out, err := s.propose(&command{Op: opResetBranch, Branch: &nb})
+	if err != nil {
+		return Branch{}, err
+	}
+	s.cfg.Logger.Info("branch reset", "tenant", tenant, "database", database, "branch", name,
+		"old_id", b.ID, "id", id, "fork_ts", now)
+	return out.(Branch), nil
+}
+
 // branchRoutes registers the branch endpoints:
 //
 //	GET    /v1/tenants/{tenant}/databases/{name}/branches
 //	POST   /v1/tenants/{tenant}/databases/{name}/branches   {"name", "parent", "at"}
 //	GET    /v1/tenants/{tenant}/databases/{name}/branches/{branch}
 //	DELETE /v1/tenants/{tenant}/databases/{name}/branches/{branch}
+//	POST   /v1/tenants/{tenant}/databases/{name}/branches/{branch}/reset
 func (s *Service) branchRoutes(mux *http.ServeMux) {
 	const base = "/v1/tenants/{tenant}/databases/{name}/branches"
 	mux.HandleFunc("GET "+base, func(w http.ResponseWriter, r *http.Request) {
@@ -324,6 +395,14 @@ func (s *Service) branchRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET "+base+"/{branch}", func(w http.ResponseWriter, r *http.Request) {
 		b, err := s.GetBranch(r.PathValue("tenant"), r.PathValue("name"), r.PathValue("branch"))
+		if err != nil {
+			writeBranchError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, b)
+	})
+	mux.HandleFunc("POST "+base+"/{branch}/reset", func(w http.ResponseWriter, r *http.Request) {
+		b, err := s.ResetBranch(r.Context(), r.PathValue("tenant"), r.PathValue("name"), r.PathValue("branch"))
 		if err != nil {
 			writeBranchError(w, err)
 			return

@@ -29,6 +29,7 @@ const (
 	opReserveID      = "reserve_id"
 	opAddBranch      = "add_branch"
 	opDeleteBranch   = "delete_branch"
+	opResetBranch    = "reset_branch"
 	opCreateEndpoint = "create_endpoint"
 	opUpdateEndpoint = "update_endpoint"
 	opDeleteEndpoint = "delete_endpoint"
@@ -192,6 +193,21 @@ func (d *fsmData) apply(c *command) (any, error) {
 		}
 		st.Branches = kept
 		return nil, nil
+	case opResetBranch:
+		nb := c.Branch
+		if nb == nil {
+			return nil, fmt.Errorf("%w: reset_branch without a branch", ErrInvalid)
+		}
+		if nb.ID >= st.NextDBID {
+			return nil, fmt.Errorf("%w: branch id %d was never reserved", ErrInvalid, nb.ID)
+		}
+		for i, b := range st.Branches {
+			if b.Tenant == nb.Tenant && b.Database == nb.Database && b.Name == nb.Name {
+				st.Branches[i].ID, st.Branches[i].ForkTS, st.Branches[i].ForkTime = nb.ID, nb.ForkTS, nb.ForkTime
+				return st.Branches[i], nil
+			}
+		}
+		return nil, fmt.Errorf("%w: branch %q of database %q", ErrNotFound, nb.Name, nb.Database)
 	case opCreateEndpoint:
 		if c.Endpoint == nil {
 			return nil, fmt.Errorf("%w: create_endpoint without an endpoint", ErrInvalid)

@@ -161,6 +161,37 @@ func TestBranches(t *testing.T) {
 	if code, m = restJSONToken(t, info.AdminToken, "DELETE", branches+"/dev", ``); code != http.StatusConflict {
 		t.Fatalf("delete dev under sub: %d %v", code, m)
 	}
+	if code, m = restJSONToken(t, info.AdminToken, "POST", branches+"/dev/reset", ``); code != http.StatusConflict {
+		t.Fatalf("reset dev under sub: %d %v", code, m)
+	}
+
+	// Reset to the parent: sub's own writes are gone and it reads dev as
+	// dev is now; a session already on the branch sees the reset at its
+	// next statement.
+	code, m = restJSON(t, "POST", url+"/v1/sessions", `{"branch": "sub"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("open a session on sub: %d %v", code, m)
+	}
+	onSub := m["session"]
+	mustPost(t, url, map[string]any{"branch": "dev", "query": "INSERT INTO t VALUES (7, 'dev')"})
+	code, m = restJSONToken(t, info.AdminToken, "POST", branches+"/sub/reset", ``)
+	if code != http.StatusOK || m["parent"] != "dev" || fmt.Sprint(m["id"]) == "" {
+		t.Fatalf("reset sub: %d %v", code, m)
+	}
+	for _, where := range []map[string]any{{"branch": "sub"}, {"session": onSub}} {
+		where["query"] = q
+		if got := rowsText(mustPost(t, url, where)); got != "2=dev,4=dev,7=dev" {
+			t.Fatalf("sub after its reset (%v): %s, want 2=dev,4=dev,7=dev", where, got)
+		}
+	}
+	mustPost(t, url, map[string]any{"branch": "sub", "query": "INSERT INTO t VALUES (8, 'sub')"})
+	if got := rowsText(mustPost(t, url, map[string]any{"query": q, "branch": "dev"})); got != "2=dev,4=dev,7=dev" {
+		t.Fatalf("dev after writing to the reset sub: %s", got)
+	}
+	if code, m = restJSONToken(t, info.AdminToken, "POST", branches+"/ghost/reset", ``); code != http.StatusNotFound {
+		t.Fatalf("reset of an unknown branch: %d %v", code, m)
+	}
+
 	for _, name := range []string{"sub", "dev"} {
 		if code, m = restJSONToken(t, info.AdminToken, "DELETE", branches+"/"+name, ``); code != http.StatusNoContent {
 			t.Fatalf("delete %s: %d %v", name, code, m)
