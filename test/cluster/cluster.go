@@ -57,9 +57,18 @@ func Binary(t testing.TB) string {
 	return builtBin
 }
 
-// FreePortBase returns a port p such that p..p+n-1 were all free on
-// 127.0.0.1 a moment ago.
+// FreePortBase returns a port p such that p..p+n-1 are free on 127.0.0.1
+// now; it is StablePortBase: below the kernel's ephemeral range when that
+// is known, so no outgoing connection of the processes under test (which
+// take ephemeral ports) can grab one of the ports before its service binds.
 func FreePortBase(t testing.TB, n int) int {
+	t.Helper()
+	return StablePortBase(t, n)
+}
+
+// ephemeralPortBase finds p..p+n-1 free starting from a port the kernel
+// hands out for ":0" (inside the ephemeral range).
+func ephemeralPortBase(t testing.TB, n int) int {
 	t.Helper()
 	for try := 0; try < 100; try++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -13,13 +13,13 @@ import (
 // 127.0.0.1 a moment ago and lie below the kernel's ephemeral port range, so
 // no outgoing connection or ":0" listener can take one of them while a
 // process that owns it is down (a restarted process binds its ports again).
-// It falls back to FreePortBase when the range is unknown.
+// It falls back to a run starting at a ":0" port when the range is unknown.
 func StablePortBase(t testing.TB, n int) int {
 	t.Helper()
 	low := ephemeralLow()
 	const floor = 10000
 	if low-n <= floor {
-		return FreePortBase(t, n)
+		return ephemeralPortBase(t, n)
 	}
 	for range 200 {
 		base := floor + rand.IntN(low-n-floor)
@@ -27,7 +27,7 @@ func StablePortBase(t testing.TB, n int) int {
 			return base
 		}
 	}
-	return FreePortBase(t, n)
+	return ephemeralPortBase(t, n)
 }
 
 // ephemeralLow returns the first port of the kernel's ephemeral range, or
