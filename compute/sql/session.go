@@ -141,6 +141,9 @@ func (s *Session) runStatement(ctx context.Context, query string, st parse.State
 	case *pg_query.Node_VariableShowStmt:
 		return s.show(n.VariableShowStmt)
 	}
+	if v, ok := st.AST.Node.(*pg_query.Node_VacuumStmt); ok && v.VacuumStmt.IsVacuumcmd && s.tx != nil {
+		return nil, sqlerr.New(sqlerr.CodeActiveSQLTransaction, "VACUUM cannot run inside a transaction block")
+	}
 	tx := s.tx
 	if tx == nil {
 		tx = s.newTxn()
