@@ -50,6 +50,10 @@ type Config struct {
 	// BatchRows is the target rows per Arrow batch inside the executor.
 	// Default 1024.
 	BatchRows int
+	// SpillBytes is the buffered write size above which COMMIT commits the
+	// rows of tables the transaction created or truncated ahead of its own
+	// commit, in chunks of SpillBytes/4 (spill.go). Default 32 MiB.
+	SpillBytes int
 }
 
 // EnsureDefaults fills in zero fields.
@@ -65,6 +69,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.BatchRows == 0 {
 		c.BatchRows = 1024
+	}
+	if c.SpillBytes == 0 {
+		c.SpillBytes = 32 << 20
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -64,6 +65,8 @@ type txn struct {
 	wrote     bool
 	buf       writeBuffer
 	reads     []storage.KeyRange // SERIALIZABLE only
+	// db is the database (or branch timeline) id the transaction writes.
+	db uint64
 	// pins are key ranges sent as read ranges at every isolation: schema
 	// of written tables, rows a backfill or foreign-key check relied on.
 	pins []storage.KeyRange
@@ -251,6 +254,7 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	if err != nil {
 		return nil, err
 	}
+	tx.db = db
 	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
 	var pins []storage.KeyRange
 	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
@@ -373,12 +377,24 @@ func (s *Session) commit(ctx context.Context, tx *txn) error {
 	if len(tx.pins) > 0 {
 		reads = coalesce(append(reads, tx.pins...))
 	}
-	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, tx.buf.mutations(), reads)
+	muts, spilled, err := s.spillPrivate(ctx, tx, snap)
+	if err != nil {
+		return err
+	}
+	if len(spilled) > 0 {
+		reads = slices.DeleteFunc(reads, func(r storage.KeyRange) bool {
+			for _, sp := range spilled {
+				if inRange(r.Start, sp) && string(r.End) <= string(sp.End) {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, muts, reads)
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return &sqlerr.Error{Code: sqlerr.CodeSerializationFailure,
-				Message: "could not serialize access due to concurrent update",
-				Hint:    "retry the transaction"}
+			return errSerialization()
 		}
 		return fmt.Errorf("sql: commit: %w", err)
 	}
