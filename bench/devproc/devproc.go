@@ -38,6 +38,9 @@ type Options struct {
 	StartTimeout time.Duration
 	// LogLevel is dev's --log-level (default warn).
 	LogLevel string
+	// StatementTimeout is dev's --statement-timeout; 0 keeps dev's default
+	// (30 s). A bulk load's COMMIT may need longer.
+	StatementTimeout time.Duration
 }
 
 // Dev is a running `phantom dev`.
@@ -68,11 +71,15 @@ func Start(ctx context.Context, o Options) (_ *Dev, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devproc: %w", err)
 	}
-	d.cmd = exec.Command(o.Bin, "dev",
+	args := []string{"dev",
 		"--data-dir", filepath.Join(o.Dir, "phantom-data"),
 		"--port-base", strconv.Itoa(base),
 		"--auth", "none",
-		"--log-level", o.LogLevel)
+		"--log-level", o.LogLevel}
+	if o.StatementTimeout > 0 {
+		args = append(args, "--statement-timeout", o.StatementTimeout.String())
+	}
+	d.cmd = exec.Command(o.Bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = f, f
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {

@@ -107,7 +107,10 @@ func runPhantom(ctx context.Context, cfg *Config, dir string) SystemResult {
 		return res
 	}
 	fmt.Fprintln(cfg.Progress, "phantom: starting phantom dev")
-	dev, err := devproc.Start(ctx, devproc.Options{Bin: cfg.PhantomBin, Dir: dir})
+	// pgbench -i loads every table in one transaction; at scale 10 its
+	// COMMIT (spilling ~90 MB of rows) outlasts dev's default 30 s
+	// statement timeout on a busy machine.
+	dev, err := devproc.Start(ctx, devproc.Options{Bin: cfg.PhantomBin, Dir: dir, StatementTimeout: 30 * time.Minute})
 	if err != nil {
 		res.Err = err.Error()
 		return res

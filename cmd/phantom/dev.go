@@ -28,6 +28,7 @@ type devFlags struct {
 	checkpointInterval time.Duration
 	authMode           string
 	httpTLS            bool
+	statementTimeout   time.Duration
 	logs               logFlags
 }
 
@@ -38,6 +39,7 @@ func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
 	fs.StringVar(&f.authMode, "auth", "keys", `client authentication of the compute node: "keys" (a dev API key and a dev role are created and printed) or "none"`)
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request to the compute node may execute (0: no limit)")
 	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the HTTP SQL API over HTTPS with the dev certificate (the PostgreSQL protocol always offers TLS)")
 	f.logs.register(fs)
 }
@@ -219,6 +221,7 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	mf.controlPlane, mf.natsURL = "http://"+cp.http.Addr(), natsURL
 	mf.cpToken, mf.authMode = cf.adminToken, f.authMode
 	mf.tlsCert, mf.tlsKey, mf.httpTLS = certPath, keyPath, f.httpTLS
+	mf.statementTimeout = f.statementTimeout
 	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/storage"
+	"github.com/phantom-db/phantom/internal/keys"
 )
 
 // Transaction status bytes, as in PostgreSQL's ReadyForQuery message.
@@ -390,6 +391,13 @@ func (s *Session) commit(ctx context.Context, tx *txn) error {
 			}
 			return false
 		})
+		deps := slices.Clone(reads)
+		for _, m := range muts {
+			deps = append(deps, storage.KeyRange{Start: m.Key, End: keys.Next(m.Key)})
+		}
+		if snap, err = s.revalidate(ctx, snap, deps); err != nil {
+			return err
+		}
 	}
 	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, muts, reads)
 	if err != nil {

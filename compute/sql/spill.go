@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -37,6 +38,15 @@ import (
 //  2. Commit the private rows and index entries in chunks of a quarter of
 //     Config.SpillBytes (the buffered size above which COMMIT spills).
 //  3. Commit the rest, without the next_id write (already committed).
+//
+// Step 3 cannot be validated from the transaction's snapshot as usual: the
+// spilled writes may have pushed the resolver's horizon (it remembers
+// MaxResolverKeys writes) past it, and the commit would abort as too old.
+// So the session checks itself that nothing the commit depends on — its
+// remaining write keys, pins and read ranges — changed between that
+// snapshot and a fresh one taken after the spill (the same contents at
+// both: a change that was undone is equivalent to none), and commits from
+// the fresh snapshot, the resolver covering the rest (revalidate).
 //
 // If step 3 fails (a conflict) or the process dies before it, the chunks
 // are unreachable garbage under ids nobody will use, like the rows TRUNCATE
@@ -124,6 +134,12 @@ func (s *Session) spillPrivate(ctx context.Context, tx *txn, validate storage.Sn
 			size += mutationSize(private[i])
 			i++
 		}
+		// A fresh start timestamp per chunk: the resolver forgets old
+		// writes once it holds MaxResolverKeys, and a load this size can
+		// push its horizon past an older one.
+		if snap, err = kv.Begin(ctx); err != nil {
+			return nil, nil, fmt.Errorf("sql: spill: %w", err)
+		}
 		if _, err := kv.Commit(ctx, snap, private[:i], nil); err != nil {
 			return nil, nil, fmt.Errorf("sql: spill rows of new tables: %w", err)
 		}
@@ -159,4 +175,50 @@ func errSerialization() error {
 	return &sqlerr.Error{Code: sqlerr.CodeSerializationFailure,
 		Message: "could not serialize access due to concurrent update",
 		Hint:    "retry the transaction"}
+}
+
+// revalidate moves the validation of a commit from snapshot from to a
+// fresh snapshot after a spill: it answers the fresh snapshot when every
+// range in deps holds the same rows at both (40001 otherwise).
+func (s *Session) revalidate(ctx context.Context, from storage.Snapshot, deps []storage.KeyRange) (storage.Snapshot, error) {
+	kv := s.e.cfg.KV
+	to, err := kv.Begin(ctx)
+	if err != nil {
+		return storage.Snapshot{}, fmt.Errorf("sql: commit: %w", err)
+	}
+	for _, r := range coalesce(deps) {
+		a, err := rangeDigest(ctx, kv, from, r)
+		if err != nil {
+			return storage.Snapshot{}, err
+		}
+		b, err := rangeDigest(ctx, kv, to, r)
+		if err != nil {
+			return storage.Snapshot{}, err
+		}
+		if a != b {
+			return storage.Snapshot{}, errSerialization()
+		}
+	}
+	return to, nil
+}
+
+// rangeDigest hashes the rows of r at snap (keys and values, in order).
+func rangeDigest(ctx context.Context, kv storage.KV, snap storage.Snapshot, r storage.KeyRange) (uint64, error) {
+	h := fnv.New64a()
+	var n [8]byte
+	err := kv.Scan(ctx, snap, r.Start, r.End, 0, func(b arrow.RecordBatch) error {
+		ks, vs := b.Column(0).(*array.Binary), b.Column(1).(*array.Binary)
+		for i := range ks.Len() {
+			for _, x := range [][]byte{ks.Value(i), vs.Value(i)} {
+				binary.BigEndian.PutUint64(n[:], uint64(len(x)))
+				h.Write(n[:])
+				h.Write(x)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sql: commit: revalidate: %w", err)
+	}
+	return h.Sum64(), nil
 }
