@@ -71,12 +71,7 @@ func (s *Service) CreateAPIKey(tenant, database string, readOnly bool) (NewAPIKe
 			CreatedAt: s.cfg.Now().UTC()},
 		Hash: hex.EncodeToString(sum[:]),
 	}
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	next := *a.st
-	next.APIKeys = append(append([]storedKey(nil), a.st.APIKeys...), k)
-	if err := a.commit(&next); err != nil {
+	if _, err := s.propose(&command{Op: opCreateAPIKey, Key: &k}); err != nil {
 		return NewAPIKey{}, err
 	}
 	s.cfg.Logger.Info("api key created", "tenant", tenant, "database", database, "id", k.ID, "read_only", readOnly)
@@ -88,38 +83,21 @@ func (s *Service) APIKeys(tenant string) ([]APIKey, error) {
 	if err := s.tenantExists(tenant); err != nil {
 		return nil, err
 	}
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	keys := []APIKey{}
-	for _, k := range a.st.APIKeys {
-		if k.Tenant == tenant {
-			keys = append(keys, k.APIKey)
+	s.fsm.read(func(_ *state, a *authState) {
+		for _, k := range a.APIKeys {
+			if k.Tenant == tenant {
+				keys = append(keys, k.APIKey)
+			}
 		}
-	}
+	})
 	return keys, nil
 }
 
 // RevokeAPIKey deletes key id of tenant; it stops verifying at once here
 // and, on compute nodes, when their cache of it expires.
 func (s *Service) RevokeAPIKey(tenant, id string) error {
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	next := *a.st
-	next.APIKeys = nil
-	found := false
-	for _, k := range a.st.APIKeys {
-		if k.ID == id && k.Tenant == tenant {
-			found = true
-			continue
-		}
-		next.APIKeys = append(next.APIKeys, k)
-	}
-	if !found {
-		return fmt.Errorf("%w: api key %q in tenant %q", ErrNotFound, id, tenant)
-	}
-	if err := a.commit(&next); err != nil {
+	if _, err := s.propose(&command{Op: opRevokeAPIKey, Tenant: tenant, ID: id}); err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("api key revoked", "tenant", tenant, "id", id)
@@ -135,18 +113,20 @@ func (s *Service) VerifyAPIKey(key string) (APIKey, error) {
 		return APIKey{}, fmt.Errorf("%w: malformed api key", ErrUnauthenticated)
 	}
 	sum := sha256.Sum256(secret)
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, k := range a.st.APIKeys {
-		if k.ID != id {
-			continue
+	var found *storedKey
+	s.fsm.read(func(_ *state, a *authState) {
+		for _, k := range a.APIKeys {
+			if k.ID == id {
+				found = &k
+				break
+			}
 		}
-		want, err := hex.DecodeString(k.Hash)
+	})
+	if found != nil {
+		want, err := hex.DecodeString(found.Hash)
 		if err == nil && subtle.ConstantTimeCompare(want, sum[:]) == 1 {
-			return k.APIKey, nil
+			return found.APIKey, nil
 		}
-		break
 	}
 	return APIKey{}, fmt.Errorf("%w: unknown or revoked api key", ErrUnauthenticated)
 }
@@ -172,9 +152,9 @@ func parseAPIKey(key string) (id string, secret []byte, ok bool) {
 }
 
 func (s *Service) tenantExists(tenant string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.st.tenant(tenant); !ok {
+	var ok bool
+	s.fsm.read(func(st *state, _ *authState) { _, ok = st.tenant(tenant) })
+	if !ok {
 		return fmt.Errorf("%w: tenant %q", ErrNotFound, tenant)
 	}
 	return nil

@@ -98,25 +98,27 @@ func (s *state) branch(tenant, database, name string) (Branch, bool) {
 
 // Branches lists the branches of tenant/database.
 func (s *Service) Branches(tenant, database string) ([]Branch, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.st.database(tenant, database); !ok {
-		return nil, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, database, tenant)
-	}
+	var ok bool
 	out := []Branch{}
-	for _, b := range s.st.Branches {
-		if b.Tenant == tenant && b.Database == database {
-			out = append(out, b)
+	s.fsm.read(func(st *state, _ *authState) {
+		_, ok = st.database(tenant, database)
+		for _, b := range st.Branches {
+			if b.Tenant == tenant && b.Database == database {
+				out = append(out, b)
+			}
 		}
+	})
+	if !ok {
+		return nil, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, database, tenant)
 	}
 	return out, nil
 }
 
 // GetBranch looks a branch up.
 func (s *Service) GetBranch(tenant, database, name string) (Branch, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.st.branch(tenant, database, name)
+	var b Branch
+	var ok bool
+	s.fsm.read(func(st *state, _ *authState) { b, ok = st.branch(tenant, database, name) })
 	if !ok {
 		return Branch{}, fmt.Errorf("%w: branch %q of database %q", ErrNotFound, name, database)
 	}
@@ -143,17 +145,19 @@ func (s *Service) CreateBranch(ctx context.Context, tenant, database, name, pare
 	s.branchMu.Lock()
 	defer s.branchMu.Unlock()
 
-	s.mu.Lock()
-	db, ok := s.st.database(tenant, database)
-	_, taken := s.st.branch(tenant, database, name)
-	parentID := db.ID
-	var parentOK bool
-	if parent == MainBranch {
-		parentOK = ok
-	} else if p, found := s.st.branch(tenant, database, parent); found {
-		parentID, parentOK = p.ID, true
-	}
-	s.mu.Unlock()
+	var db Database
+	var ok, taken, parentOK bool
+	var parentID uint64
+	s.fsm.read(func(st *state, _ *authState) {
+		db, ok = st.database(tenant, database)
+		_, taken = st.branch(tenant, database, name)
+		parentID = db.ID
+		if parent == MainBranch {
+			parentOK = ok
+		} else if p, found := st.branch(tenant, database, parent); found {
+			parentID, parentOK = p.ID, true
+		}
+	})
 	switch {
 	case !ok:
 		return Branch{}, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, database, tenant)
@@ -187,15 +191,11 @@ func (s *Service) CreateBranch(ctx context.Context, tenant, database, name, pare
 
 	// Reserve the id durably before anything names it, so a failure
 	// below burns the id instead of ever reusing it.
-	s.mu.Lock()
-	id := s.st.NextDBID
-	next := *s.st
-	next.NextDBID++
-	err = s.commit(&next)
-	s.mu.Unlock()
+	v, err := s.propose(&command{Op: opReserveID})
 	if err != nil {
 		return Branch{}, err
 	}
+	id := v.(uint64)
 
 	rec := timeline.Branch{Name: name, Database: db.ID, ID: id, Parent: parent, ParentID: parentID, ForkTS: forkTS}
 	muts := []*wirepb.Mutation{
@@ -207,11 +207,7 @@ func (s *Service) CreateBranch(ctx context.Context, tenant, database, name, pare
 	}
 	b := Branch{Name: name, ID: id, Parent: parent, ForkTS: forkTS, ForkTime: hybridTime(forkTS),
 		Tenant: tenant, Database: database, CreatedAt: s.cfg.Now().UTC()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next = *s.st
-	next.Branches = append(append([]Branch(nil), s.st.Branches...), b)
-	if err := s.commit(&next); err != nil {
+	if _, err := s.propose(&command{Op: opAddBranch, Branch: &b}); err != nil {
 		return Branch{}, err
 	}
 	s.cfg.Logger.Info("branch created", "tenant", tenant, "database", database, "branch", name, "id", id,
@@ -229,16 +225,19 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 	}
 	s.branchMu.Lock()
 	defer s.branchMu.Unlock()
-	s.mu.Lock()
-	db, _ := s.st.database(tenant, database)
-	b, ok := s.st.branch(tenant, database, name)
+	var db Database
+	var b Branch
+	var ok bool
 	var children []string
-	for _, c := range s.st.Branches {
-		if c.Tenant == tenant && c.Database == database && c.Parent == name {
-			children = append(children, c.Name)
+	s.fsm.read(func(st *state, _ *authState) {
+		db, _ = st.database(tenant, database)
+		b, ok = st.branch(tenant, database, name)
+		for _, c := range st.Branches {
+			if c.Tenant == tenant && c.Database == database && c.Parent == name {
+				children = append(children, c.Name)
+			}
 		}
-	}
-	s.mu.Unlock()
+	})
 	if !ok {
 		return fmt.Errorf("%w: branch %q of database %q", ErrNotFound, name, database)
 	}
@@ -258,16 +257,8 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 	if _, _, err := s.cfg.Log.Commit(ctx, now, muts, nil); err != nil {
 		return fmt.Errorf("controlplane: delete branch %q: commit: %w", name, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := *s.st
-	next.Branches = nil
-	for _, x := range s.st.Branches {
-		if x.ID != b.ID {
-			next.Branches = append(next.Branches, x)
-		}
-	}
-	if err := s.commit(&next); err != nil {
+	if _, err := s.propose(&command{Op: opDeleteBranch, Tenant: tenant, Database: database, Name: name,
+		ID: strconv.FormatUint(b.ID, 10)}); err != nil {
 		return err
 	}
 	s.cfg.Logger.Info("branch deleted", "tenant", tenant, "database", database, "branch", name, "id", b.ID)
@@ -338,7 +329,8 @@ func writeBranchError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusConflict, errorBody("has_children", err.Error()))
 	case errors.Is(err, ErrNoLogService):
 		writeJSON(w, http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExists), errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExists), errors.Is(err, ErrInvalid),
+		errors.Is(err, ErrNotLeader), errors.Is(err, ErrUnavailable):
 		writeError(w, err)
 	case errors.Is(err, context.DeadlineExceeded):
 		writeJSON(w, http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))

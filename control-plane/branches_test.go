@@ -68,6 +68,7 @@ func TestBranchesHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	do := func(method, path, body string) (int, map[string]any) {
@@ -186,10 +187,12 @@ func TestBranchesHTTP(t *testing.T) {
 	}
 
 	// Ids are never reused, also across a restart.
+	_ = s.Close()
 	s2, err := New(Config{DataDir: dir, Log: log, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s2.Close() })
 	b, err := s2.CreateBranch(context.Background(), "default", "phantom", "dev", "", 0)
 	if err != nil || b.ID != 5 {
 		t.Fatalf("re-created dev: %+v, %v; want id 5", b, err)
@@ -204,6 +207,7 @@ func TestBranchesWithoutLogService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/tenants/default/databases/phantom/branches", strings.NewReader(`{"name":"dev"}`))

@@ -213,34 +213,11 @@ func (s *Service) CreateEndpoint(tenant, database string, spec EndpointSpec) (En
 	if err := e.validate(); err != nil {
 		return Endpoint{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.st.database(tenant, database); !ok {
-		return Endpoint{}, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, database, tenant)
-	}
-	for _, o := range s.st.Endpoints {
-		if o.Tenant != tenant || o.Database != database {
-			continue
-		}
-		if o.Name == e.Name {
-			return Endpoint{}, fmt.Errorf("%w: endpoint %q", ErrExists, e.Name)
-		}
-		if e.Mode == ModeReadWrite && o.Mode == ModeReadWrite && o.Branch == e.Branch {
-			return Endpoint{}, fmt.Errorf("%w: branch %q already has a read-write endpoint (%q)", ErrExists, e.Branch, o.Name)
-		}
-	}
-	next := *s.st
-	if next.NextEndpointID == 0 {
-		next.NextEndpointID = 1
-	}
-	e.ID = "ep-" + strconv.FormatUint(next.NextEndpointID, 10)
-	next.NextEndpointID++
-	e.CreatedAt = s.cfg.Now().UTC()
-	e.UpdatedAt = e.CreatedAt
-	next.Endpoints = append(append([]Endpoint(nil), s.st.Endpoints...), e)
-	if err := s.commit(&next); err != nil {
+	v, err := s.propose(&command{Op: opCreateEndpoint, Endpoint: &e, At: s.cfg.Now().UTC()})
+	if err != nil {
 		return Endpoint{}, err
 	}
+	e = v.(Endpoint)
 	s.cfg.Logger.Info("endpoint created", "tenant", tenant, "database", database, "endpoint", e.Name, "id", e.ID,
 		"branch", e.Branch, "min", e.MinComputes, "max", e.MaxComputes)
 	return e, nil
@@ -248,43 +225,61 @@ func (s *Service) CreateEndpoint(tenant, database string, spec EndpointSpec) (En
 
 // Endpoint looks an endpoint up by tenant, database and name.
 func (s *Service) Endpoint(tenant, database, name string) (Endpoint, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.st.endpoint(tenant, database, name)
+	var e Endpoint
+	i := -1
+	s.fsm.read(func(st *state, _ *authState) {
+		if i = st.endpoint(tenant, database, name); i >= 0 {
+			e = st.Endpoints[i]
+		}
+	})
 	if i < 0 {
 		return Endpoint{}, fmt.Errorf("%w: endpoint %q of database %q in tenant %q", ErrNotFound, name, database, tenant)
 	}
-	return s.st.Endpoints[i], nil
+	return e, nil
 }
 
 // Endpoints lists the endpoints of tenant/database; empty strings list
 // every endpoint of the cluster.
 func (s *Service) Endpoints(tenant, database string) ([]Endpoint, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if tenant != "" || database != "" {
-		if _, ok := s.st.database(tenant, database); !ok {
-			return nil, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, database, tenant)
-		}
-	}
+	ok := true
 	out := []Endpoint{}
-	for _, e := range s.st.Endpoints {
-		if (tenant == "" && database == "") || (e.Tenant == tenant && e.Database == database) {
-			out = append(out, e)
+	s.fsm.read(func(st *state, _ *authState) {
+		if tenant != "" || database != "" {
+			_, ok = st.database(tenant, database)
 		}
+		for _, e := range st.Endpoints {
+			if (tenant == "" && database == "") || (e.Tenant == tenant && e.Database == database) {
+				out = append(out, e)
+			}
+		}
+	})
+	if !ok {
+		return nil, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, database, tenant)
 	}
 	return out, nil
 }
 
 // UpdateEndpoint applies patch to an endpoint.
 func (s *Service) UpdateEndpoint(tenant, database, name string, patch EndpointPatch) (Endpoint, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.st.endpoint(tenant, database, name)
-	if i < 0 {
-		return Endpoint{}, fmt.Errorf("%w: endpoint %q of database %q in tenant %q", ErrNotFound, name, database, tenant)
+	// Refuse a bad patch before proposing it (the FSM checks again).
+	if cur, err := s.Endpoint(tenant, database, name); err == nil {
+		e := cur.patched(patch)
+		if err := e.validate(); err != nil {
+			return Endpoint{}, err
+		}
 	}
-	e := s.st.Endpoints[i]
+	v, err := s.propose(&command{Op: opUpdateEndpoint, Tenant: tenant, Database: database, Name: name,
+		Patch: &patch, At: s.cfg.Now().UTC()})
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e := v.(Endpoint)
+	s.cfg.Logger.Info("endpoint updated", "endpoint", e.ID, "min", e.MinComputes, "max", e.MaxComputes)
+	return e, nil
+}
+
+// patched is e with the fields present in patch changed.
+func (e Endpoint) patched(patch EndpointPatch) Endpoint {
 	if patch.MinComputes != nil {
 		e.MinComputes = *patch.MinComputes
 	}
@@ -297,36 +292,17 @@ func (s *Service) UpdateEndpoint(tenant, database, name string, patch EndpointPa
 	if patch.Policy != nil {
 		e.Policy = *patch.Policy
 	}
-	if err := e.validate(); err != nil {
-		return Endpoint{}, err
-	}
-	e.UpdatedAt = s.cfg.Now().UTC()
-	next := *s.st
-	next.Endpoints = append([]Endpoint(nil), s.st.Endpoints...)
-	next.Endpoints[i] = e
-	if err := s.commit(&next); err != nil {
-		return Endpoint{}, err
-	}
-	s.cfg.Logger.Info("endpoint updated", "endpoint", e.ID, "min", e.MinComputes, "max", e.MaxComputes)
-	return e, nil
+	return e
 }
 
 // DeleteEndpoint removes an endpoint; the autoscaler then stops its
 // computes.
 func (s *Service) DeleteEndpoint(tenant, database, name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.st.endpoint(tenant, database, name)
-	if i < 0 {
-		return fmt.Errorf("%w: endpoint %q of database %q in tenant %q", ErrNotFound, name, database, tenant)
-	}
-	id := s.st.Endpoints[i].ID
-	next := *s.st
-	next.Endpoints = append(append([]Endpoint(nil), s.st.Endpoints[:i]...), s.st.Endpoints[i+1:]...)
-	if err := s.commit(&next); err != nil {
+	v, err := s.propose(&command{Op: opDeleteEndpoint, Tenant: tenant, Database: database, Name: name})
+	if err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("endpoint deleted", "endpoint", id)
+	s.cfg.Logger.Info("endpoint deleted", "endpoint", v)
 	return nil
 }
 

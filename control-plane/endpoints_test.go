@@ -31,6 +31,7 @@ func TestEndpointsCRUDPersist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	h := s.Handler()
 	const base = "/v1/tenants/default/databases/phantom/endpoints"
 	code, m := do(t, h, "POST", base, `{"name":"main","min_computes":0,"max_computes":3,"idle_timeout_ms":2000,"policy":{"target_in_flight":2,"scale_up_cooldown_ms":1000,"scale_down_cooldown_ms":2000}}`)
@@ -73,10 +74,12 @@ func TestEndpointsCRUDPersist(t *testing.T) {
 	}
 
 	// Restart: the endpoints and the id counter survive; ids are not reused.
+	_ = s.Close()
 	s2, err := New(Config{DataDir: dir, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s2.Close() })
 	eps, err := s2.Endpoints("default", "phantom")
 	if err != nil || len(eps) != 2 || eps[0].MinComputes != 1 || eps[0].IdleTimeoutMS != 2000 || eps[0].Policy.TargetInFlight != 2 {
 		t.Fatalf("after restart: %+v %v", eps, err)
@@ -115,6 +118,7 @@ func TestEndpointWakeAndComputes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	if _, err := s.CreateEndpoint("default", "phantom", EndpointSpec{Name: "main"}); err != nil {
 		t.Fatal(err)
 	}

@@ -53,17 +53,7 @@ func (s *Service) CreateRole(tenant, name, password string) (Role, error) {
 		return Role{}, err
 	}
 	r := storedRole{Role: Role{Tenant: tenant, Name: name, CreatedAt: s.cfg.Now().UTC()}, Verifier: v}
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, old := range a.st.Roles {
-		if old.Tenant == tenant && old.Name == name {
-			return Role{}, fmt.Errorf("%w: role %q", ErrExists, name)
-		}
-	}
-	next := *a.st
-	next.Roles = append(append([]storedRole(nil), a.st.Roles...), r)
-	if err := a.commit(&next); err != nil {
+	if _, err := s.propose(&command{Op: opCreateRole, Role: &r}); err != nil {
 		return Role{}, err
 	}
 	s.cfg.Logger.Info("role created", "tenant", tenant, "role", name)
@@ -75,50 +65,38 @@ func (s *Service) Roles(tenant string) ([]Role, error) {
 	if err := s.tenantExists(tenant); err != nil {
 		return nil, err
 	}
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	roles := []Role{}
-	for _, r := range a.st.Roles {
-		if r.Tenant == tenant {
-			roles = append(roles, r.Role)
+	s.fsm.read(func(_ *state, a *authState) {
+		for _, r := range a.Roles {
+			if r.Tenant == tenant {
+				roles = append(roles, r.Role)
+			}
 		}
-	}
+	})
 	return roles, nil
 }
 
 // RoleVerifier returns the SCRAM verifier of role name in tenant.
 func (s *Service) RoleVerifier(tenant, name string) (SCRAMVerifier, error) {
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, r := range a.st.Roles {
-		if r.Tenant == tenant && r.Name == name {
-			return r.Verifier, nil
+	var v *SCRAMVerifier
+	s.fsm.read(func(_ *state, a *authState) {
+		for _, r := range a.Roles {
+			if r.Tenant == tenant && r.Name == name {
+				v = &r.Verifier
+				break
+			}
 		}
+	})
+	if v != nil {
+		return *v, nil
 	}
 	return SCRAMVerifier{}, fmt.Errorf("%w: role %q in tenant %q", ErrNotFound, name, tenant)
 }
 
 // DropRole deletes role name of tenant.
 func (s *Service) DropRole(tenant, name string) error {
-	a := s.auth
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	next := *a.st
-	next.Roles = nil
-	found := false
-	for _, r := range a.st.Roles {
-		if r.Tenant == tenant && r.Name == name {
-			found = true
-			continue
-		}
-		next.Roles = append(next.Roles, r)
-	}
-	if !found {
-		return fmt.Errorf("%w: role %q in tenant %q", ErrNotFound, name, tenant)
-	}
-	return a.commit(&next)
+	_, err := s.propose(&command{Op: opDropRole, Tenant: tenant, Name: name})
+	return err
 }
 
 // newSCRAMVerifier derives the SCRAM-SHA-256 verifier of password with a

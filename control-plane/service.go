@@ -1,22 +1,29 @@
 package controlplane
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/phantom-db/phantom/internal/raftnode"
 )
 
 // Config configures the control plane service.
 type Config struct {
-	// DataDir holds the control plane's state file (state.json). Required.
+	// DataDir holds the replica's Raft log, stable store and snapshots
+	// (raft/, snapshots/). Required.
 	DataDir string
+	// Raft configures replication; the zero value is a single voter.
+	Raft RaftConfig
 	// DefaultTenant is created at startup when missing. Default "default".
 	DefaultTenant string
 	// DefaultDatabase is created in DefaultTenant at startup when missing.
@@ -70,6 +77,7 @@ func (c *Config) EnsureDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Raft.ensureDefaults()
 }
 
 // Validate reports a configuration error.
@@ -86,24 +94,34 @@ func (c *Config) Validate() error {
 	return validName("database", c.DefaultDatabase)
 }
 
-// Service is the control plane: metadata state plus its REST API.
+// Service is the control plane: metadata state replicated through Raft,
+// plus its REST API.
 type Service struct {
-	cfg  Config
-	path string
+	cfg Config
 
-	mu sync.Mutex
-	st *state
+	fsm  *fsm           // the replicated state (raftfsm.go)
+	node *raftnode.Node // Raft and its stores (raft.go)
+	// ready is true while this replica leads and has established its term.
+	ready     atomic.Bool
+	closing   chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	// httpc forwards requests from a follower to the leader.
+	httpc *http.Client
+
 	// branchMu serializes branch creation and deletion (which call the
-	// log service without holding mu).
+	// log service between two Raft commands).
 	branchMu sync.Mutex
 
 	scaler scalerSlot // endpoints.go
-
-	auth *authStore // API keys and roles (apikeys.go, roles.go)
 }
 
-// New loads (or creates) the state under cfg.DataDir and registers the
-// default tenant and database.
+// New opens (or creates) the replica under cfg.DataDir and starts Raft. A
+// single-voter group (no Peers) is waited for: New returns once it leads,
+// with the default tenant and database created. A replica of a larger
+// group returns at once; followers forward the API to the leader when
+// there is one.
 func New(cfg Config) (*Service, error) {
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -112,21 +130,27 @@ func New(cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("controlplane: create data dir: %w", err)
 	}
-	path := filepath.Join(cfg.DataDir, "state.json")
-	st, err := loadState(path)
-	if err != nil {
+	s := &Service{cfg: cfg, fsm: newFSM(), closing: make(chan struct{}), loopDone: make(chan struct{}),
+		httpc: &http.Client{Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second,
+		}}}
+	if err := s.openRaft(); err != nil {
 		return nil, err
 	}
-	auth, err := loadAuthStore(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{cfg: cfg, path: path, st: st, auth: auth}
-	if _, err := s.CreateTenant(cfg.DefaultTenant); err != nil && !errors.Is(err, ErrExists) {
-		return nil, err
-	}
-	if _, err := s.CreateDatabase(cfg.DefaultTenant, cfg.DefaultDatabase); err != nil && !errors.Is(err, ErrExists) {
-		return nil, err
+	if len(cfg.Raft.Peers) <= 1 && !cfg.Raft.NoBootstrap {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.Raft.ReadyTimeout)
+		defer cancel()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for !s.IsLeader() {
+			select {
+			case <-ctx.Done():
+				_ = s.Close()
+				return nil, fmt.Errorf("controlplane: single-voter raft group not ready within %s", cfg.Raft.ReadyTimeout)
+			case <-t.C:
+			}
+		}
 	}
 	return s, nil
 }
@@ -136,19 +160,12 @@ func (s *Service) CreateTenant(name string) (Tenant, error) {
 	if err := validName("tenant", name); err != nil {
 		return Tenant{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.st.tenant(name); ok {
-		return Tenant{}, fmt.Errorf("%w: tenant %q", ErrExists, name)
-	}
-	t := Tenant{Name: name, CreatedAt: s.cfg.Now().UTC()}
-	next := *s.st
-	next.Tenants = append(append([]Tenant(nil), s.st.Tenants...), t)
-	if err := s.commit(&next); err != nil {
+	v, err := s.propose(&command{Op: opCreateTenant, Name: name, At: s.cfg.Now().UTC()})
+	if err != nil {
 		return Tenant{}, err
 	}
 	s.cfg.Logger.Info("tenant created", "tenant", name)
-	return t, nil
+	return v.(Tenant), nil
 }
 
 // CreateDatabase registers a database in tenant and assigns it a new id.
@@ -156,45 +173,49 @@ func (s *Service) CreateDatabase(tenant, name string) (Database, error) {
 	if err := validName("database", name); err != nil {
 		return Database{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.st.tenant(tenant); !ok {
-		return Database{}, fmt.Errorf("%w: tenant %q", ErrNotFound, tenant)
-	}
-	if _, ok := s.st.database(tenant, name); ok {
-		return Database{}, fmt.Errorf("%w: database %q", ErrExists, name)
-	}
-	d := Database{ID: s.st.NextDBID, Name: name, Tenant: tenant, CreatedAt: s.cfg.Now().UTC()}
-	next := *s.st
-	next.Databases = append(append([]Database(nil), s.st.Databases...), d)
-	next.NextDBID++
-	if err := s.commit(&next); err != nil {
+	v, err := s.propose(&command{Op: opCreateDatabase, Tenant: tenant, Name: name, At: s.cfg.Now().UTC()})
+	if err != nil {
 		return Database{}, err
 	}
+	d := v.(Database)
 	s.cfg.Logger.Info("database created", "tenant", tenant, "database", name, "id", d.ID)
 	return d, nil
 }
 
 // Database looks a database up by tenant and name.
 func (s *Service) Database(tenant, name string) (Database, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.st.database(tenant, name)
+	var d Database
+	var ok bool
+	s.fsm.read(func(st *state, _ *authState) { d, ok = st.database(tenant, name) })
 	if !ok {
 		return Database{}, fmt.Errorf("%w: database %q in tenant %q", ErrNotFound, name, tenant)
 	}
 	return d, nil
 }
 
-// commit persists next and makes it current; on error nothing changes.
-// Callers hold s.mu.
-func (s *Service) commit(next *state) error {
-	next.sortAll()
-	if err := next.save(s.path); err != nil {
-		return err
+// Tenants lists the tenants.
+func (s *Service) Tenants() []Tenant {
+	var ts []Tenant
+	s.fsm.read(func(st *state, _ *authState) { ts = append([]Tenant{}, st.Tenants...) })
+	return ts
+}
+
+// Databases lists the databases of tenant.
+func (s *Service) Databases(tenant string) ([]Database, error) {
+	var ok bool
+	dbs := []Database{}
+	s.fsm.read(func(st *state, _ *authState) {
+		_, ok = st.tenant(tenant)
+		for _, d := range st.Databases {
+			if d.Tenant == tenant {
+				dbs = append(dbs, d)
+			}
+		}
+	})
+	if !ok {
+		return nil, fmt.Errorf("%w: tenant %q", ErrNotFound, tenant)
 	}
-	s.st = next
-	return nil
+	return dbs, nil
 }
 
 // Handler returns the REST API; every endpoint but /healthz requires the
@@ -215,13 +236,10 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.branchRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "raft": s.RaftStatus()})
 	})
 	mux.HandleFunc("GET /v1/tenants", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		ts := append([]Tenant{}, s.st.Tenants...)
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"tenants": ts})
+		writeJSON(w, http.StatusOK, map[string]any{"tenants": s.Tenants()})
 	})
 	mux.HandleFunc("POST /v1/tenants", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -238,18 +256,9 @@ func (s *Service) Handler() http.Handler {
 		writeJSON(w, http.StatusCreated, t)
 	})
 	mux.HandleFunc("GET /v1/tenants/{tenant}/databases", func(w http.ResponseWriter, r *http.Request) {
-		tenant := r.PathValue("tenant")
-		s.mu.Lock()
-		_, ok := s.st.tenant(tenant)
-		dbs := []Database{}
-		for _, d := range s.st.Databases {
-			if d.Tenant == tenant {
-				dbs = append(dbs, d)
-			}
-		}
-		s.mu.Unlock()
-		if !ok {
-			writeError(w, fmt.Errorf("%w: tenant %q", ErrNotFound, tenant))
+		dbs, err := s.Databases(r.PathValue("tenant"))
+		if err != nil {
+			writeError(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"databases": dbs})
@@ -285,7 +294,8 @@ func (s *Service) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"nodes": nodes})
 	})
 	s.registerAuthRoutes(mux)
-	return s.requireAdmin(mux)
+	s.registerRaftRoutes(mux)
+	return s.requireAdmin(s.route(mux))
 }
 
 func (s *Service) decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -320,6 +330,13 @@ func writeError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusConflict, errorBody("already_exists", err.Error()))
 	case errors.Is(err, ErrInvalid):
 		writeJSON(w, http.StatusBadRequest, errorBody("invalid", err.Error()))
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrUnavailable):
+		if errors.Is(err, ErrNotLeader) {
+			// Not applied: a forwarding follower may retry it.
+			w.Header().Set(notLeaderHeader, "1")
+		}
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody("unavailable", err.Error()))
 	case errors.Is(err, ErrUnauthenticated):
 		writeJSON(w, http.StatusUnauthorized, errorBody("unauthenticated", err.Error()))
 	default:

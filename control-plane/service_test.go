@@ -15,6 +15,7 @@ func TestDefaultsPersistAcrossRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	d, err := s.Database("default", "phantom")
 	if err != nil {
 		t.Fatal(err)
@@ -29,10 +30,12 @@ func TestDefaultsPersistAcrossRestart(t *testing.T) {
 	if d2.ID != 2 {
 		t.Fatalf("second database id = %d, want 2", d2.ID)
 	}
+	_ = s.Close()
 	s2, err := New(Config{DataDir: dir, AdminToken: testAdminToken})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s2.Close() })
 	got, err := s2.Database("default", "second")
 	if err != nil || got.ID != 2 {
 		t.Fatalf("after restart: %+v, %v", got, err)
@@ -54,6 +57,7 @@ func TestHTTPAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 

@@ -4,9 +4,9 @@
 // endpoints, API keys, the shard map and autoscaling.
 //
 // Invariants: database and branch ids share one counter and are never
-// reused; the state file is
-// replaced atomically (write temp, fsync, rename, fsync dir), so a crash leaves
-// either the old or the new state, never a torn one.
+// reused; every change of the state is a command committed through Raft
+// (raftfsm.go, raft.go) before it is acknowledged, so an acknowledged change
+// survives restarts and, with 3 replicas, the loss of one.
 package controlplane
 
 import (
@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"time"
@@ -45,7 +44,7 @@ type Database struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// state is what the control plane persists.
+// state is the metadata the control plane replicates (with authState).
 type state struct {
 	Tenants   []Tenant   `json:"tenants"`
 	Databases []Database `json:"databases"`
@@ -68,60 +67,24 @@ func validName(kind, name string) error {
 	return nil
 }
 
-func loadState(path string) (*state, error) {
+// loadLegacyState reads the state.json of a control plane from before Raft
+// (found=false when there is none).
+func loadLegacyState(path string) (st *state, found bool, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return &state{NextDBID: 1}, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("controlplane: read state: %w", err)
+		return nil, false, fmt.Errorf("controlplane: read legacy state: %w", err)
 	}
 	var s state
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("controlplane: decode state %s: %w", path, err)
+		return nil, false, fmt.Errorf("controlplane: decode legacy state %s: %w", path, err)
 	}
 	if s.NextDBID == 0 {
 		s.NextDBID = 1
 	}
-	return &s, nil
-}
-
-// save replaces the state file atomically and durably.
-func (s *state) save(path string) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("controlplane: encode state: %w", err)
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".state-*.tmp")
-	if err != nil {
-		return fmt.Errorf("controlplane: save state: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("controlplane: save state: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("controlplane: sync state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("controlplane: save state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("controlplane: save state: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("controlplane: sync state dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("controlplane: sync state dir: %w", err)
-	}
-	return nil
+	return &s, true, nil
 }
 
 func (s *state) tenant(name string) (Tenant, bool) {

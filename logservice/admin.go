@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 
+	"github.com/phantom-db/phantom/internal/raftnode"
 	"github.com/phantom-db/phantom/internal/wirepb"
 )
 
@@ -60,7 +61,7 @@ func (s *Service) AddMember(ctx context.Context, id, raftAddr, apiAddr string, v
 	if id == "" || raftAddr == "" {
 		return fmt.Errorf("%w: id and raft address are required", errInvalid)
 	}
-	if err := validateAdvertise(raftAddr); err != nil {
+	if err := raftnode.ValidateAdvertise(raftAddr); err != nil {
 		return fmt.Errorf("%w: raft address: %w", errInvalid, err)
 	}
 	if err := s.leaderOnly(); err != nil {

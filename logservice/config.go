@@ -8,7 +8,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phantom-db/phantom/internal/raftnode"
 )
+
+// DefaultRaftPeerURI is the URI SAN a Raft peer's certificate must carry
+// when Config.RaftTLS is set: the role marker of a log service replica.
+const DefaultRaftPeerURI = "spiffe://phantom/logservice"
+
+// ErrPeerIdentity: a Raft peer's certificate does not chain to the
+// configured CA or lacks the log service role URI.
+var ErrPeerIdentity = raftnode.ErrPeerIdentity
 
 // Peer is one voter of the Raft group, as named at bootstrap.
 type Peer struct {
@@ -239,12 +249,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("SnapshotRetain %d must be positive", c.SnapshotRetain))
 	}
 	if c.RaftTLS != nil {
-		if _, _, err := peerTLS(c.RaftTLS, c.RaftPeerURI); err != nil {
+		if _, _, err := raftnode.PeerTLS(c.RaftTLS, c.RaftPeerURI); err != nil {
 			errs = append(errs, fmt.Errorf("RaftTLS: %w", err))
 		}
 	}
 	if c.RaftAdvertiseAddr != "" {
-		if err := validateAdvertise(c.RaftAdvertiseAddr); err != nil {
+		if err := raftnode.ValidateAdvertise(c.RaftAdvertiseAddr); err != nil {
 			errs = append(errs, fmt.Errorf("RaftAdvertiseAddr: %w", err))
 		}
 	}

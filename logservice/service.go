@@ -30,16 +30,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 	"google.golang.org/grpc"
 
+	"github.com/phantom-db/phantom/internal/raftnode"
 	"github.com/phantom-db/phantom/internal/wirepb"
 )
 
@@ -57,15 +55,12 @@ var (
 // Service is one replica of a log group. Create it with New, expose it with
 // Register and stop it with Close.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	fsm   *fsm
-	wal   *raftwal.WAL
-	meta  *metadb.BoltMetaDB // raft-wal's stable store; WAL.Close leaves it open
-	trans *raft.NetworkTransport
-	// raftBind is the address the Raft transport is bound to.
-	raftBind   string
-	raft       *raft.Raft
+	cfg        Config
+	log        *slog.Logger
+	fsm        *fsm
+	node       *raftnode.Node // stores, transport and Raft (internal/raftnode)
+	wal        *raftwal.WAL   // node.WAL
+	raft       *raft.Raft     // node.Raft
 	m          *metrics
 	unregister func() // removes the collectors from Config.Registerer
 	// apiAddrs maps Raft server IDs to gRPC addresses, from Config.Peers.
@@ -141,109 +136,45 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 
 func (s *Service) open() error {
 	cfg := &s.cfg
-	hlog := newHCLog(cfg.Logger.With("node", cfg.NodeID), "raft")
-	raftDir := filepath.Join(cfg.DataDir, "raft")
-	if err := os.MkdirAll(raftDir, 0o755); err != nil {
-		return fmt.Errorf("logservice: create raft dir: %w", err)
+	peers := make([]raftnode.Peer, 0, len(cfg.Peers))
+	for _, p := range cfg.Peers {
+		peers = append(peers, raftnode.Peer{ID: p.ID, RaftAddr: p.RaftAddr})
 	}
-	// raft-wal fsyncs every StoreLogs batch (segment writer commit frame);
-	// there is no option to turn that off. Its stable store is a bbolt file
-	// (wal-meta.db), synced on every Set; WAL.Close does not close it, so
-	// closeStores does.
-	s.meta = &metadb.BoltMetaDB{}
-	w, err := raftwal.Open(raftDir, raftwal.WithLogger(hlog.Named("wal")), raftwal.WithMetaStore(s.meta))
+	node, err := raftnode.Open(raftnode.Config{
+		NodeID:             cfg.NodeID,
+		DataDir:            cfg.DataDir,
+		RaftAddr:           cfg.RaftAddr,
+		RaftAdvertiseAddr:  cfg.RaftAdvertiseAddr,
+		TLS:                cfg.RaftTLS,
+		PeerURI:            cfg.RaftPeerURI,
+		Bootstrap:          cfg.Bootstrap,
+		Peers:              peers,
+		HeartbeatTimeout:   cfg.HeartbeatTimeout,
+		ElectionTimeout:    cfg.ElectionTimeout,
+		LeaderLeaseTimeout: cfg.LeaderLeaseTimeout,
+		CommitTimeout:      cfg.RaftCommitTimeout,
+		MaxAppendEntries:   cfg.MaxAppendEntries,
+		BatchApplyCh:       true,
+		SnapshotThreshold:  cfg.SnapshotThreshold,
+		SnapshotInterval:   cfg.SnapshotInterval,
+		TrailingLogs:       cfg.TrailingLogs,
+		SnapshotRetain:     cfg.SnapshotRetain,
+		TransportTimeout:   cfg.TransportTimeout,
+		TransportMaxPool:   cfg.TransportMaxPool,
+		// Raft sees the WAL through guardedLogStore (truncate.go):
+		// truncation clamp and StoreLogs timing.
+		WrapLogStore: func(w *raftwal.WAL) raft.LogStore {
+			s.wal = w
+			return &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log, m: s.m}
+		},
+		Logger: cfg.Logger,
+	}, s.fsm)
 	if err != nil {
-		return fmt.Errorf("logservice: open wal %s: %w", raftDir, err)
+		return fmt.Errorf("logservice: %w", err)
 	}
-	s.wal = w
-	// The store adds the "snapshots" directory under its base.
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, hlog.Named("snapshots"))
-	if err != nil {
-		return fmt.Errorf("logservice: open snapshot store: %w", err)
-	}
-	stream, err := listenRaft(cfg.RaftAddr, cfg.RaftAdvertiseAddr)
-	if err != nil {
-		return fmt.Errorf("logservice: bind raft transport %s: %w", cfg.RaftAddr, err)
-	}
-	s.raftBind = stream.listener.Addr().String()
-	var layer raft.StreamLayer = stream
-	if cfg.RaftTLS != nil {
-		server, client, err := peerTLS(cfg.RaftTLS, cfg.RaftPeerURI)
-		if err != nil {
-			_ = stream.Close()
-			return fmt.Errorf("logservice: raft tls: %w", err)
-		}
-		layer = &tlsStreamLayer{tcpStreamLayer: stream, server: server, client: client}
-	}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  layer,
-		MaxPool: cfg.TransportMaxPool,
-		Timeout: cfg.TransportTimeout,
-		Logger:  hlog.Named("transport"),
-	})
-	s.trans = trans
-
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.NodeID)
-	rc.Logger = hlog
-	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
-	rc.ElectionTimeout = cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
-	rc.CommitTimeout = cfg.RaftCommitTimeout
-	rc.MaxAppendEntries = cfg.MaxAppendEntries
-	rc.BatchApplyCh = true
-	rc.SnapshotThreshold = cfg.SnapshotThreshold
-	rc.SnapshotInterval = cfg.SnapshotInterval
-	rc.TrailingLogs = cfg.TrailingLogs
-	rc.NoLegacyTelemetry = true
-	if err := raft.ValidateConfig(rc); err != nil {
-		return fmt.Errorf("logservice: raft config: %w", err)
-	}
-
-	if cfg.Bootstrap {
-		has, err := raft.HasExistingState(w, w, snaps)
-		if err != nil {
-			return fmt.Errorf("logservice: inspect raft state: %w", err)
-		}
-		if !has {
-			conf := s.bootstrapConfiguration()
-			if err := raft.BootstrapCluster(rc, w, w, snaps, trans, conf); err != nil {
-				return fmt.Errorf("logservice: bootstrap: %w", err)
-			}
-			s.log.Info("bootstrapped raft group", "servers", len(conf.Servers))
-		}
-	}
-	logs := &guardedLogStore{WAL: w, floor: s.floorIndex, log: s.log, m: s.m}
-	// The cache keeps the newest entries in memory so the leader does not
-	// read back from disk what it just wrote in order to replicate it.
-	cached, err := raft.NewLogCache(1024, logs)
-	if err != nil {
-		return fmt.Errorf("logservice: log cache: %w", err)
-	}
-	r, err := raft.NewRaft(rc, s.fsm, cached, w, snaps, trans)
-	if err != nil {
-		return fmt.Errorf("logservice: start raft: %w", err)
-	}
-	s.raft = r
-	s.leader = newLeaderCheck(r)
-	s.log.Info("raft started", "raft_addr", trans.LocalAddr(), "raft_bind", s.raftBind)
+	s.node, s.wal, s.raft = node, node.WAL, node.Raft
+	s.leader = newLeaderCheck(s.raft)
 	return nil
-}
-
-func (s *Service) bootstrapConfiguration() raft.Configuration {
-	self := raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.NodeID), Address: s.trans.LocalAddr()}
-	if len(s.cfg.Peers) == 0 {
-		return raft.Configuration{Servers: []raft.Server{self}}
-	}
-	var conf raft.Configuration
-	for _, p := range s.cfg.Peers {
-		if p.ID == s.cfg.NodeID {
-			conf.Servers = append(conf.Servers, self)
-			continue
-		}
-		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
-	}
-	return conf
 }
 
 // Register registers the LogService gRPC server on g. The caller owns g and
@@ -255,11 +186,11 @@ func (s *Service) Register(g *grpc.Server) {
 // RaftAddr returns the advertised Raft address: the one peers dial and the
 // group configuration records (Config.RaftAdvertiseAddr, else the bound
 // address).
-func (s *Service) RaftAddr() string { return string(s.trans.LocalAddr()) }
+func (s *Service) RaftAddr() string { return s.node.RaftAddr() }
 
 // RaftBindAddr returns the address the Raft transport is bound to (with the
 // port chosen when Config.RaftAddr asked for port 0).
-func (s *Service) RaftBindAddr() string { return s.raftBind }
+func (s *Service) RaftBindAddr() string { return s.node.BindAddr() }
 
 // IsLeader reports whether this replica is the leader and its timestamp
 // oracle is ready to serve.
@@ -313,23 +244,10 @@ func (s *Service) closeStores() error {
 	if s.unregister != nil {
 		s.unregister()
 	}
-	var errs []error
-	if s.trans != nil {
-		if err := s.trans.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("transport: %w", err))
-		}
+	if s.node != nil {
+		return s.node.Close()
 	}
-	if s.wal != nil {
-		if err := s.wal.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("wal: %w", err))
-		}
-	}
-	if s.meta != nil {
-		if err := s.meta.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("wal meta db: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // leaderLoop follows leadership changes: on any change it ends the current

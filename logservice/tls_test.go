@@ -7,13 +7,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"math/big"
+	"net"
 	"net/url"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/phantom-db/phantom/internal/raftnode"
 )
 
 // testCA is an in-process certificate authority.
@@ -81,84 +81,13 @@ func TestRaftMutualTLS(t *testing.T) {
 		checkLog(t, readN(t, dial(t, g.Addrs[i]), 1, len(acks)), acks)
 	}
 	// The Raft port speaks TLS and shows the role certificate.
-	_, client, err := peerTLS(ca.issue(t, "probe", DefaultRaftPeerURI, ca.pool), DefaultRaftPeerURI)
+	_, client, err := raftnode.PeerTLS(ca.issue(t, "probe", DefaultRaftPeerURI, ca.pool), DefaultRaftPeerURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := (&tlsStreamLayer{client: client}).Dial(raft.ServerAddress(g.Services[0].RaftBindAddr()), time.Second)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", g.Services[0].RaftBindAddr(), client)
 	if err != nil {
 		t.Fatalf("TLS dial of the Raft port: %v", err)
 	}
 	_ = conn.Close()
-}
-
-func TestRaftTLSRejectsPeers(t *testing.T) {
-	ca := newTestCA(t, "phantom-ca")
-	other := newTestCA(t, "other-ca")
-	good := ca.issue(t, "n1", DefaultRaftPeerURI, ca.pool)
-	cases := map[string]*tls.Config{
-		"wrong role":    ca.issue(t, "pageserver", "spiffe://phantom/pageserver", ca.pool),
-		"foreign CA":    other.issue(t, "n9", DefaultRaftPeerURI, ca.pool),
-		"no client key": {RootCAs: ca.pool},
-	}
-	srvCfg, _, err := peerTLS(good, DefaultRaftPeerURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := listenRaft("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := &tlsStreamLayer{tcpStreamLayer: st, server: srvCfg}
-	defer func() { _ = server.Close() }()
-	for name, bad := range cases {
-		// The server rejects the bad client.
-		accepted := make(chan error, 1)
-		go func() {
-			conn, err := server.Accept()
-			if err != nil {
-				accepted <- err
-				return
-			}
-			defer func() { _ = conn.Close() }()
-			accepted <- conn.(*tls.Conn).Handshake()
-		}()
-		var clientCfg *tls.Config
-		if bad.RootCAs != nil && len(bad.Certificates) == 0 {
-			clientCfg = bad.Clone()
-			clientCfg.InsecureSkipVerify = true
-			clientCfg.MinVersion = tls.VersionTLS13
-		} else if _, clientCfg, err = peerTLS(bad, DefaultRaftPeerURI); err != nil {
-			t.Fatal(err)
-		}
-		client := &tlsStreamLayer{client: clientCfg}
-		conn, err := client.Dial(raft.ServerAddress(server.Addr().String()), time.Second)
-		if err == nil {
-			_, _ = conn.Read(make([]byte, 1)) // TLS 1.3: the server's verdict arrives after the handshake
-			_ = conn.Close()
-		}
-		err = <-accepted
-		if err == nil || (name != "no client key" && !errors.Is(err, ErrPeerIdentity)) {
-			t.Errorf("%s: server handshake = %v, want a rejection", name, err)
-		}
-	}
-	// The client rejects a server with the wrong role.
-	bad := ca.issue(t, "pageserver", "spiffe://phantom/pageserver", ca.pool)
-	badSrv, _, _ := peerTLS(bad, DefaultRaftPeerURI)
-	st2, err := listenRaft("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	impostor := &tlsStreamLayer{tcpStreamLayer: st2, server: badSrv}
-	defer func() { _ = impostor.Close() }()
-	go func() {
-		if conn, err := impostor.Accept(); err == nil {
-			_ = conn.(*tls.Conn).Handshake()
-			_ = conn.Close()
-		}
-	}()
-	_, goodClient, _ := peerTLS(good, DefaultRaftPeerURI)
-	if _, err := (&tlsStreamLayer{client: goodClient}).Dial(raft.ServerAddress(impostor.Addr().String()), time.Second); !errors.Is(err, ErrPeerIdentity) {
-		t.Fatalf("client accepted a server without the role URI: %v", err)
-	}
 }

@@ -19,6 +19,7 @@ const (
 	DefaultCheckpointInterval     = 30 * time.Second
 	DefaultReadWaitTimeout        = 5 * time.Second
 	DefaultScanBatchRows          = 1024
+	DefaultBlockCacheBytes        = 512 << 20
 	DefaultCloseCheckpointTimeout = 30 * time.Second
 	DefaultNodeID                 = "pageserver"
 	DefaultRetention              = 24 * time.Hour
@@ -73,6 +74,10 @@ type Config struct {
 	// ScanBatchRows is the maximum number of rows per Arrow record batch of a
 	// Scan response. Default 1024.
 	ScanBatchRows int
+	// BlockCacheBytes is the size of Pebble's block cache, in bytes.
+	// Default 512 MiB (Pebble's own default is 8 MiB, which makes every
+	// table scan read and decompress its blocks again).
+	BlockCacheBytes int64
 	// CloseCheckpointTimeout bounds the final checkpoint Close takes.
 	// Default 30s.
 	CloseCheckpointTimeout time.Duration
@@ -141,6 +146,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.ReadWaitTimeout <= 0 {
 		c.ReadWaitTimeout = DefaultReadWaitTimeout
+	}
+	if c.BlockCacheBytes <= 0 {
+		c.BlockCacheBytes = DefaultBlockCacheBytes
 	}
 	if c.ScanBatchRows <= 0 {
 		c.ScanBatchRows = DefaultScanBatchRows

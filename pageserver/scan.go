@@ -105,6 +105,16 @@ func (s *Server) scanBatches(ctx context.Context, start, end []byte, readTS, lim
 	defer bld.Release()
 	keys := bld.Field(0).(*array.BinaryBuilder)
 	vals := bld.Field(1).(*array.BinaryBuilder)
+	// Sized once per batch from the previous batch's bytes, so appends do
+	// not regrow the buffers row after row.
+	reserve := func(keyBytes, valBytes int) {
+		keys.Reserve(s.cfg.ScanBatchRows)
+		vals.Reserve(s.cfg.ScanBatchRows)
+		keys.ReserveData(keyBytes)
+		vals.ReserveData(valBytes)
+	}
+	reserve(0, 0)
+	keyBytes, valBytes := 0, 0
 	rows := 0
 	flush := func() error {
 		if rows == 0 {
@@ -113,11 +123,15 @@ func (s *Server) scanBatches(ctx context.Context, start, end []byte, readTS, lim
 		rec := bld.NewRecordBatch()
 		defer rec.Release()
 		rows = 0
+		reserve(keyBytes+keyBytes/8, valBytes+valBytes/8)
+		keyBytes, valBytes = 0, 0
 		return fn(rec)
 	}
 	err := s.scanRows(ctx, start, end, readTS, limit, func(k, v []byte) error {
 		keys.Append(k)
 		vals.Append(v)
+		keyBytes += len(k)
+		valBytes += len(v)
 		rows++
 		if rows >= s.cfg.ScanBatchRows {
 			return flush()

@@ -169,6 +169,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	opts := s.pebbleOptions(false)
+	// The block cache: scans read the same tables again and again (every
+	// query of an analytical workload), so uncompressed blocks stay in
+	// memory instead of being read and decompressed per scan. The DB makes
+	// its own cache of this size.
+	opts.CacheSize = cfg.BlockCacheBytes
 	if s.lazy != nil {
 		opts.FS = s.lazy
 		s.lazy.startBackground()

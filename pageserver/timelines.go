@@ -185,6 +185,16 @@ type versionIter struct {
 	visited int
 }
 
+// nextBeforeSeek is how many older versions of a key versionIter steps
+// over with Next before it seeks past the rest.
+const nextBeforeSeek = 4
+
+// sameUserKey reports whether the versioned Pebble key k belongs to the
+// user key whose prefix (escaped key + terminator) is prefix.
+func sameUserKey(k, prefix []byte) bool {
+	return len(k) == len(prefix)+tsLen && bytes.HasPrefix(k, prefix)
+}
+
 // newVersionIter opens a versionIter on r over user keys [start, end); an
 // empty end means no upper bound.
 func newVersionIter(ctx context.Context, r pebble.Reader, start, end []byte, readTS uint64, putsOnly bool) (*versionIter, error) {
@@ -207,10 +217,21 @@ func (v *versionIter) close() error    { return v.it.Close() }
 func (v *versionIter) next() (bool, error) {
 	it := v.it
 	if v.pending != nil {
-		// Skip the older versions of the key returned last.
-		v.seek = appendNextUserKeyPrefix(v.seek[:0], v.pending)
+		// Skip the older versions of the key returned last: step with Next
+		// (most keys have one version, and stepping is much cheaper than a
+		// seek), and seek past them only when a few steps do not leave the
+		// key.
+		v.seek = append(v.seek[:0], v.pending...)
 		v.pending = nil
-		v.valid = it.SeekGE(v.seek)
+		v.valid = it.Next()
+		for steps := 0; v.valid && sameUserKey(it.Key(), v.seek); steps++ {
+			if steps == nextBeforeSeek {
+				v.seek = appendNextUserKeyPrefix(nil, v.seek)
+				v.valid = it.SeekGE(v.seek)
+				break
+			}
+			v.valid = it.Next()
+		}
 	}
 	for v.valid {
 		if v.visited++; v.visited%ctxCheckEvery == 0 {

@@ -31,9 +31,14 @@ const (
 type Options struct {
 	// Bin is the phantom binary.
 	Bin string
-	// Dir receives the data directory (Dir/phantom-data) and the process
-	// log (Dir/phantom.log).
+	// Dir receives the process log (Dir/phantom.log) and, unless DataDir
+	// is set, the data directory (Dir/phantom-data).
 	Dir string
+	// DataDir is dev's --data-dir (default Dir/phantom-data); an existing
+	// one is reused.
+	DataDir string
+	// Args are extra flags for `phantom dev`.
+	Args []string
 	// StartTimeout bounds the wait until SQL is served (default 60 s).
 	StartTimeout time.Duration
 	// LogLevel is dev's --log-level (default warn).
@@ -71,14 +76,18 @@ func Start(ctx context.Context, o Options) (_ *Dev, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("devproc: %w", err)
 	}
+	if o.DataDir == "" {
+		o.DataDir = filepath.Join(o.Dir, "phantom-data")
+	}
 	args := []string{"dev",
-		"--data-dir", filepath.Join(o.Dir, "phantom-data"),
+		"--data-dir", o.DataDir,
 		"--port-base", strconv.Itoa(base),
 		"--auth", "none",
 		"--log-level", o.LogLevel}
 	if o.StatementTimeout > 0 {
 		args = append(args, "--statement-timeout", o.StatementTimeout.String())
 	}
+	args = append(args, o.Args...)
 	d.cmd = exec.Command(o.Bin, args...)
 	d.cmd.Stdout, d.cmd.Stderr = f, f
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -97,6 +97,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		case l == nil:
 		case l.Err != nil:
 			fmt.Fprintf(w, "load %-8s failed: %s\n", s, short(l.Err.Error(), 200))
+		case l.Reused:
+			fmt.Fprintf(w, "load %-8s reused an earlier load of this scale factor (--phantom-data)\n", s)
 		default:
 			fmt.Fprintf(w, "load %-8s %d rows in %s: %.0f rows/s\n", s, l.Rows, l.Duration.Round(time.Millisecond), l.RowsPerSec())
 		}

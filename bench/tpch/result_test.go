@@ -149,20 +149,50 @@ func TestInsertStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := make(chan string, 10)
+	out := make(chan chunk, 10)
 	if err := insertStatements(context.Background(), f, tables[1], 2, out); err != nil {
 		t.Fatal(err)
 	}
 	close(out)
 	var got []string
-	for s := range out {
-		got = append(got, s)
+	for c := range out {
+		got = append(got, c.sql)
 	}
 	head := "INSERT INTO nation (n_nationkey, n_name, n_regionkey, n_comment) VALUES "
 	want := []string{
 		head + "(0, 'ALGERIA', 0, 'it''s'), (1, 'ARGENTINA', 1, 'b')",
 		head + "(2, 'BRAZIL', 1, 'c')",
 	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestCopyChunks checks the COPY statements that load Phantom-DB: the
+// lines as they are, batch rows per statement.
+func TestCopyChunks(t *testing.T) {
+	path := t.TempDir() + "/nation.tbl"
+	if err := os.WriteFile(path, []byte("0|ALGERIA|0|it's\n1|ARGENTINA|1|b\n2|BRAZIL|1|c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := make(chan chunk, 10)
+	if err := copyChunks(context.Background(), f, tables[1], 2, out); err != nil {
+		t.Fatal(err)
+	}
+	close(out)
+	var got []string
+	for c := range out {
+		if want := "COPY nation (n_nationkey, n_name, n_regionkey, n_comment) FROM STDIN WITH (DELIMITER '|')"; c.sql != want {
+			t.Fatalf("statement %q, want %q", c.sql, want)
+		}
+		got = append(got, string(c.rows))
+	}
+	want := []string{"0|ALGERIA|0|it's\n1|ARGENTINA|1|b\n", "2|BRAZIL|1|c\n"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("got\n%q\nwant\n%q", got, want)
 	}

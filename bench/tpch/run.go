@@ -42,9 +42,20 @@ type Config struct {
 	// Loaders is how many connections insert into Phantom-DB at once.
 	// Default 4.
 	Loaders int
-	// BatchRows is the rows per INSERT statement into Phantom-DB. Default
-	// 1000.
+	// BatchRows is the rows per COPY (or INSERT) statement into
+	// Phantom-DB. Default 1000.
 	BatchRows int
+	// LoadInserts loads Phantom-DB with multi-row INSERT statements
+	// instead of COPY FROM STDIN.
+	LoadInserts bool
+	// PhantomDataDir is phantom dev's data directory; empty: one in the
+	// run's temp dir. It is kept after the run, and when it already holds
+	// a complete load of the same scale factor the load is skipped (to
+	// iterate on queries without reloading).
+	PhantomDataDir string
+	// PhantomPprof, when set, is the address phantom dev serves Go's
+	// runtime profiles on (its --pprof flag).
+	PhantomPprof string
 	// WorkDir is the parent of the run's temp dir (data files, Phantom-DB's
 	// data and logs); empty: the system temp dir.
 	WorkDir string
@@ -121,6 +132,9 @@ type Load struct {
 	// Err is why the system could not start or load; its queries did not
 	// run then.
 	Err error
+	// Reused is set when the system kept an earlier load (Phantom-DB's
+	// --phantom-data) instead of loading.
+	Reused bool
 }
 
 // RowsPerSec is the load rate.
@@ -259,6 +273,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		t0 := time.Now()
 		err := s.load(ctx, ds)
 		l := &Load{Rows: ds.TotalRows(), Duration: time.Since(t0), Err: err}
+		if r, ok := s.(interface{ wasReused() bool }); ok && err == nil {
+			l.Reused = r.wasReused()
+		}
 		rep.Loads[s.name()] = l
 		if err != nil {
 			if s.name() != Phantom {
@@ -268,6 +285,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		loaded[s.name()] = s
+		if l.Reused {
+			continue
+		}
 		fmt.Fprintf(cfg.Progress, "loaded %s: %d rows in %s (%.0f rows/s)\n", s.name(), l.Rows,
 			l.Duration.Round(time.Millisecond), l.RowsPerSec())
 	}

@@ -96,7 +96,11 @@ func benchTPCHCommand() *ffcli.Command {
 		runs         = fs.Int("runs", 1, "runs of each query per system; the best time is reported")
 		timeout      = fs.Duration("query-timeout", 10*time.Minute, "bound on one run of one query")
 		loaders      = fs.Int("loaders", 4, "concurrent connections loading phantom")
-		batchRows    = fs.Int("batch-rows", 1000, "rows per INSERT statement loading phantom")
+		batchRows    = fs.Int("batch-rows", 1000, "rows per COPY (or INSERT) statement loading phantom")
+		inserts      = fs.Bool("load-inserts", false, "load phantom with multi-row INSERTs instead of COPY FROM STDIN")
+		phantomData  = fs.String("phantom-data", "", "phantom dev's data dir, kept after the run; a complete load of the same --sf in it is reused (default: in the temp dir)")
+		phantomBin   = fs.String("phantom-bin", "", "the phantom binary to run `phantom dev` from (default: this one)")
+		pprofAddr    = fs.String("phantom-pprof", "", "address phantom dev serves /debug/pprof/ on (default: off)")
 		skipPhantom  = fs.Bool("skip-phantom", false, "measure DuckDB and PostgreSQL only")
 		skipPostgres = fs.Bool("skip-postgres", false, "leave PostgreSQL out")
 		workDir      = fs.String("work-dir", "", "parent of the temp dir for data files, phantom's data and logs (default: the system temp dir)")
@@ -127,20 +131,26 @@ func benchTPCHCommand() *ffcli.Command {
 			if err != nil {
 				return fmt.Errorf("bench: find own binary: %w", err)
 			}
+			if *phantomBin != "" {
+				self = *phantomBin
+			}
 			rep, err := tpch.Run(ctx, tpch.Config{
-				SF:           *sf,
-				Queries:      nums,
-				Runs:         *runs,
-				QueryTimeout: *timeout,
-				PhantomBin:   self,
-				SkipPhantom:  *skipPhantom,
-				SkipPostgres: *skipPostgres,
-				Loaders:      *loaders,
-				BatchRows:    *batchRows,
-				WorkDir:      *workDir,
-				KeepData:     *keepData,
-				Progress:     os.Stderr,
-				Logger:       log,
+				SF:             *sf,
+				Queries:        nums,
+				Runs:           *runs,
+				QueryTimeout:   *timeout,
+				PhantomBin:     self,
+				SkipPhantom:    *skipPhantom,
+				SkipPostgres:   *skipPostgres,
+				Loaders:        *loaders,
+				BatchRows:      *batchRows,
+				LoadInserts:    *inserts,
+				PhantomDataDir: *phantomData,
+				PhantomPprof:   *pprofAddr,
+				WorkDir:        *workDir,
+				KeepData:       *keepData,
+				Progress:       os.Stderr,
+				Logger:         log,
 			})
 			if err != nil {
 				return err

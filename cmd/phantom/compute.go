@@ -30,6 +30,7 @@ import (
 	"github.com/phantom-db/phantom/compute/pgwire"
 	"github.com/phantom-db/phantom/compute/sql"
 	"github.com/phantom-db/phantom/compute/storage"
+	"github.com/phantom-db/phantom/internal/failover"
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/internal/wirepb"
 	"github.com/phantom-db/phantom/logservice/logclient"
@@ -51,6 +52,7 @@ type computeFlags struct {
 	statementTimeout time.Duration
 	maxConcurrent    int
 	maxResultRows    int
+	maxQueryMemory   int64
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
 	maxSessions      int
@@ -75,7 +77,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxPGConns, "max-pg-connections", pgwire.DefaultMaxConnections, "PostgreSQL client connections at once; more are refused (53300)")
 	fs.StringVar(&f.logAddr, "logservice", "127.0.0.1:8434", "log service gRPC address(es), comma-separated")
 	fs.StringVar(&f.pageserverAddr, "pageserver", "127.0.0.1:8437", "page server gRPC address")
-	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL (resolves the database id)")
+	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL(s), comma-separated: one per replica, the next tried when one refuses connections (resolves the database id, verifies API keys)")
 	fs.StringVar(&f.tenant, "tenant", "default", "tenant of the database served")
 	fs.StringVar(&f.database, "database", "phantom", "database served")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for heartbeats (empty: none)")
@@ -83,6 +85,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
+	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
 	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
@@ -169,7 +172,7 @@ type computeNode struct {
 // resolveDatabase asks the control plane for the id of tenant/database,
 // retrying until ctx is done or 30 s pass (the control plane may still be
 // starting).
-func resolveDatabase(ctx context.Context, base, token, tenant, database string) (uint64, error) {
+func resolveDatabase(ctx context.Context, client *http.Client, base, token, tenant, database string) (uint64, error) {
 	u := fmt.Sprintf("%s/v1/tenants/%s/databases/%s", base, url.PathEscape(tenant), url.PathEscape(database))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -180,7 +183,7 @@ func resolveDatabase(ctx context.Context, base, token, tenant, database string) 
 			return 0, fmt.Errorf("resolve database: %w", err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err == nil {
 			var body struct {
 				ID uint64 `json:"id"`
@@ -221,14 +224,19 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	if err != nil {
 		return nil, err
 	}
-	dbID, err := resolveDatabase(ctx, f.controlPlane, token, f.tenant, f.database)
+	cpClient, cpBase, err := failover.NewClient(f.controlPlane, http.Client{})
+	if err != nil {
+		return nil, fmt.Errorf("--control-plane: %w", err)
+	}
+	dbID, err := resolveDatabase(ctx, cpClient, cpBase, token, f.tenant, f.database)
 	if err != nil {
 		return nil, err
 	}
 	var verifier *auth.ControlPlane
 	apiAuth := httpapi.NoAuth
 	if f.authMode == "keys" {
-		if verifier, err = auth.New(auth.Config{URL: f.controlPlane, Token: token, TTL: f.authTTL, NegativeTTL: f.authNegTTL}); err != nil {
+		if verifier, err = auth.New(auth.Config{URL: cpBase, Token: token, TTL: f.authTTL, NegativeTTL: f.authNegTTL,
+			HTTPClient: &http.Client{Timeout: 5 * time.Second, Transport: cpClient.Transport}}); err != nil {
 			return nil, err
 		}
 		apiAuth = verifier
@@ -251,7 +259,8 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 		return nil, fmt.Errorf("dial page server %s: %w", f.pageserverAddr, err)
 	}
 	kv := storage.NewRemote(n.logc, wirepb.NewPageServerClient(n.pages), memory.DefaultAllocator)
-	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows})
+	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows,
+		MaxQueryMemory: f.maxQueryMemory})
 	if err != nil {
 		n.Close()
 		return nil, err

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,12 +37,26 @@ type controlPlaneFlags struct {
 	provision        provisionFlags
 	adminToken       string
 	adminTokenFile   string
+	raftAddr         string
+	raftAdv          string
+	peers            string
+	bootstrap        bool
+	raftCert         string
+	raftKey          string
+	raftCA           string
 	logs             logFlags
 }
 
 func (f *controlPlaneFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nodeID, "node-id", "cp-1", "unique id of this control plane node")
-	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data/control-plane", "directory of the control plane state")
+	fs.StringVar(&f.dataDir, "data-dir", "./phantom-data/control-plane", "directory of the control plane state (Raft log, stable store, snapshots)")
+	fs.StringVar(&f.raftAddr, "raft-addr", "", "Raft peer transport listen address (empty: a single replica without a Raft port)")
+	fs.StringVar(&f.raftAdv, "raft-advertise-addr", "", "Raft address peers dial and the group configuration records (empty: the bound --raft-addr)")
+	fs.StringVar(&f.peers, "peers", "", "voters of a new group as id=raftaddr[=httpaddr],..., the same list on every replica (empty: this replica alone)")
+	fs.BoolVar(&f.bootstrap, "bootstrap", true, "bootstrap a new group from --peers when the data dir holds none (false: wait to be added)")
+	fs.StringVar(&f.raftCert, "raft-tls-cert", "", "PEM certificate for mutual TLS between Raft peers (must carry URI SAN "+controlplane.PeerURI+"; empty: plain TCP)")
+	fs.StringVar(&f.raftKey, "raft-tls-key", "", "PEM private key of --raft-tls-cert")
+	fs.StringVar(&f.raftCA, "raft-tls-ca", "", "PEM CA bundle Raft peers are verified against")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8433", "REST API listen address")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL for membership heartbeats (empty: no membership)")
 	fs.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", 10*time.Second, "declare a node dead after this long without a heartbeat")
@@ -81,7 +97,17 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log, AdminToken: token, Retention: f.retention}
+	peers, err := controlplane.ParseRaftPeers(f.peers)
+	if err != nil {
+		return nil, err
+	}
+	raftTLS, err := loadRaftTLS(f.raftCert, f.raftKey, f.raftCA)
+	if err != nil {
+		return nil, err
+	}
+	cfg := controlplane.Config{DataDir: f.dataDir, Logger: log, AdminToken: token, Retention: f.retention,
+		Raft: controlplane.RaftConfig{NodeID: f.nodeID, RaftAddr: f.raftAddr, RaftAdvertiseAddr: f.raftAdv,
+			Peers: peers, NoBootstrap: !f.bootstrap, TLS: raftTLS}}
 	if f.logAddr != "" {
 		logc, err := logclient.Dial(ctx, f.logAddr, logclient.WithLogger(log))
 		if err != nil {
@@ -104,16 +130,22 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		n.members = m
 		cfg.Members = membersView{m}
 	}
+	// Listen first, so the replica knows (and as leader records) the REST
+	// address followers forward to; until the service is open the API
+	// answers 503.
+	handler := &swapHandler{}
+	if n.http, err = startHTTP(f.httpAddr, handler, log); err != nil {
+		n.Close()
+		return nil, err
+	}
+	cfg.Raft.HTTPAddr = n.http.Addr()
 	svc, err := controlplane.New(cfg)
 	if err != nil {
 		n.Close()
 		return nil, err
 	}
 	n.svc = svc
-	if n.http, err = startHTTP(f.httpAddr, svc.Handler(), log); err != nil {
-		n.Close()
-		return nil, err
-	}
+	handler.set(svc.Handler())
 	if n.stopHB, err = heartbeat(ctx, f.natsURL, f.nodeID, natsbus.RoleControlPlane, n.http.Addr(), log); err != nil {
 		n.stopHB = func() {}
 		n.Close()
@@ -123,8 +155,25 @@ func startControlPlane(ctx context.Context, f controlPlaneFlags, log *slog.Logge
 		n.Close()
 		return nil, err
 	}
-	n.log.Info("control plane ready", "http", n.http.Addr(), "provisioner", f.provision.kind)
+	n.log.Info("control plane ready", "http", n.http.Addr(), "raft", svc.RaftAddr(), "peers", len(peers), "provisioner", f.provision.kind)
 	return n, nil
+}
+
+// swapHandler serves 503 until set installs the real handler.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
+
+// ServeHTTP implements http.Handler.
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := s.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, `{"error":{"code":"starting","message":"the control plane is starting"}}`+"\n")
 }
 
 // adminToken returns the control plane's admin token: --admin-token, else
@@ -170,6 +219,11 @@ func (n *controlPlaneNode) Close() error {
 	}
 	if n.http != nil {
 		n.http.Close()
+	}
+	if n.svc != nil {
+		if err := n.svc.Close(); err != nil {
+			n.log.Warn("close control plane state", "err", err)
+		}
 	}
 	if n.members != nil {
 		n.members.Close()

@@ -28,6 +28,8 @@ type devFlags struct {
 	checkpointInterval time.Duration
 	authMode           string
 	httpTLS            bool
+	sessionIdle        time.Duration
+	pprofAddr          string
 	statementTimeout   time.Duration
 	logs               logFlags
 }
@@ -39,8 +41,10 @@ func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.objectStore, "object-store", "", "object store URL (default: <data-dir>/objects; s3://bucket/prefix?endpoint=host:port for MinIO/S3)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", 30*time.Second, "page server checkpoint interval")
 	fs.StringVar(&f.authMode, "auth", "keys", `client authentication of the compute node: "keys" (a dev API key and a dev role are created and printed) or "none"`)
-	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request to the compute node may execute (0: no limit)")
+	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "roll back and close an HTTP session of the compute unused this long")
 	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the HTTP SQL API over HTTPS with the dev certificate (the PostgreSQL protocol always offers TLS)")
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a statement may execute on the compute node")
+	fs.StringVar(&f.pprofAddr, "pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
 	f.logs.register(fs)
 }
 
@@ -142,6 +146,11 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	}
 	// Services stop in the reverse order of their start.
 	var closers []func() error
+	stopPprof, err := startPprof(f.pprofAddr, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, stopPprof)
 	defer func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			if cerr := closers[i](); cerr != nil {
@@ -220,8 +229,9 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	mf.httpAddr, mf.pgAddr, mf.logAddr, mf.pageserverAddr = f.addr(offSQL), f.addr(offPG), ls.grpc.Addr(), ps.grpc.Addr()
 	mf.controlPlane, mf.natsURL = "http://"+cp.http.Addr(), natsURL
 	mf.cpToken, mf.authMode = cf.adminToken, f.authMode
-	mf.tlsCert, mf.tlsKey, mf.httpTLS = certPath, keyPath, f.httpTLS
 	mf.statementTimeout = f.statementTimeout
+	mf.tlsCert, mf.tlsKey, mf.httpTLS = certPath, keyPath, f.httpTLS
+	mf.sessionIdle = f.sessionIdle
 	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
 		return err

@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/phantom-db/phantom/internal/failover"
 	"github.com/phantom-db/phantom/internal/natsbus"
 	"github.com/phantom-db/phantom/proxy"
 )
@@ -38,7 +40,7 @@ func (f *proxyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nodeID, "node-id", "proxy-1", "unique id of this proxy")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8441", "HTTP SQL API listen address")
 	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:8442", "PostgreSQL protocol listen address (empty: off)")
-	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL (endpoints, computes, wake)")
+	fs.StringVar(&f.controlPlane, "control-plane", "http://127.0.0.1:8433", "control plane URL(s), comma-separated: one per replica, the next tried when one refuses connections (endpoints, computes, wake)")
 	fs.StringVar(&f.cpToken, "control-plane-token", "", "the control plane's admin token (empty: read --control-plane-token-file)")
 	fs.StringVar(&f.cpTokenFile, "control-plane-token-file", "", "file holding the control plane's admin token")
 	fs.StringVar(&f.natsURL, "nats-url", "", "NATS URL: scale events refresh the view of an endpoint at once (empty: poll only)")
@@ -71,7 +73,11 @@ func startProxy(ctx context.Context, f proxyFlags, log *slog.Logger) (*proxyNode
 	if err != nil {
 		return nil, err
 	}
-	dir := &proxy.ControlPlane{BaseURL: f.controlPlane, Token: token}
+	cpClient, cpBase, err := failover.NewClient(f.controlPlane, http.Client{Timeout: 70 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("--control-plane: %w", err)
+	}
+	dir := &proxy.ControlPlane{BaseURL: cpBase, Token: token, Client: cpClient}
 	p, err := proxy.New(proxy.Config{Directory: dir, DefaultTenant: f.defaultTenant, DefaultDatabase: f.defaultDatabase,
 		DefaultBranch: f.defaultBranch, WakeTimeout: f.wakeTimeout, MaxBodyBytes: f.maxBodyBytes, Logger: log})
 	if err != nil {

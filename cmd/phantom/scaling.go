@@ -67,7 +67,7 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	var ctrlp atomic.Pointer[autoscale.Controller]
 	prov, err := provision.NewLocal(provision.LocalConfig{
 		Binary: f.provision.computeBin, LogService: f.provision.logservice, PageServer: f.provision.pageserver,
-		ControlPlane: "http://" + n.http.Addr(), NATSURL: f.natsURL, LogDir: logDir,
+		ControlPlane: controlPlaneURLs(n.http.Addr(), f.peers), NATSURL: f.natsURL, LogDir: logDir,
 		ExtraArgs: strings.Fields(f.provision.computeArgs), ReadyTimeout: f.provision.readyTimeout,
 		// The token travels in the environment, not in argv (ps shows argv).
 		Env:        append([]string{"PHANTOM_CONTROL_PLANE_TOKEN=" + token}, f.provision.computeEnv...),
@@ -85,6 +85,8 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 	ctrl, err := autoscale.New(autoscale.Config{
 		Endpoints:   func() ([]controlplane.Endpoint, error) { return n.svc.Endpoints("", "") },
 		Provisioner: prov, Conn: n.nc, Interval: f.provision.interval, Logger: log.With("component", "autoscaler"),
+		// Only the Raft leader starts and drains computes.
+		Active: n.svc.IsLeader,
 	})
 	if err != nil {
 		prov.Close()
@@ -100,4 +102,18 @@ func startScaling(f controlPlaneFlags, n *controlPlaneNode, log *slog.Logger) (*
 func (s *scaling) Close() {
 	s.ctrl.Close()
 	s.prov.Close()
+}
+
+// controlPlaneURLs is the --control-plane list given to provisioned
+// computes: this replica first, then every other replica whose REST
+// address --peers names, so a compute fails over when this one is gone.
+func controlPlaneURLs(self, peers string) string {
+	urls := []string{"http://" + self}
+	ps, _ := controlplane.ParseRaftPeers(peers) // validated at startup
+	for _, p := range ps {
+		if p.HTTPAddr != "" && p.HTTPAddr != self {
+			urls = append(urls, "http://"+p.HTTPAddr)
+		}
+	}
+	return strings.Join(urls, ",")
 }

@@ -76,7 +76,7 @@ func sqlCommand() *ffcli.Command {
 			}
 			if err := client.OpenSession(ctx); err != nil {
 				var apiErr *sqlshell.Error
-				if !errors.As(err, &apiErr) || apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden {
+				if !errors.As(err, &apiErr) || apiErr.HTTPStatus == http.StatusUnauthorized || apiErr.HTTPStatus == http.StatusForbidden {
 					return fmt.Errorf("sql: %w", err)
 				}
 				fmt.Fprintf(os.Stderr, "WARNING:  %v; each statement runs in its own transaction\n", err)

@@ -101,7 +101,7 @@ func TestSQLClientSendsAPIKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	var apiErr *sqlshell.Error
-	if err := bad.OpenSession(context.Background()); !errors.As(err, &apiErr) || apiErr.Status != 401 {
+	if err := bad.OpenSession(context.Background()); !errors.As(err, &apiErr) || apiErr.HTTPStatus != 401 {
 		t.Fatalf("wrong key: %v", err)
 	}
 	c, err := sqlshell.NewClient(sqlshell.ClientConfig{URL: srv.URL, APIKey: "k"})

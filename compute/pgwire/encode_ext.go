@@ -39,7 +39,7 @@ func extOID(typ string) (uint32, bool) {
 	if v, ok := extOIDs[typ]; ok {
 		return uint32(v[0]), true
 	}
-	return 0, false
+	return arrayOID(typ)
 }
 
 func extSize(oid uint32) (int16, bool) {
@@ -65,7 +65,7 @@ func extNameOfOID(oid uint32) (string, bool) {
 			return name, true
 		}
 	}
-	return "", false
+	return arrayNameOfOID(oid)
 }
 
 // PostgreSQL's binary epoch is 2000-01-01.
@@ -225,6 +225,10 @@ func decodeNumericBinary(raw []byte) (string, bool) {
 // decodeParamExt decodes a binary parameter of one of the later types to
 // its text form (which the engine then parses); ok is false for others.
 func decodeParamExt(raw []byte, typ string, n int) (any, bool, error) {
+	if _, isArray := arrayOID(typ); isArray {
+		v, err := decodeArrayBinary(raw, typ, n)
+		return v, true, err
+	}
 	bad := func() (any, bool, error) {
 		return nil, true, sqlerr.New(codeInvalidBinaryRep, "incorrect binary data format in bind parameter %d", n)
 	}
@@ -294,7 +298,10 @@ func decodeParamExt(raw []byte, typ string, n int) (any, bool, error) {
 
 // isTextCarried reports whether a type's Arrow column holds its text
 // (numeric, jsonb), so its binary format needs the type, not the array.
-func isTextCarried(typ string) bool { return typ == "numeric" || typ == "jsonb" }
+func isTextCarried(typ string) bool {
+	_, isArray := arrayOID(typ)
+	return typ == "numeric" || typ == "jsonb" || isArray
+}
 
 // appendTextCarriedBinary appends the binary format of row i of a numeric
 // or jsonb column and reports whether it is NULL.
@@ -303,6 +310,9 @@ func appendTextCarriedBinary(dst []byte, typ string, col arrow.Array, i int) ([]
 		return dst, true
 	}
 	s := col.(*array.String).Value(i)
+	if _, isArray := arrayOID(typ); isArray {
+		return appendArrayBinary(dst, typ, s), false
+	}
 	if typ == "jsonb" {
 		return append(append(dst, 1), s...), false
 	}

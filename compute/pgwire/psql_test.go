@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,3 +76,66 @@ INSERT 0 3
 		t.Fatalf("psql exit %d, output:\n%s", code, out)
 	}
 }
+
+// TestPsqlDescribe runs psql's \dt, \di, \d and \d table, which read
+// pg_catalog, and checks what psql prints.
+func TestPsqlDescribe(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	out, code := psql(t, addr, `CREATE TABLE items (id INT PRIMARY KEY, name TEXT NOT NULL DEFAULT 'x', price NUMERIC(10,2), tags TEXT[]);
+		CREATE INDEX items_name ON items (name);
+		CREATE TABLE orders (id BIGINT PRIMARY KEY, item INT REFERENCES items (id), qty INT CHECK (qty > 0));
+		CREATE VIEW cheap AS SELECT id FROM items`)
+	if code != 0 {
+		t.Fatalf("psql exit %d, output:\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\dt`)
+	if code != 0 || !strings.Contains(out, "List of relations") ||
+		!regexpMatch(`public \| items\s+\| table`, out) || !regexpMatch(`public \| orders\s+\| table`, out) || strings.Contains(out, "cheap") {
+		t.Fatalf(`\dt: psql exit %d, output:`+"\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\di`)
+	if code != 0 || !regexpMatch(`items_name\s+\| index\s+\| \w+\s+\| items`, out) || !regexpMatch(`items_pkey\s+\| index`, out) {
+		t.Fatalf(`\di: psql exit %d, output:`+"\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\d`)
+	if code != 0 || !regexpMatch(`cheap\s+\| view`, out) || !regexpMatch(`items\s+\| table`, out) {
+		t.Fatalf(`\d: psql exit %d, output:`+"\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\d items`)
+	for _, want := range []string{
+		`Table "public.items"`,
+		`id     \| integer\s+\|\s+\| not null \|`,
+		`name   \| text\s+\|\s+\| not null \| 'x'`,
+		`price  \| numeric\(10,2\)\s+\|\s+\|\s+\|`,
+		`tags   \| text\[\]`,
+		`"items_pkey" PRIMARY KEY, btree \(id\)`,
+		`"items_name" btree \(name\)`,
+		`TABLE "orders" CONSTRAINT "orders_item_fkey" FOREIGN KEY \(item\) REFERENCES items\(id\)`,
+	} {
+		if code != 0 || !regexpMatch(want, out) {
+			t.Fatalf(`\d items: psql exit %d, no match for %s in:`+"\n%s", code, want, out)
+		}
+	}
+	out, code = psql(t, addr, `\d orders`)
+	if code != 0 || !strings.Contains(out, `"orders_qty_check" CHECK (qty > 0)`) ||
+		!strings.Contains(out, `"orders_item_fkey" FOREIGN KEY (item) REFERENCES items(id)`) || !regexpMatch(`id\s+\| bigint`, out) {
+		t.Fatalf(`\d orders: psql exit %d, output:`+"\n%s", code, out)
+	}
+	if out, code = psql(t, addr, `CREATE TABLE counters (id SERIAL PRIMARY KEY)`); code != 0 {
+		t.Fatalf("psql exit %d, output:\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\ds`)
+	if code != 0 || !regexpMatch(`counters_id_seq\s+\| sequence`, out) {
+		t.Fatalf(`\ds: psql exit %d, output:`+"\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\d counters_id_seq`)
+	if code != 0 || !strings.Contains(out, `Sequence "public.counters_id_seq"`) || !strings.Contains(out, "Owned by: public.counters.id") {
+		t.Fatalf(`\d counters_id_seq: psql exit %d, output:`+"\n%s", code, out)
+	}
+	out, code = psql(t, addr, `\d nope`)
+	if !strings.Contains(out, `Did not find any relation named "nope"`) {
+		t.Fatalf(`\d nope: psql exit %d, output:`+"\n%s", code, out)
+	}
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }

@@ -54,7 +54,14 @@ type Config struct {
 	// rows of tables the transaction created or truncated ahead of its own
 	// commit, in chunks of SpillBytes/4 (spill.go). Default 32 MiB.
 	SpillBytes int
+	// MaxQueryMemory bounds the Arrow buffers one statement holds at once
+	// (exec.MemoryBudget); more answer 53200. Default 1 GiB; negative:
+	// unlimited.
+	MaxQueryMemory int64
 }
+
+// DefaultMaxQueryMemory is Config.MaxQueryMemory's default.
+const DefaultMaxQueryMemory = 1 << 30
 
 // EnsureDefaults fills in zero fields.
 func (c *Config) EnsureDefaults() {
@@ -72,6 +79,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.SpillBytes == 0 {
 		c.SpillBytes = 32 << 20
+	}
+	if c.MaxQueryMemory == 0 {
+		c.MaxQueryMemory = DefaultMaxQueryMemory
 	}
 }
 

@@ -168,6 +168,8 @@ func describe(n plan.Node) (string, []plan.Node) {
 		return s, nil
 	case *plan.Values:
 		return fmt.Sprintf("Values (%d rows)", len(x.Rows)), nil
+	case *plan.Series:
+		return fmt.Sprintf("Function Scan on generate_series(%s, %s, %s)", x.Start, x.Stop, x.Step), nil
 	case *plan.DMLJoin:
 		return "Nested Loop (first match) " + x.Pred.String(), []plan.Node{x.Left, x.Right}
 	case *plan.Filter:

@@ -247,7 +247,8 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 		}
 		tx.snap, tx.started = snap, true
 	}
-	view := &txnView{kv: e.cfg.KV, buf: &tx.buf, mem: e.cfg.Allocator}
+	budget := exec.NewMemoryBudget(e.cfg.Allocator, max(e.cfg.MaxQueryMemory, 0))
+	view := &txnView{kv: e.cfg.KV, buf: &tx.buf, mem: budget}
 	if tx.iso == Serializable {
 		view.reads = &tx.reads
 	}
@@ -256,7 +257,8 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 		return nil, err
 	}
 	tx.db = db
-	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: e.cfg.Allocator, BatchRows: e.cfg.BatchRows}
+	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: budget, Budget: budget, BatchRows: e.cfg.BatchRows,
+		ExactReads: tx.iso == Serializable}
 	var pins []storage.KeyRange
 	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
 	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: db}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/RaduBerinde/btreemap"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -85,6 +86,9 @@ type txnView struct {
 	buf   *writeBuffer
 	reads *[]storage.KeyRange // nil: do not record
 	mem   memory.Allocator
+	// readsMu guards *reads: the scans of one statement run on goroutines
+	// of their own (exec's read-ahead), so several may record at once.
+	readsMu sync.Mutex
 }
 
 var _ storage.KV = (*txnView)(nil)
@@ -128,7 +132,9 @@ func (v *txnView) record(start, end []byte, limit, delivered int, last []byte, e
 	if last != nil && (err != nil || (limit > 0 && delivered >= limit)) {
 		r.End = keys.Next(last)
 	}
+	v.readsMu.Lock()
 	*v.reads = append(*v.reads, r)
+	v.readsMu.Unlock()
 }
 
 // mergedScan answers a scan whose range holds buffered writes. It works in

@@ -31,6 +31,12 @@ type Config struct {
 	Interval time.Duration
 	// LoadMaxAge drops load reports older than this. Default 3 s.
 	LoadMaxAge time.Duration
+	// Active reports whether this control plane replica may act: only the
+	// Raft leader starts and drains computes, so a decision is carried out
+	// once; when leadership moves the new leader's controller takes over.
+	// While it returns false the controller decides nothing. Default: always
+	// active (a single replica).
+	Active func() bool
 	// Logger receives decisions. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -180,6 +186,9 @@ func (c *Controller) publish(ev natsbus.ScaleEvent) {
 }
 
 func (c *Controller) tick() {
+	if c.cfg.Active != nil && !c.cfg.Active() {
+		return
+	}
 	eps, err := c.cfg.Endpoints()
 	if err != nil {
 		c.cfg.Logger.Error("autoscale: list endpoints", "err", err)

@@ -168,3 +168,42 @@ func TestControllerWakeLoadIdleAndDelete(t *testing.T) {
 	mu.Unlock()
 	waitFor(t, "drain of a deleted endpoint", func() bool { return prov.count("") == 0 })
 }
+
+// TestInactiveReplicaActsNot: a controller whose replica is not the leader
+// starts nothing, even for an endpoint below its minimum; once it becomes
+// the leader it brings the endpoint to its minimum.
+func TestInactiveReplicaActsNot(t *testing.T) {
+	var leader sync.Mutex
+	isLeader := false
+	eps := []controlplane.Endpoint{{ID: "ep-1", Tenant: "default", Database: "phantom", Branch: "main", MinComputes: 2, MaxComputes: 3,
+		Policy: controlplane.ScalingPolicy{TargetInFlight: 1}}}
+	prov := &fakeProv{insts: map[string]provision.Instance{}}
+	c, err := New(Config{
+		Endpoints:   func() ([]controlplane.Endpoint, error) { return eps, nil },
+		Provisioner: prov, Interval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
+		Active: func() bool {
+			leader.Lock()
+			defer leader.Unlock()
+			return isLeader
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// 30 decision intervals as a follower: nothing may start.
+	time.Sleep(300 * time.Millisecond)
+	if n := prov.count("ep-1"); n != 0 {
+		t.Fatalf("a follower's controller started %d computes", n)
+	}
+	leader.Lock()
+	isLeader = true
+	leader.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for prov.count("ep-1") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("as leader: %d computes, want min 2", prov.count("ep-1"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

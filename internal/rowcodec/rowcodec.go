@@ -269,7 +269,9 @@ func AppendValues(dst []byte, kinds []Kind, vals []any) ([]byte, error) {
 // Decoder decodes rows into one Arrow builder per column. It is not safe for
 // concurrent use.
 type Decoder struct {
+	mem      memory.Allocator
 	kinds    []Kind
+	skip     []bool // nil: decode every column
 	builders []array.Builder
 	bools    []*array.BooleanBuilder
 	i32      []*array.Int32Builder
@@ -330,6 +332,7 @@ func appendExtValue(dst []byte, k Kind, v any) ([]byte, bool) {
 func NewDecoder(mem memory.Allocator, kinds []Kind) *Decoder {
 	n := len(kinds)
 	d := &Decoder{
+		mem:      mem,
 		kinds:    kinds,
 		builders: make([]array.Builder, n),
 		bools:    make([]*array.BooleanBuilder, n),
@@ -359,9 +362,43 @@ func NewDecoder(mem memory.Allocator, kinds []Kind) *Decoder {
 
 // Reserve makes room for n more rows in every builder.
 func (d *Decoder) Reserve(n int) {
-	for _, b := range d.builders {
-		b.Reserve(n)
+	for i, b := range d.builders {
+		if d.skip == nil || !d.skip[i] {
+			b.Reserve(n)
+		}
 	}
+}
+
+// Skip makes the decoder pass over the columns i with skip[i] set: their
+// values are not decoded and NewArrays answers them as all-NULL arrays of
+// the column's type (projection pushdown: a scan decodes only the columns
+// its query reads). Call it before the first Append.
+func (d *Decoder) Skip(skip []bool) {
+	if len(skip) != len(d.kinds) {
+		return
+	}
+	d.skip = append([]bool(nil), skip...)
+}
+
+// skipValue returns the position after the value of kind k at value[p:]
+// (validate has checked the length).
+func skipValue(k Kind, value []byte, p int) int {
+	switch k {
+	case KindBool:
+		return p + 1
+	case KindInt16:
+		return p + 2
+	case KindInt32, KindFloat32, KindDate32:
+		return p + 4
+	case KindInt64, KindFloat64, KindTime64, KindTimestamp, KindTimestampTZ:
+		return p + 8
+	case KindInterval, KindUUID:
+		return p + 16
+	case KindString, KindBinary:
+		l, sz := binary.Uvarint(value[p:])
+		return p + sz + int(l)
+	}
+	panic(fmt.Sprintf("rowcodec: unknown kind %d", k))
 }
 
 // Rows returns the number of rows appended since the last NewArrays.
@@ -379,7 +416,13 @@ func (d *Decoder) Append(value []byte) error {
 	p += int(n+7) / 8
 	for i, k := range d.kinds {
 		if uint64(i) >= n || bm[i/8]&(1<<(i%8)) != 0 {
-			d.builders[i].AppendNull()
+			if d.skip == nil || !d.skip[i] {
+				d.builders[i].AppendNull()
+			}
+			continue
+		}
+		if d.skip != nil && d.skip[i] {
+			p = skipValue(k, value, p)
 			continue
 		}
 		switch k {
@@ -471,6 +514,10 @@ func (d *Decoder) validate(value []byte) error {
 func (d *Decoder) NewArrays() []arrow.Array {
 	out := make([]arrow.Array, len(d.builders))
 	for i, b := range d.builders {
+		if d.skip != nil && d.skip[i] {
+			out[i] = array.MakeArrayOfNull(d.mem, d.kinds[i].ArrowType(), d.rows)
+			continue
+		}
 		out[i] = b.NewArray()
 	}
 	d.rows = 0

@@ -149,3 +149,58 @@ func FuzzDecode(f *testing.F) {
 		_ = d.Append(b)
 	})
 }
+
+// TestSkipColumns decodes rows with every other column skipped: the kept
+// columns hold the values, the skipped ones are all-NULL arrays of their
+// type with the right length.
+func TestSkipColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	kinds := []Kind{KindInt64, KindString, KindInt32, KindBinary, KindDate32, KindInterval, KindBool, KindString}
+	skip := []bool{false, true, false, true, true, true, false, false}
+	r := rand.New(rand.NewPCG(5, 6))
+	var rows [][]any
+	for i := range 200 {
+		row := []any{int64(i), string(make([]byte, r.IntN(30))), r.Int32(), make([]byte, r.IntN(9)),
+			r.Int32N(1000), arrow.MonthDayNanoInterval{Months: 1, Days: 2, Nanoseconds: 3000},
+			r.IntN(2) == 0, "s"}
+		if i%7 == 0 {
+			row[1], row[3], row[7] = nil, nil, nil
+		}
+		rows = append(rows, row)
+	}
+	d := NewDecoder(mem, kinds)
+	defer d.Release()
+	d.Skip(skip)
+	for _, row := range rows {
+		v, err := AppendValues(nil, kinds, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Append(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cols := d.NewArrays()
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	for j, c := range cols {
+		if c.Len() != len(rows) || !arrow.TypeEqual(c.DataType(), kinds[j].ArrowType()) {
+			t.Fatalf("col %d: %d rows of %s", j, c.Len(), c.DataType())
+		}
+		if skip[j] {
+			if c.NullN() != len(rows) {
+				t.Fatalf("skipped col %d has %d NULLs, want %d", j, c.NullN(), len(rows))
+			}
+			continue
+		}
+		for i, row := range rows {
+			if got := valueAt(c, i); got != row[j] {
+				t.Fatalf("row %d col %d: got %#v want %#v", i, j, got, row[j])
+			}
+		}
+	}
+}

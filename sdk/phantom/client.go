@@ -49,6 +49,12 @@ func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 // 404 (3D000) when it serves another one. Default: the server's database.
 func WithDatabase(db string) Option { return func(c *Client) { c.database = db } }
 
+// WithRawValues keeps row values as the server sent them in JSON instead
+// of typing them by column: numbers stay json.Number (the server's exact
+// text, e.g. a NUMERIC's digits), other values string, bool, nil, or the
+// decoded JSON of a jsonb. For tools that print results (`phantom sql`).
+func WithRawValues() Option { return func(c *Client) { c.raw = true } }
+
 // WithRetry sets the retry policy. Default: DefaultRetryPolicy.
 func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
 
@@ -66,6 +72,7 @@ type Client struct {
 	database string
 	retry    RetryPolicy
 	timeout  time.Duration
+	raw      bool
 }
 
 // New returns a client of the API at baseURL (e.g. "http://127.0.0.1:8432").
@@ -182,7 +189,7 @@ func (c *Client) Batch(ctx context.Context, stmts []Statement) ([]*Result, error
 	}
 	results := make([]*Result, len(out.Results))
 	for i := range out.Results {
-		r, err := out.Results[i].decode()
+		r, err := out.Results[i].decode(c.raw)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +230,7 @@ func (c *Client) query(ctx context.Context, session, sql string, args []any) (*R
 	if err := c.do(ctx, http.MethodPost, "/v1/sql", req, mediaJSON, retryModeFor(session), &out); err != nil {
 		return nil, err
 	}
-	return out.decode()
+	return out.decode(c.raw)
 }
 
 // retryModeFor picks which server answers may be retried. Outside a session

@@ -2,7 +2,9 @@ package phantom
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -295,5 +297,20 @@ func TestAPIKeyHeader(t *testing.T) {
 	c := newClient(t, srv.URL, WithAPIKey("k1"))
 	if err := c.Ping(context.Background()); err != nil || got.Load() != "Bearer k1" {
 		t.Fatalf("auth header %v, err %v", got.Load(), err)
+	}
+}
+
+func TestRawValuesKeepServerText(t *testing.T) {
+	c := newClient(t, newServer(t).URL, WithRawValues())
+	res, err := c.Query(context.Background(), "SELECT 1.50::NUMERIC(5,2), 7::INT, 'x', true, NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := res.Rows[0]
+	if n, ok := row[1].(json.Number); !ok || n.String() != "7" || row[2] != "x" || row[3] != true || row[4] != nil {
+		t.Fatalf("raw row %#v", row)
+	}
+	if fmt.Sprint(row[0]) != "1.50" {
+		t.Fatalf("numeric %#v lost the server's text", row[0])
 	}
 }

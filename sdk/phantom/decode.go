@@ -20,8 +20,8 @@ type wireResult struct {
 	} `json:"timing"`
 }
 
-// decode types every value by its column's type.
-func (w *wireResult) decode() (*Result, error) {
+// decode types every value by its column's type (unless raw).
+func (w *wireResult) decode(raw bool) (*Result, error) {
 	res := &Result{Columns: w.Columns, Rows: w.Rows, Command: w.Command, RowCount: w.RowCount,
 		Elapsed: time.Duration(w.Timing.ElapsedMS * float64(time.Millisecond))}
 	if res.Rows == nil {
@@ -30,6 +30,9 @@ func (w *wireResult) decode() (*Result, error) {
 	for r, row := range res.Rows {
 		if len(row) != len(res.Columns) {
 			return nil, fmt.Errorf("phantom: row %d has %d values for %d columns", r, len(row), len(res.Columns))
+		}
+		if raw {
+			continue
 		}
 		for i, v := range row {
 			typed, err := decodeValue(res.Columns[i].Type, v)

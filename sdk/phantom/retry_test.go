@@ -93,7 +93,7 @@ func FuzzDecodeResult(f *testing.F) {
 		if dec.Decode(&w) != nil {
 			return
 		}
-		res, err := w.decode()
+		res, err := w.decode(false)
 		if err != nil {
 			return
 		}

@@ -282,6 +282,8 @@ COMMIT;
 SELECT id, title, year FROM films ORDER BY id;
 SELECT * FROM films WHERE;
 \copy (SELECT id, title FROM films ORDER BY id) TO STDOUT WITH (FORMAT csv)
+\dt
+\d films
 `
 	run := func(password, sslmode string) (string, error) {
 		cmd := exec.Command(psql, "-X", "-v", "ON_ERROR_STOP=0", "-h", host, "-p", port, "-U", d.info.PGUser, "-d", "phantom", "-f", "-")
@@ -306,6 +308,11 @@ SELECT * FROM films WHERE;
 		`syntax error at or near ";"`,
 		"LINE 1: SELECT * FROM films WHERE;",
 		"1,Alien\n2,\"Heat, the film\"\n3,Up\n20,Committed",
+		// \dt and \d films read pg_catalog through the real page server.
+		" public | films | table |",
+		`Table "public.films"`,
+		" title  | text    |           | not null | ",
+		`"films_pkey" PRIMARY KEY, btree (id)`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("psql output lacks %q:\n%s", want, out)

@@ -39,6 +39,9 @@ type Binder struct {
 	ctes       []*cteDef // visible CTEs, innermost last
 	viewDepth  int
 	nextWorkID int
+
+	sys     *sysInfo                    // the system relations' view of the catalog (systables.go)
+	srfCols map[*pg_query.FuncCall]bool // set-returning calls bound as the query's input (srf.go)
 }
 
 // New returns a Binder for statements of query (used for error positions)
@@ -92,6 +95,9 @@ func (b *Binder) table(rv *pg_query.RangeVar) (*catalog.Table, error) {
 	if err := b.checkSchema(rv); err != nil {
 		return nil, err
 	}
+	if rv.Schemaname == "" && findSysRel("", rv.Relname) != nil {
+		return nil, b.errAt(sqlerr.New(codeInsufficient, "permission denied for table %s", rv.Relname), rv.Location)
+	}
 	t, err := b.cat.Table(b.ctx, rv.Relname)
 	if err != nil {
 		return nil, err
@@ -108,6 +114,10 @@ func (b *Binder) table(rv *pg_query.RangeVar) (*catalog.Table, error) {
 func (b *Binder) checkSchema(rv *pg_query.RangeVar) error {
 	if rv.Catalogname != "" {
 		return b.errAt(sqlerr.NotSupported("cross-database references"), rv.Location)
+	}
+	if isSystemSchema(rv.Schemaname) {
+		return b.errAt(sqlerr.New(codeInsufficient, "permission denied for schema %s", rv.Schemaname).
+			WithHint("The pg_catalog and information_schema relations are read-only."), rv.Location)
 	}
 	if rv.Schemaname != "" && rv.Schemaname != "public" {
 		return b.errAt(sqlerr.New(sqlerr.CodeUndefinedSchema, "schema %q does not exist", rv.Schemaname), rv.Location)

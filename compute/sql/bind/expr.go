@@ -169,7 +169,7 @@ func (b *Binder) expr(n *pg_query.Node, ec *exprCtx) (plan.Expr, error) {
 	case *pg_query.Node_SetToDefault:
 		return nil, b.errAt(sqlerr.NotSupported("DEFAULT in this context"), x.SetToDefault.Location)
 	case *pg_query.Node_SubLink:
-		return b.subLink(x.SubLink, ec)
+		return b.subLinkCatalog(x.SubLink, ec)
 	default:
 		return b.exprExt(n, ec)
 	}
@@ -213,6 +213,9 @@ func (b *Binder) columnRef(cr *pg_query.ColumnRef, ec *exprCtx) (plan.Expr, erro
 			return nil, b.errAt(sqlerr.New(sqlerr.CodeSyntaxError, "\"*\" is not allowed here"), cr.Location)
 		}
 		parts = append(parts, f.GetString_().GetSval())
+	}
+	if len(parts) == 3 && (isSystemSchema(parts[0]) || parts[0] == "public") {
+		parts = parts[1:] // schema.table.column: relations are named by table here
 	}
 	name := parts[len(parts)-1]
 	full := strings.Join(parts, ".")
@@ -262,7 +265,7 @@ func (b *Binder) aExpr(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 	if a.Kind != pg_query.A_Expr_Kind_AEXPR_OP {
 		return b.aExprExt(a, ec)
 	}
-	op := opName(a.Name)
+	op := strings.TrimPrefix(opName(a.Name), "pg_catalog.") // OPERATOR(pg_catalog.~)
 	if a.Lexpr == nil {
 		// Prefix operator: only unary minus and plus.
 		x, err := b.expr(a.Rexpr, ec)
@@ -461,11 +464,14 @@ func castable(from, to types.T) bool {
 }
 
 func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error) {
+	if e, ok, err := b.regCast(tc, ec); ok {
+		return e, err
+	}
 	t, mod, err := b.typeAndMod(tc.TypeName)
 	if err != nil {
 		return nil, err
 	}
-	x, err := b.expr(tc.Arg, ec)
+	x, err := b.typedArg(tc.Arg, t, ec)
 	if err != nil {
 		return nil, err
 	}
@@ -495,6 +501,7 @@ func (b *Binder) typeCast(tc *pg_query.TypeCast, ec *exprCtx) (plan.Expr, error)
 var aggFuncs = map[string]plan.AggFunc{
 	"count": plan.Count, "sum": plan.Sum, "avg": plan.Avg, "min": plan.Min, "max": plan.Max,
 	"bool_and": plan.BoolAnd, "bool_or": plan.BoolOr, "every": plan.BoolAnd,
+	"string_agg": plan.StringAgg, "array_agg": plan.ArrayAgg,
 }
 
 // aggName returns the aggregate a function name calls, ok false when it is
@@ -506,6 +513,9 @@ func aggName(names []*pg_query.Node) (string, plan.AggFunc, bool) {
 }
 
 func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error) {
+	if e, ok, err := b.callCatalog(fc, ec); ok {
+		return e, err
+	}
 	if e, ok, err := b.seqFunc(fc, ec); ok {
 		return e, err
 	}
@@ -515,6 +525,9 @@ func (b *Binder) funcCall(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, error)
 	name, fn, ok := aggName(fc.Funcname)
 	if !ok {
 		return b.scalarFunc(fc, ec)
+	}
+	if fn == plan.StringAgg || fn == plan.ArrayAgg {
+		return b.listAgg(fc, ec, name, fn)
 	}
 	switch {
 	case fc.Over != nil:

@@ -29,7 +29,10 @@ func (b *Binder) typeAndMod(tn *pg_query.TypeName) (types.T, types.Mod, error) {
 		return 0, 0, b.errAt(sqlerr.New(sqlerr.CodeUndefinedObject, "type %q does not exist", strings.Join(parts, ".")), tn.Location)
 	}
 	if len(tn.ArrayBounds) > 0 {
-		return 0, 0, b.errAt(sqlerr.NotSupported("array types"), tn.Location)
+		return b.arrayTypeName(tn)
+	}
+	if t, ok := sysTypeName(name); ok && (len(parts) == 1 || parts[0] == "pg_catalog") {
+		return t, 0, nil
 	}
 	var mods []int64
 	for _, m := range tn.Typmods {
@@ -48,7 +51,7 @@ func (b *Binder) typeAndMod(tn *pg_query.TypeName) (types.T, types.Mod, error) {
 	}
 	if !ok {
 		switch name {
-		case "timetz", "json", "oid", "bit", "varbit", "money", "inet", "cidr", "xml", "macaddr", "point":
+		case "timetz", "json", "bit", "varbit", "money", "inet", "cidr", "xml", "macaddr", "point":
 			return 0, 0, b.errAt(sqlerr.NotSupported("type "+name), tn.Location)
 		}
 		return 0, 0, b.errAt(sqlerr.New(sqlerr.CodeUndefinedObject, "type %q does not exist", name), tn.Location)
@@ -278,6 +281,9 @@ func (b *Binder) scalarFunc(fc *pg_query.FuncCall, ec *exprCtx) (plan.Expr, erro
 		}
 		args[i] = e
 	}
+	if e, ok, err := b.sysFunc(name, args, fc.Location); ok {
+		return e, err
+	}
 	if name == "age" && len(args) == 1 {
 		midnight := types.TimestampValue(b.now() / 86_400_000_000 * 86_400_000_000)
 		args = []plan.Expr{&plan.Const{Value: midnight, T: types.Timestamp}, args[0]}
@@ -413,8 +419,9 @@ func (b *Binder) exprExt(n *pg_query.Node, ec *exprCtx) (plan.Expr, error) {
 				}
 				return !isNull, nil
 			}}, nil
-	case *pg_query.Node_AArrayExpr:
-		return nil, b.errAt(sqlerr.NotSupported("arrays"), x.AArrayExpr.Location)
+	}
+	if e, ok, err := b.exprCatalog(n, ec); ok {
+		return e, err
 	}
 	name := strings.TrimPrefix(strings.TrimPrefix(typeName(n), "*pg_query.Node_"), "A")
 	return nil, sqlerr.NotSupported("expression " + name)
@@ -497,7 +504,7 @@ func (b *Binder) aExprExt(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 		case *pg_query.Node_AArrayExpr:
 			items = r.AArrayExpr.Elements
 		default:
-			return nil, b.errAt(sqlerr.NotSupported("ANY/ALL over an array value"), a.Location)
+			return b.anyArray(a, ec)
 		}
 		if a.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ANY && op != "=" {
 			return nil, b.errAt(sqlerr.NotSupported("ANY with operator "+op), a.Location)
@@ -534,6 +541,8 @@ func (b *Binder) aExprExt(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 			}
 		}
 		return out, nil
+	case pg_query.A_Expr_Kind_AEXPR_OP_ALL:
+		return b.anyArray(a, ec)
 	case pg_query.A_Expr_Kind_AEXPR_BETWEEN, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN,
 		pg_query.A_Expr_Kind_AEXPR_BETWEEN_SYM, pg_query.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM:
 		bounds := a.Rexpr.GetList().GetItems()
@@ -653,6 +662,9 @@ func (b *Binder) aExprExt(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 // opExt binds the binary operators beyond + - * / and comparisons: %,
 // ||, and the jsonb operators; ok is false for other operators.
 func (b *Binder) opExt(op string, l, r plan.Expr, loc int32) (plan.Expr, bool, error) {
+	if e, ok, err := b.opCatalog(op, l, r, loc); ok {
+		return e, true, err
+	}
 	switch op {
 	case "%":
 		l, r, err := b.unify(l, r)
@@ -815,6 +827,9 @@ func datetimeCommon(a, b types.T) types.T {
 // castableExt reports whether PostgreSQL has an explicit cast between two
 // types, one of them added with the value types.
 func castableExt(from, to types.T) bool {
+	if from.IsArray() || to.IsArray() {
+		return castableArray(from, to)
+	}
 	switch {
 	case from == to, from == types.Text, to == types.Text:
 		return true

@@ -187,6 +187,12 @@ func (b *Binder) from(s *pg_query.SelectStmt) (plan.Node, *scope, error) {
 	if b.sub != nil && b.sub.sel == s {
 		outer = b.sub.outer
 	}
+	if node, sc, ok, err := b.selectListSRF(s); ok {
+		if sc != nil {
+			sc.outer = outer
+		}
+		return node, sc, err
+	}
 	if len(s.FromClause) == 0 {
 		var sc *scope
 		if outer != nil {
@@ -240,7 +246,7 @@ func (b *Binder) fromItem(n *pg_query.Node) (plan.Node, *scope, error) {
 	case *pg_query.Node_JoinExpr:
 		return b.joinExpr(x.JoinExpr)
 	case *pg_query.Node_RangeFunction:
-		return nil, nil, sqlerr.NotSupported("functions in FROM")
+		return b.rangeFunction(x.RangeFunction)
 	}
 	return nil, nil, sqlerr.NotSupported("FROM item " + typeName(n))
 }
@@ -264,6 +270,9 @@ func (b *Binder) rangeVar(rv *pg_query.RangeVar) (plan.Node, *scope, error) {
 			sc, err := b.relScope(c.name, c.node.Columns(), rv.Alias)
 			return c.node, sc, err
 		}
+	}
+	if node, sc, ok, err := b.systemRelation(rv); ok {
+		return node, sc, err
 	}
 	if err := b.checkSchema(rv); err != nil {
 		return nil, nil, err

@@ -110,9 +110,10 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 	}
 	if b.sub != nil && b.sub.sel == s {
 		b.sub.limited = s.LimitCount != nil || s.LimitOffset != nil
-		if g != nil {
-			for _, a := range g.aggs {
-				b.sub.hasCount = b.sub.hasCount || a.Func == plan.Count || a.Func == plan.CountStar
+		if g != nil && len(b.sub.pulled) > 0 && !hasOwnGroupBy(s) {
+			b.sub.implicitAgg = true
+			if visible == 1 && len(wins) == 0 {
+				b.sub.empty = emptyGroupValue(targets[0].expr, having, g)
 			}
 		}
 	}
@@ -180,6 +181,17 @@ func (b *Binder) bindSelect(s *pg_query.SelectStmt) (plan.Node, error) {
 		out = final
 	}
 	return out, nil
+}
+
+// hasOwnGroupBy reports whether s has a GROUP BY other than GROUP BY ().
+func hasOwnGroupBy(s *pg_query.SelectStmt) bool {
+	for _, n := range s.GroupClause {
+		if gs := n.GetGroupingSet(); gs != nil && gs.Kind == pg_query.GroupingSetKind_GROUPING_SET_EMPTY {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // seq returns 0, 1, ..., n-1.

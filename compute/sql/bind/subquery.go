@@ -27,9 +27,18 @@ import (
 // (aggregate-then-join). What cannot be decorrelated this way answers
 // 0A000 rather than running per row: outer references outside the
 // subquery's WHERE, non-equality correlation of an aggregating subquery,
-// count() in a correlated scalar subquery (empty groups would give NULL,
-// not 0), LIMIT in a correlated subquery, correlation inside set
-// operations, and references two or more levels out.
+// EXISTS/IN/ANY/ALL over a correlated aggregate without GROUP BY, LIMIT
+// in a correlated subquery, correlation inside set operations, and
+// references two or more levels out.
+//
+// The COUNT bug: a correlated scalar subquery that aggregates without a
+// GROUP BY yields one row even when no inner row matches (count(*) is 0,
+// coalesce(sum(x), 0) is 0), but the left join of aggregate-then-join
+// gives NULL there. The binder computes the subquery's value over an
+// empty group (emptyGroupValue) and the join's output becomes CASE WHEN
+// <correlation key> IS NULL THEN <empty value> ELSE <value> END: the
+// exposed key is never NULL for a matched row, since it equals the outer
+// value under =.
 
 // subCtx is the state of the subquery being bound.
 type subCtx struct {
@@ -39,9 +48,15 @@ type subCtx struct {
 	// (subOut) and the outer scope (outerRef), once bindSelect is done.
 	pulled            []plan.Expr
 	created, consumed int
-	hasCount          bool
 	limited           bool
 	visible           int
+	// implicitAgg is set when the subquery aggregates without a GROUP BY
+	// of its own: over no rows it still yields one row (count() = 0), which
+	// the aggregate-then-join plan does not produce for an outer row
+	// without matches; empty is the value of its (single) target over that
+	// empty group, nil when it cannot be computed at bind time.
+	implicitAgg bool
+	empty       plan.Expr
 }
 
 // outerRef is a column of the enclosing query read by a subquery. It
@@ -196,12 +211,46 @@ func (b *Binder) correlationKeys(s *pg_query.SelectStmt, g *grouping) error {
 			g.cols = append(g.cols, plan.Column{Name: name, T: in.Type()})
 		}
 	}
-	for _, a := range g.aggs {
-		if a.Func == plan.Count || a.Func == plan.CountStar {
-			b.sub.hasCount = true
-		}
-	}
 	return nil
+}
+
+// emptyGroupValue is what target (over the Aggregate's output: group
+// keys, then aggs) evaluates to over an empty group: count() is 0, every
+// other aggregate NULL. nil under HAVING, or when the target reads a
+// group key or anything else that has no value without rows.
+func emptyGroupValue(target, having plan.Expr, g *grouping) plan.Expr {
+	ok := true
+	sub := func(e plan.Expr) plan.Expr {
+		out, _ := plan.Map(e, func(x plan.Expr) (plan.Expr, error) {
+			switch r := x.(type) {
+			case *plan.ColRef:
+				k := r.Idx - len(g.cols)
+				if k < 0 || k >= len(g.aggs) {
+					ok = false
+					return nil, nil
+				}
+				if f := g.aggs[k].Func; f == plan.Count || f == plan.CountStar {
+					zero, _ := types.ParseText(r.T, "0")
+					return &plan.Const{Value: zero, T: r.T}, nil
+				}
+				return &plan.Const{T: r.T}, nil
+			case *subRef, *outerRef, *subOut:
+				ok = false
+			}
+			return nil, nil
+		})
+		return out
+	}
+	v := sub(target)
+	if having != nil {
+		// HAVING filters matched groups inside the subquery too, so a
+		// missing join partner no longer means "no inner rows".
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	return v
 }
 
 // correlationTargets appends the inner columns the pulled conjuncts read
@@ -269,6 +318,9 @@ func (b *Binder) subLink(sl *pg_query.SubLink, ec *exprCtx) (plan.Expr, error) {
 		return nil, b.errAt(sqlerr.NotSupported("LIMIT/OFFSET in a correlated subquery"), sl.Location)
 	}
 	cols := sub.node.Columns()
+	if correlated && sub.ctx.implicitAgg && sl.SubLinkType != pg_query.SubLinkType_EXPR_SUBLINK {
+		return nil, b.errAt(sqlerr.NotSupported("EXISTS/IN/ANY/ALL over a correlated aggregate without GROUP BY"), sl.Location)
+	}
 	switch sl.SubLinkType {
 	case pg_query.SubLinkType_EXPR_SUBLINK:
 		if sub.visible != 1 {
@@ -277,10 +329,21 @@ func (b *Binder) subLink(sl *pg_query.SubLink, ec *exprCtx) (plan.Expr, error) {
 		right := sub.node
 		if !correlated {
 			right = &plan.MaxOneRow{Input: right}
-		} else if sub.ctx.hasCount {
-			return nil, b.errAt(sqlerr.NotSupported("count() in a correlated scalar subquery"), sl.Location)
+		} else if sub.ctx.implicitAgg && sub.ctx.empty == nil {
+			return nil, b.errAt(sqlerr.NotSupported("this correlated scalar subquery over an aggregate without GROUP BY"), sl.Location)
 		}
-		return b.attachJoin(ec.att, plan.LeftJoin, right, sub.pulled, nil, true, 0, cols[0].T)
+		ref, err := b.attachJoin(ec.att, plan.LeftJoin, right, sub.pulled, nil, true, 0, cols[0].T)
+		if err != nil || !correlated || !sub.ctx.implicitAgg {
+			return ref, err
+		}
+		if c, ok := sub.ctx.empty.(*plan.Const); ok && c.Value == nil {
+			return ref, nil // NULL over an empty group: the left join's NULL is right
+		}
+		// The first exposed correlation key follows the visible column.
+		val := ref.(*plan.ColRef)
+		kc := cols[sub.visible]
+		key := &plan.ColRef{Idx: val.Idx + sub.visible, Name: kc.Name, T: kc.T}
+		return &plan.Case{Whens: []plan.When{{Cond: &plan.IsNull{X: key}, Then: sub.ctx.empty}}, Else: ref, T: ref.Type()}, nil
 	case pg_query.SubLinkType_EXISTS_SUBLINK:
 		return b.attachJoin(ec.att, plan.MarkJoin, sub.node, sub.pulled, nil, false, -1, types.Bool)
 	case pg_query.SubLinkType_ANY_SUBLINK, pg_query.SubLinkType_ALL_SUBLINK:
@@ -494,6 +557,9 @@ func (b *Binder) semiJoin(n *pg_query.Node, ec *exprCtx) (bool, error) {
 	}
 	if len(sub.pulled) > 0 && sub.ctx.limited {
 		return false, b.errAt(sqlerr.NotSupported("LIMIT/OFFSET in a correlated subquery"), sl.Location)
+	}
+	if len(sub.pulled) > 0 && sub.ctx.implicitAgg {
+		return false, b.errAt(sqlerr.NotSupported("EXISTS/IN over a correlated aggregate without GROUP BY"), sl.Location)
 	}
 	pulled := sub.pulled
 	if isIn {

@@ -113,6 +113,47 @@ func (t *Table) RowID() int {
 	return -1
 }
 
+// WithoutRowID returns t as SQL sees it: without the hidden row id column
+// (later ordinals shifted down) and so without a primary key; t itself when
+// it has none.
+func (t *Table) WithoutRowID() *Table {
+	rid := -1
+	for i, c := range t.Columns {
+		if c.Hidden {
+			rid = i
+		}
+	}
+	if rid < 0 {
+		return t
+	}
+	c := *t
+	c.Columns = append(append([]Column(nil), t.Columns[:rid]...), t.Columns[rid+1:]...)
+	shift := func(ords []int) []int {
+		out := make([]int, 0, len(ords))
+		for _, o := range ords {
+			switch {
+			case o > rid:
+				out = append(out, o-1)
+			case o < rid:
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	c.PrimaryKey = shift(t.PrimaryKey)
+	c.Indexes = make([]Index, len(t.Indexes))
+	for i, ix := range t.Indexes {
+		ix.Columns = shift(ix.Columns)
+		c.Indexes[i] = ix
+	}
+	c.ForeignKeys = make([]ForeignKey, len(t.ForeignKeys))
+	for i, fk := range t.ForeignKeys {
+		fk.Columns = shift(fk.Columns)
+		c.ForeignKeys[i] = fk
+	}
+	return &c
+}
+
 // VisibleColumns returns the ordinals of the columns SQL sees (all but the
 // hidden row id), in order.
 func (t *Table) VisibleColumns() []int {

@@ -16,7 +16,7 @@ import (
 
 // DefaultMaxGroups is the group limit of a hash aggregate when
 // Env.MaxGroups is 0.
-const DefaultMaxGroups = 1 << 20
+const DefaultMaxGroups = 1 << 23
 
 // CodeOutOfMemory is the SQLSTATE of a hash aggregate over its group limit.
 const CodeOutOfMemory = "53200"
@@ -111,7 +111,11 @@ func newHashAgg(env *Env, in Operator, a *plan.Aggregate) (Operator, error) {
 		if agg.Distinct {
 			op.seen[i] = map[string]struct{}{}
 		}
-		op.accs = append(op.accs, newAccumulator(agg))
+		acc := newAccumulator(agg)
+		if la, ok := acc.(*listAcc); ok {
+			la.mem = memOr(env.Mem)
+		}
+		op.accs = append(op.accs, acc)
 	}
 	if op.mode == keyScalar {
 		op.grow()
@@ -190,7 +194,13 @@ func (a *hashAggOp) add(b arrow.RecordBatch) error {
 		if a.seen[i] != nil {
 			keep = a.distinct(a.seen[i], arg, a.aggs[i].Arg.Type())
 		}
-		err := acc.update(a.ids, arg, keep)
+		var err error
+		if la, ok := acc.(*listAcc); ok {
+			err = la.orderKeys(b)
+		}
+		if err == nil {
+			err = acc.update(a.ids, arg, keep)
+		}
 		if arg != nil {
 			arg.Release()
 		}
@@ -362,8 +372,14 @@ func appendKey(buf []byte, arr arrow.Array, i int) []byte {
 		s := x.Value(i)
 		buf = binary.AppendUvarint(buf, uint64(len(s)))
 		return append(buf, s...)
+	case *array.Int16:
+		return binary.BigEndian.AppendUint64(buf, uint64(int64(x.Value(i))))
 	}
-	panic("exec: unsupported group key type " + arr.DataType().String())
+	// Other fixed-width types (dates, times, uuids, int2 in joins) by
+	// their canonical text.
+	s := arr.ValueStr(i)
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
 }
 
 // result assembles the keys and aggregates of every group into one batch.
@@ -391,6 +407,11 @@ func (a *hashAggOp) Close() {
 	for _, ev := range a.args {
 		if ev != nil {
 			ev.Release()
+		}
+	}
+	for _, acc := range a.accs {
+		if la, ok := acc.(*listAcc); ok {
+			la.release()
 		}
 	}
 	for _, b := range a.keyOut {

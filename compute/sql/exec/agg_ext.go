@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"math/big"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -20,6 +22,8 @@ func newExtAccumulator(a plan.Agg) accumulator {
 	}
 	at := a.Arg.Type()
 	switch a.Func {
+	case plan.StringAgg, plan.ArrayAgg:
+		return &listAcc{agg: a}
 	case plan.Sum, plan.Avg:
 		switch {
 		case a.T == types.Numeric:
@@ -36,23 +40,69 @@ func newExtAccumulator(a plan.Agg) accumulator {
 }
 
 // decimalSumAcc sums exactly into a Decimal per group; avg divides by the
-// count with numeric division's result scale.
+// count with numeric division's result scale. A NUMERIC argument is summed
+// on a scaled-int64 fast path (fsum at scale fscale) while every value and
+// the running sum fit; a group moves to its big Decimal for good on the
+// first value that does not.
 type decimalSumAcc struct {
-	argT types.T
-	avg  bool
-	sum  []types.Decimal
-	n    []int64
+	argT   types.T
+	avg    bool
+	sum    []types.Decimal
+	n      []int64
+	fsum   []int64
+	fscale []int32
+	big    []bool
 }
 
 func (s *decimalSumAcc) grow() {
 	s.sum = append(s.sum, types.DecimalFromInt(0))
 	s.n = append(s.n, 0)
+	s.fsum = append(s.fsum, 0)
+	s.fscale = append(s.fscale, 0)
+	s.big = append(s.big, s.argT != types.Numeric)
+}
+
+// addFast folds u*10^-sc into group g's fast sum; false when it does not fit.
+func (s *decimalSumAcc) addFast(g int32, u int64, sc int32) bool {
+	if s.n[g] == 0 {
+		s.fsum[g], s.fscale[g] = u, sc
+		return true
+	}
+	cur, cs := s.fsum[g], s.fscale[g]
+	ns := max(cs, sc)
+	a, ok1 := rescaleUp(cur, ns-cs)
+	b, ok2 := rescaleUp(u, ns-sc)
+	if !ok1 || !ok2 {
+		return false
+	}
+	v, ok := addCheck(a, b)
+	if !ok {
+		return false
+	}
+	s.fsum[g], s.fscale[g] = v, ns
+	return true
+}
+
+// toBig moves group g to its big Decimal.
+func (s *decimalSumAcc) toBig(g int32) {
+	if s.n[g] > 0 {
+		s.sum[g] = types.NewDecimal(big.NewInt(s.fsum[g]), s.fscale[g])
+	}
+	s.big[g] = true
 }
 
 func (s *decimalSumAcc) update(ids []int32, arg arrow.Array, keep []bool) error {
+	strs, _ := arg.(*array.String)
 	for i, g := range ids {
 		if !folds(arg, keep, i) {
 			continue
+		}
+		if !s.big[g] && strs != nil {
+			if u, sc, ok := parseFastDec(strs.Value(i)); ok && s.addFast(g, u, sc) {
+				s.n[g]++
+				continue
+			}
+			s.toBig(g)
 		}
 		d, err := types.ToDecimal(types.ValueAt(s.argT, arg, i))
 		if err != nil {
@@ -77,6 +127,9 @@ func (s *decimalSumAcc) build(mem memory.Allocator) (arrow.Array, error) {
 			continue
 		}
 		v := s.sum[g]
+		if !s.big[g] {
+			v = types.NewDecimal(big.NewInt(s.fsum[g]), s.fscale[g])
+		}
 		if s.avg {
 			var err error
 			if v, err = v.Div(types.DecimalFromInt(s.n[g])); err != nil {

@@ -27,6 +27,13 @@ func (ev *Evaluator) compileExt(mem memory.Allocator, e plan.Expr) (fn evalFn, o
 		if !isExt(lt) && !isExt(rt) && !isExt(x.T) && lt == rt && lt == x.T {
 			return nil, false, nil
 		}
+		if lt == types.Numeric && rt == types.Numeric && x.T == types.Numeric &&
+			(x.Op == plan.Add || x.Op == plan.Sub || x.Op == plan.Mul) {
+			fn, err = ev.binary(mem, x.L, x.R, func(l, r arrow.Array) (arrow.Array, error) {
+				return numericArith(mem, x.Op, l.(*array.String), r.(*array.String))
+			})
+			return fn, true, err
+		}
 		op := x.Op.String()
 		fn, err = ev.rows(mem, []plan.Expr{x.L, x.R}, x.T, true, func(v []any) (any, error) {
 			return types.Arith(op, v[0], v[1])
@@ -37,6 +44,13 @@ func (ev *Evaluator) compileExt(mem memory.Allocator, e plan.Expr) (fn evalFn, o
 			return nil, false, nil
 		}
 		op := x.Op
+		if t := x.L.Type(); t == x.R.Type() && hasFastCompare(t) {
+			fn, err = ev.binary(mem, x.L, x.R, func(l, r arrow.Array) (arrow.Array, error) {
+				out, _ := fastCompare(mem, op, t, l, r)
+				return out, nil
+			})
+			return fn, true, err
+		}
 		fn, err = ev.rows(mem, []plan.Expr{x.L, x.R}, types.Bool, true, func(v []any) (any, error) {
 			return cmpResult(op, types.Compare(v[0], v[1])), nil
 		})
@@ -45,9 +59,13 @@ func (ev *Evaluator) compileExt(mem memory.Allocator, e plan.Expr) (fn evalFn, o
 		if !isExt(x.X.Type()) && !isExt(x.T) {
 			return nil, false, nil
 		}
-		t := x.T
-		fn, err = ev.rows(mem, []plan.Expr{x.X}, t, true, func(v []any) (any, error) {
-			return types.Cast(v[0], t)
+		t, from := x.T, x.X.Type()
+		slow := func(a arrow.Array) (arrow.Array, error) { return castRows(mem, from, t, a) }
+		fn, err = ev.unary(mem, x.X, func(a arrow.Array) (arrow.Array, error) {
+			if out, ok := fastCast(mem, from, t, a); ok {
+				return out, nil
+			}
+			return slow(a)
 		})
 		return fn, true, err
 	case *plan.Func:
@@ -128,6 +146,27 @@ func (ev *Evaluator) rows(mem memory.Allocator, args []plan.Expr, t types.T, str
 		}
 		return bld.NewArray(), nil
 	}, nil
+}
+
+// castRows casts every row of a (of type from) to t over carriers.
+func castRows(mem memory.Allocator, from, t types.T, a arrow.Array) (arrow.Array, error) {
+	n := a.Len()
+	bld := array.NewBuilder(mem, t.Arrow())
+	defer bld.Release()
+	bld.Reserve(n)
+	for r := range n {
+		v := types.ValueAt(from, a, r)
+		if v == nil {
+			bld.AppendNull()
+			continue
+		}
+		out, err := types.Cast(v, t)
+		if err != nil {
+			return nil, err
+		}
+		types.Append(bld, out)
+	}
+	return bld.NewArray(), nil
 }
 
 // caseExpr evaluates a searched CASE lazily: each arm's condition over

@@ -646,9 +646,9 @@ func newIndexScan(env *Env, s *plan.IndexScan) (Operator, error) {
 	}
 	if s.Index == nil {
 		op := newScan(env, &plan.Scan{Table: s.Table})
-		op.next, op.end = start, end
+		op.start, op.end = start, end
 		if bytes.Compare(start, end) >= 0 {
-			op.done = true
+			op.started = true // nothing to read: Next answers the end
 		}
 		return op, nil
 	}

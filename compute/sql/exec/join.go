@@ -17,7 +17,7 @@ import (
 // DefaultMaxJoinRows is the row limit of one materialized operator input
 // (a hash join's build side, a set operation's hash table, a window's
 // partition buffer, a recursive CTE's result) when Env.MaxJoinRows is 0.
-const DefaultMaxJoinRows = 1 << 22
+const DefaultMaxJoinRows = 1 << 24
 
 func (e *Env) maxJoinRows() int {
 	if e.MaxJoinRows <= 0 {
@@ -92,7 +92,7 @@ func newJoin(env *Env, j *plan.Join) (Operator, error) {
 	lkeys, rkeys := j.LeftKeys, j.RightKeys
 	switch kind {
 	case plan.InnerJoin, plan.LeftJoin, plan.RightJoin, plan.FullJoin:
-		if !j.Single && estimateRows(j.Left) < estimateRows(j.Right) {
+		if !j.Single && env.estimateRows(j.Left) < env.estimateRows(j.Right) {
 			swapped = true
 			lplan, rplan, lkeys, rkeys = rplan, lplan, rkeys, lkeys
 			switch kind {
@@ -158,24 +158,30 @@ func newJoin(env *Env, j *plan.Join) (Operator, error) {
 	return op, nil
 }
 
-// estimateRows guesses the rows a plan produces, without statistics: a
-// table is assumed large, a filter keeps a third, a join of a table with
-// anything is as large as the larger side. It only picks a hash join's
-// build side.
-func estimateRows(n plan.Node) float64 {
+// estimateRows guesses the rows a plan produces: a table has the row
+// count ANALYZE recorded (1000 without statistics, stats.go), an index
+// scan its planner estimate, a filter keeps a third, a join of a table
+// with anything is as large as the larger side. It only picks a hash
+// join's build side (the smaller input).
+func (e *Env) estimateRows(n plan.Node) float64 {
 	switch x := n.(type) {
 	case *plan.Scan:
-		return 1000
+		return e.tableRows(x.Table.ID)
+	case *plan.IndexScan:
+		if x.Est >= 0 {
+			return x.Est
+		}
+		return e.tableRows(x.Table.ID)
 	case *plan.Values:
 		return float64(len(x.Rows))
 	case *plan.Filter:
-		return estimateRows(x.Input) / 3
+		return e.estimateRows(x.Input) / 3
 	case *plan.Project:
-		return estimateRows(x.Input)
+		return e.estimateRows(x.Input)
 	case *plan.Sort:
-		return estimateRows(x.Input)
+		return e.estimateRows(x.Input)
 	case *plan.Limit:
-		e := estimateRows(x.Input)
+		e := e.estimateRows(x.Input)
 		if x.Count >= 0 && float64(x.Count) < e {
 			return float64(x.Count)
 		}
@@ -184,11 +190,11 @@ func estimateRows(n plan.Node) float64 {
 		if len(x.GroupBy) == 0 {
 			return 1
 		}
-		return estimateRows(x.Input) / 10
+		return e.estimateRows(x.Input) / 10
 	case *plan.MaxOneRow:
 		return 1
 	case *plan.Join:
-		l, r := estimateRows(x.Left), estimateRows(x.Right)
+		l, r := e.estimateRows(x.Left), e.estimateRows(x.Right)
 		switch x.Kind {
 		case plan.SemiJoin, plan.AntiJoin, plan.MarkJoin:
 			return l
@@ -198,11 +204,11 @@ func estimateRows(n plan.Node) float64 {
 		}
 		return max(l, r)
 	case *plan.SetOp:
-		return estimateRows(x.Left) + estimateRows(x.Right)
+		return e.estimateRows(x.Left) + e.estimateRows(x.Right)
 	case *plan.DistinctOn:
-		return estimateRows(x.Input)
+		return e.estimateRows(x.Input)
 	case *plan.Window:
-		return estimateRows(x.Input)
+		return e.estimateRows(x.Input)
 	}
 	return 1000
 }

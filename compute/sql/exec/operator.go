@@ -34,6 +34,9 @@ type Env struct {
 	// MaxGroups bounds the groups one hash aggregate holds in memory
 	// (default DefaultMaxGroups); more answer 53200.
 	MaxGroups int
+	// Budget, when set, is the statement's memory account (Mem should be
+	// it too): every operator fails with 53200 once it is exceeded.
+	Budget *MemoryBudget
 	// Profile, when set, wraps every operator to count its rows and time
 	// (EXPLAIN ANALYZE).
 	Profile *Profile
@@ -47,7 +50,15 @@ type Env struct {
 	// DefaultMaxJoinRows); more answer 53200.
 	MaxJoinRows int
 
-	work map[int]*workTable // recursive CTE working tables by plan ID
+	// ExactReads makes scans read only as far as their consumer asks (no
+	// read-ahead), so the key ranges a SERIALIZABLE transaction records
+	// end where a LIMIT stopped it.
+	ExactReads bool
+
+	work  map[int]*workTable // recursive CTE working tables by plan ID
+	needs scanNeeds          // columns each scan decodes (prune.go)
+	// rowCounts caches table row counts from statistics (stats.go).
+	rowCounts map[uint64]float64
 }
 
 func (e *Env) pin(start, end []byte) {
@@ -74,11 +85,21 @@ type Operator interface {
 
 // Build turns a plan into an operator tree.
 func Build(env *Env, n plan.Node) (Operator, error) {
+	if env.needs == nil {
+		env.needs = scanNeeds{}
+		neededColumns(n, allNeed(len(n.Columns())), env.needs)
+	}
 	op, err := build(env, n)
-	if err != nil || env.Profile == nil {
+	if err != nil {
 		return op, err
 	}
-	return env.Profile.wrap(n, op), nil
+	if env.Budget != nil {
+		op = &budgetOp{in: op, b: env.Budget}
+	}
+	if env.Profile != nil {
+		op = env.Profile.wrap(n, op)
+	}
+	return op, nil
 }
 
 func build(env *Env, n plan.Node) (Operator, error) {
@@ -149,6 +170,8 @@ func buildRel(env *Env, n plan.Node) (Operator, error) {
 		return newWorkScan(env, x)
 	case *plan.Window:
 		return newWindow(env, x)
+	case *plan.Series:
+		return newSeries(env, x)
 	}
 	return nil, fmt.Errorf("exec: cannot build %T", n)
 }

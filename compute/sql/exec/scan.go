@@ -12,39 +12,142 @@ import (
 	"github.com/phantom-db/phantom/internal/rowcodec"
 )
 
-// scanOp reads a table's key range at the statement snapshot, one KV.Scan
-// of at most BatchRows rows per Next, decoding the value column straight
-// into typed column builders. It resumes after the last key it saw, so a
-// LIMIT above it stops the scan early.
+// scanOp reads a table's key range at the statement snapshot. One
+// KV.Scan streams the whole range (one page-server RPC, one storage
+// snapshot iteration) on a goroutine of its own, which decodes the rows
+// straight into typed column builders — only the columns the query reads
+// (Env.needs) — and hands batches of BatchRows rows to Next through a
+// small channel: decoding overlaps the operators above (the second core),
+// and a LIMIT above stops it early (Close cancels the read-ahead).
 type scanOp struct {
-	env    *Env
-	schema *arrow.Schema
-	dec    *rowcodec.Decoder
-	next   []byte // start of the next scan
-	end    []byte
-	done   bool
+	env     *Env
+	schema  *arrow.Schema
+	kinds   []rowcodec.Kind
+	skip    []bool
+	start   []byte
+	end     []byte
+	started bool
+	dec     *rowcodec.Decoder // ExactReads only
+	out     chan scanBatch
+	cancel  context.CancelFunc
 }
+
+// scanBatch is one decoded batch, or the scan's error.
+type scanBatch struct {
+	rec arrow.RecordBatch
+	err error
+}
+
+// scanReadAhead is how many decoded batches a scan may hold ahead of its
+// consumer.
+const scanReadAhead = 4
 
 func newScan(env *Env, s *plan.Scan) *scanOp {
 	prefix := keys.TablePrefix(env.DB, s.Table.ID)
 	return &scanOp{
 		env:    env,
 		schema: schemaOf(s.Columns()),
-		dec:    rowcodec.NewDecoder(memOr(env.Mem), s.Table.Kinds()),
-		next:   prefix,
+		kinds:  s.Table.Kinds(),
+		skip:   env.skipColumns(s),
+		start:  prefix,
 		end:    keys.PrefixEnd(prefix),
 	}
 }
 
 func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if s.done {
+	if s.env.ExactReads {
+		return s.nextExact(ctx)
+	}
+	if !s.started {
+		s.started = true
+		rctx, cancel := context.WithCancel(ctx)
+		s.cancel = cancel
+		s.out = make(chan scanBatch, scanReadAhead)
+		go s.read(rctx)
+	}
+	if s.out == nil {
 		return nil, nil
+	}
+	b, ok := <-s.out
+	if !ok {
+		s.out = nil
+		return nil, nil
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
+	return b.rec, nil
+}
+
+// read runs the scan, sending batches until the range ends, an error, or
+// ctx is cancelled; it closes s.out last.
+func (s *scanOp) read(ctx context.Context) {
+	defer close(s.out)
+	mem := memOr(s.env.Mem)
+	dec := rowcodec.NewDecoder(mem, s.kinds)
+	defer dec.Release()
+	dec.Skip(s.skip)
+	limit := s.env.batchRows()
+	dec.Reserve(limit)
+	send := func(b scanBatch) error {
+		select {
+		case s.out <- b:
+			return nil
+		case <-ctx.Done():
+			if b.rec != nil {
+				b.rec.Release()
+			}
+			return ctx.Err()
+		}
+	}
+	flush := func() error {
+		n := dec.Rows()
+		if n == 0 {
+			return nil
+		}
+		rec := newBatch(s.schema, dec.NewArrays(), n)
+		dec.Reserve(limit)
+		return send(scanBatch{rec: rec})
+	}
+	err := s.env.KV.Scan(ctx, s.env.Snap, s.start, s.end, 0, func(b arrow.RecordBatch) error {
+		ks := b.Column(0).(*array.Binary)
+		vs := b.Column(1).(*array.Binary)
+		for i := range vs.Len() {
+			if err := dec.Append(vs.Value(i)); err != nil {
+				return fmt.Errorf("exec: decode row %x: %w", ks.Value(i), err)
+			}
+			if dec.Rows() >= limit {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil && ctx.Err() == nil {
+		_ = send(scanBatch{err: fmt.Errorf("exec: scan: %w", err)})
+	}
+}
+
+// nextExact reads the next batch with a KV.Scan of at most BatchRows rows
+// on the caller's goroutine, resuming after the last key seen.
+func (s *scanOp) nextExact(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.started && s.dec == nil {
+		return nil, nil // done
+	}
+	if !s.started {
+		s.started = true
+		s.dec = rowcodec.NewDecoder(memOr(s.env.Mem), s.kinds)
+		s.dec.Skip(s.skip)
 	}
 	limit := s.env.batchRows()
 	var last []byte
 	rows := 0
 	s.dec.Reserve(limit)
-	err := s.env.KV.Scan(ctx, s.env.Snap, s.next, s.end, limit, func(b arrow.RecordBatch) error {
+	err := s.env.KV.Scan(ctx, s.env.Snap, s.start, s.end, limit, func(b arrow.RecordBatch) error {
 		ks := b.Column(0).(*array.Binary)
 		vs := b.Column(1).(*array.Binary)
 		for i := range vs.Len() {
@@ -64,9 +167,10 @@ func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, fmt.Errorf("exec: scan: %w", err)
 	}
 	if rows < limit {
-		s.done = true
+		s.dec.Release()
+		s.dec = nil
 	} else {
-		s.next = keys.Next(last)
+		s.start = keys.Next(last)
 	}
 	if rows == 0 {
 		releaseAll(cols)
@@ -79,6 +183,17 @@ func (s *scanOp) Close() {
 	if s.dec != nil {
 		s.dec.Release()
 		s.dec = nil
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.out != nil {
+		for b := range s.out { // wait for the reader to stop
+			if b.rec != nil {
+				b.rec.Release()
+			}
+		}
+		s.out = nil
 	}
 }
 

@@ -350,7 +350,9 @@ func parseFile(path string, data []byte) (*file, error) {
 				continue
 			}
 			if inResults {
-				r.want = append(r.want, strings.TrimSpace(l))
+				// Leading and trailing blanks are part of a value (to_char,
+				// char(n)); only a carriage return is not.
+				r.want = append(r.want, strings.TrimRight(l, "\r"))
 			} else {
 				sqlLines = append(sqlLines, l)
 			}

@@ -24,7 +24,20 @@ type Statement struct {
 // Parse splits query into statements and parses them. An empty query (or
 // only comments and semicolons) yields no statements. A syntax error answers
 // an *sqlerr.Error with code 42601 and the 1-based character position.
+// The statements of recent query texts are cached and shared: callers must
+// not modify the trees.
 func Parse(query string) ([]Statement, error) {
+	if stmts, ok := cache.get(query); ok {
+		return stmts, nil
+	}
+	stmts, err := parse(query)
+	if err == nil {
+		cache.put(query, stmts)
+	}
+	return stmts, err
+}
+
+func parse(query string) ([]Statement, error) {
 	tree, err := pg_query.Parse(query)
 	if err != nil {
 		var pe *parser.Error

@@ -96,9 +96,14 @@ const (
 	BoolAnd
 	// BoolOr is true when any Arg is true.
 	BoolOr
+	// StringAgg joins the non-NULL text Args with Sep (string_agg).
+	StringAgg
+	// ArrayAgg collects every Arg, NULLs included, into an array
+	// (array_agg); NULL over no rows.
+	ArrayAgg
 )
 
-var aggNames = [...]string{"count", "count", "sum", "avg", "min", "max", "bool_and", "bool_or"}
+var aggNames = [...]string{"count", "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "string_agg", "array_agg"}
 
 func (f AggFunc) String() string { return aggNames[f] }
 
@@ -111,6 +116,18 @@ type Agg struct {
 	Distinct bool
 	// T is the result type.
 	T types.T
+	// Sep is string_agg's delimiter (a constant here).
+	Sep string
+	// OrderBy orders the values string_agg and array_agg collect
+	// (ORDER BY inside the call); expressions over the input.
+	OrderBy []AggOrder
+}
+
+// AggOrder is one ORDER BY key inside an aggregate call.
+type AggOrder struct {
+	Expr       Expr
+	Desc       bool
+	NullsFirst bool
 }
 
 // Aggregate groups its input by GroupBy (expressions over the input) and

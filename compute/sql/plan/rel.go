@@ -258,6 +258,8 @@ func formatRel(sb *strings.Builder, n Node, depth int) bool {
 		sb.WriteString("\n")
 		formatNode(sb, x.Left, depth+1)
 		formatNode(sb, x.Right, depth+1)
+	case *Series:
+		fmt.Fprintf(sb, "Series %s to %s by %s\n", x.Start, x.Stop, x.Step)
 	case *MaxOneRow:
 		sb.WriteString("MaxOneRow\n")
 		formatNode(sb, x.Input, depth+1)

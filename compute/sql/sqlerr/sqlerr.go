@@ -38,6 +38,7 @@ const (
 	CodeUndefinedTable               = "42P01"
 	CodeUndefinedColumn              = "42703"
 	CodeUndefinedFunction            = "42883"
+	CodeAmbiguousFunction            = "42725"
 	CodeUndefinedParameter           = "42P02"
 	CodeUndefinedObject              = "42704"
 	CodeUndefinedSchema              = "3F000"

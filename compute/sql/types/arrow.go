@@ -44,6 +44,13 @@ func ValueAt(t T, a arrow.Array, i int) any {
 		case JSONB:
 			return JSONBValue(x.Value(i))
 		}
+		if t.IsArray() {
+			a, err := ParseArray(t.Elem(), x.Value(i))
+			if err != nil {
+				panic(fmt.Sprintf("types: corrupt array %q", x.Value(i)))
+			}
+			return a
+		}
 		return x.Value(i)
 	case *array.Date32:
 		return DateValue(x.Value(i))
@@ -95,6 +102,8 @@ func Append(b array.Builder, v any) {
 			x.Append(y.String())
 		case JSONBValue:
 			x.Append(string(y))
+		case ArrayValue:
+			x.Append(y.String())
 		default:
 			panic(fmt.Sprintf("types: %T into a string builder", v))
 		}
@@ -167,6 +176,8 @@ func Compare(a, b any) int {
 		return bytes.Compare(x, b.([]byte))
 	case JSONBValue:
 		return strings.Compare(string(x), string(b.(JSONBValue)))
+	case ArrayValue:
+		return compareArrays(x, b.(ArrayValue))
 	}
 	panic(fmt.Sprintf("types: cannot compare %T", a))
 }
@@ -221,6 +232,8 @@ func AppendKey(b []byte, v any) ([]byte, error) {
 		return keys.AppendBytes(b, x), nil
 	case JSONBValue:
 		return keys.AppendString(b, string(x)), nil // normalized text: equal documents encode equally
+	case ArrayValue:
+		return appendArrayKey(b, x)
 	}
 	return nil, fmt.Errorf("types: %s cannot be a key", TypeOfValue(v).SQLName())
 }

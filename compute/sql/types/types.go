@@ -63,6 +63,9 @@ func (t T) String() string {
 	if n, ok := extNames[t]; ok {
 		return n[0]
 	}
+	if t.IsArray() {
+		return "_" + t.Elem().String()
+	}
 	return "unknown"
 }
 
@@ -82,6 +85,9 @@ func (t T) SQLName() string {
 	}
 	if n, ok := extNames[t]; ok {
 		return n[1]
+	}
+	if t.IsArray() {
+		return t.Elem().SQLName() + "[]"
 	}
 	return "unknown"
 }

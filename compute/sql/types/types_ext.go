@@ -62,7 +62,7 @@ func extFromName(name string) (T, bool) {
 	case "jsonb":
 		return JSONB, true
 	}
-	return Unknown, false
+	return arrayFromName(name)
 }
 
 func extKind(t T) rowcodec.Kind {
@@ -147,6 +147,9 @@ func parseExt(t T, s string) (any, error) {
 	case JSONB:
 		return ParseJSONB(s)
 	}
+	if t.IsArray() {
+		return ParseArray(t.Elem(), s)
+	}
 	return nil, fmt.Errorf("types: cannot parse into %s", t)
 }
 
@@ -200,6 +203,8 @@ func formatExt(v any) string {
 		return `\x` + hex.EncodeToString(x)
 	case JSONBValue:
 		return string(x)
+	case ArrayValue:
+		return x.String()
 	}
 	return fmt.Sprint(v)
 }
@@ -410,7 +415,7 @@ func castExt(v any, t T) (out any, ok bool, err error) {
 
 // goType maps a carrier value to its type (Unknown for other Go types).
 func goType(v any) T {
-	switch v.(type) {
+	switch x := v.(type) {
 	case bool:
 		return Bool
 	case int16:
@@ -443,6 +448,8 @@ func goType(v any) T {
 		return Bytea
 	case JSONBValue:
 		return JSONB
+	case ArrayValue:
+		return ArrayOf(x.Elem)
 	}
 	return Unknown
 }
@@ -456,6 +463,8 @@ func cannotCast(from, to T) error {
 
 func castExtValue(v any, src, t T) (any, error) {
 	switch {
+	case src.IsArray() || t.IsArray():
+		return castArray(v, src, t)
 	case src.IsNumeric() && t.IsNumeric():
 		return castNumber(v, src, t)
 	case src == JSONB:

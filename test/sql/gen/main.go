@@ -189,8 +189,9 @@ func (g *gen) joinQuery() (string, int) {
 }
 
 // subqueryQuery correlates on equality only: Phantom-DB answers 0A000 for
-// aggregating subqueries correlated by other comparisons and for count()
-// in a correlated scalar subquery (see compute/sql/bind/subquery.go).
+// aggregating subqueries correlated by other comparisons (see
+// compute/sql/bind/subquery.go). count() in correlated scalar subqueries is
+// covered by test/sql/subquery_count.test.
 func (g *gen) subqueryQuery() (string, int) {
 	switch g.r.IntN(5) {
 	case 0:

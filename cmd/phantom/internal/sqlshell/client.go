@@ -1,16 +1,15 @@
 package sqlshell
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/phantom-db/phantom/sdk/phantom"
 )
 
 // ErrNoURL is returned by NewClient when ClientConfig.URL is empty.
@@ -50,20 +49,27 @@ func (c *ClientConfig) Validate() error {
 	return nil
 }
 
-// Client talks to the HTTP SQL API (docs/http-api.md), inside one session
-// once OpenSession succeeded. Statements are meant to run one at a time;
-// Close may be called from another goroutine (a signal handler).
+// Result is the answer to one statement; its row values are the server's
+// JSON values (nil, bool, string, json.Number, or decoded jsonb), so the
+// shell prints numbers exactly as the server wrote them.
+type Result = phantom.Result
+
+// Column describes one result column.
+type Column = phantom.Column
+
+// Error is a failure the server reported, with its SQLSTATE.
+type Error = phantom.Error
+
+// Client runs the shell's statements through the Go SDK (sdk/phantom),
+// inside one server session once OpenSession succeeded. Statements are
+// meant to run one at a time; Close may be called from another goroutine
+// (a signal handler).
 type Client struct {
-	cfg ClientConfig
+	url string
+	api *phantom.Client
 
 	mu      sync.Mutex
-	session string // "" without a session
-}
-
-func (c *Client) sessionID() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.session
+	session *phantom.Session // nil without a session
 }
 
 // NewClient returns a client; it does not connect.
@@ -72,59 +78,42 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg}, nil
+	opts := []phantom.Option{phantom.WithHTTPClient(cfg.HTTPClient), phantom.WithRawValues()}
+	if cfg.APIKey != "" {
+		opts = append(opts, phantom.WithAPIKey(cfg.APIKey))
+	}
+	if cfg.Database != "" {
+		opts = append(opts, phantom.WithDatabase(cfg.Database))
+	}
+	api, err := phantom.New(cfg.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlshell: %w", err)
+	}
+	return &Client{url: cfg.URL, api: api}, nil
 }
 
 // URL is the server's base URL.
-func (c *Client) URL() string { return c.cfg.URL }
+func (c *Client) URL() string { return c.url }
 
-// Column describes one result column.
-type Column struct {
-	Name string `json:"name"`
-	// Type is the PostgreSQL type name (int4, text, ...).
-	Type string `json:"type"`
+func (c *Client) current() *phantom.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.session
 }
-
-// Result is the answer to one statement. Row values are nil, bool,
-// string or json.Number (numbers keep the server's text).
-type Result struct {
-	Columns  []Column `json:"columns"`
-	Rows     [][]any  `json:"rows"`
-	Command  string   `json:"command"`
-	RowCount int64    `json:"row_count"`
-	Timing   struct {
-		ElapsedMS float64 `json:"elapsed_ms"`
-	} `json:"timing"`
-}
-
-// Error is a failure the server reported, with its SQLSTATE.
-type Error struct {
-	// Status is the HTTP status of the answer.
-	Status   int    `json:"-"`
-	Code     string `json:"code"`
-	Message  string `json:"message"`
-	Detail   string `json:"detail,omitempty"`
-	Hint     string `json:"hint,omitempty"`
-	Position int    `json:"position,omitempty"`
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s (SQLSTATE %s)", e.Message, e.Code) }
 
 // InSession reports whether statements run in a server session.
-func (c *Client) InSession() bool { return c.sessionID() != "" }
+func (c *Client) InSession() bool { return c.current() != nil }
 
 // OpenSession opens a server session (POST /v1/sessions) so a transaction
 // can span statements. A server without sessions answers an *Error with
 // code 0A000.
 func (c *Client) OpenSession(ctx context.Context) error {
-	var out struct {
-		Session string `json:"session"`
-	}
-	if err := c.do(ctx, http.MethodPost, "/v1/sessions", nil, &out); err != nil {
+	s, err := c.api.OpenSession(ctx)
+	if err != nil {
 		return fmt.Errorf("open session: %w", err)
 	}
 	c.mu.Lock()
-	c.session = out.Session
+	c.session = s
 	c.mu.Unlock()
 	return nil
 }
@@ -133,13 +122,13 @@ func (c *Client) OpenSession(ctx context.Context) error {
 // which rolls back a transaction left open.
 func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
-	id := c.session
-	c.session = ""
+	s := c.session
+	c.session = nil
 	c.mu.Unlock()
-	if id == "" {
+	if s == nil {
 		return nil
 	}
-	if err := c.do(ctx, http.MethodDelete, "/v1/sessions/"+id, nil, nil); err != nil {
+	if err := s.Close(ctx); err != nil {
 		return fmt.Errorf("close session: %w", err)
 	}
 	return nil
@@ -147,64 +136,10 @@ func (c *Client) Close(ctx context.Context) error {
 
 // Query runs one statement (POST /v1/sql) in the session if one is open.
 func (c *Client) Query(ctx context.Context, query string) (*Result, error) {
-	body := map[string]any{"query": query}
-	if c.cfg.Database != "" {
-		body["database"] = c.cfg.Database
+	if s := c.current(); s != nil {
+		return s.Query(ctx, query)
 	}
-	if id := c.sessionID(); id != "" {
-		body["session"] = id
-	}
-	var res Result
-	if err := c.do(ctx, http.MethodPost, "/v1/sql", body, &res); err != nil {
-		return nil, err
-	}
-	return &res, nil
-}
-
-// do sends one request and decodes a 2xx answer into out (if not nil) or
-// an error answer into *Error.
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("sqlshell: encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL+path, rd)
-	if err != nil {
-		return fmt.Errorf("sqlshell: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if c.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("sqlshell: %w", err)
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	dec.UseNumber()
-	if resp.StatusCode/100 != 2 {
-		var eb struct {
-			Error *Error `json:"error"`
-		}
-		if err := dec.Decode(&eb); err != nil || eb.Error == nil {
-			return fmt.Errorf("sqlshell: %s %s: HTTP %s", method, path, resp.Status)
-		}
-		eb.Error.Status = resp.StatusCode
-		return eb.Error
-	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("sqlshell: decode answer of %s %s: %w", method, path, err)
-	}
-	return nil
+	return c.api.Query(ctx, query)
 }
 
 // closeTimeout bounds closing the session on the way out.

@@ -1,6 +1,7 @@
 package sqlshell
 
 import (
+	"context"
 	"fmt"
 	"strings"
 )
@@ -13,7 +14,8 @@ Formatting
   \format [table|csv|json]  show or set the output format
   \timing [on|off]   toggle (or set) printing each statement's time
 Informational
-  \d                 not available yet: it needs the system catalog
+  \d [NAME]          list tables, views and sequences, or describe NAME
+  \dt \di \dv \ds    list tables, indexes, views, sequences
 SQL
   Statements end with ';' and may span lines; they run in one server
   session, so BEGIN ... COMMIT works across lines.
@@ -21,7 +23,7 @@ SQL
 
 // meta runs one backslash command line. It returns errQuit for \q and
 // errPrinted after printing a failure.
-func (s *Shell) meta(line string) error {
+func (s *Shell) meta(ctx context.Context, line string) error {
 	fields := strings.Fields(line)
 	cmd, args := fields[0], fields[1:]
 	switch cmd {
@@ -56,9 +58,8 @@ func (s *Shell) meta(line string) error {
 			s.format = f
 		}
 		fmt.Fprintf(s.cfg.Out, "Output format is %s.\n", s.format)
-	case `\d`, `\dt`, `\d+`, `\dt+`, `\l`, `\dn`, `\di`:
-		fmt.Fprintf(s.cfg.Err, "%s is not available yet: it needs the system catalog (pg_catalog), which Phantom-DB does not have yet.\n", cmd)
-		return errPrinted
+	case `\d`, `\dt`, `\di`, `\dv`, `\ds`, `\d+`, `\dt+`, `\di+`, `\dv+`, `\ds+`:
+		return s.describe(ctx, cmd, args)
 	default:
 		fmt.Fprintf(s.cfg.Err, "invalid command %s; try \\? for help.\n", cmd)
 		return errPrinted

@@ -219,7 +219,7 @@ func (s *Shell) Run(ctx context.Context, r LineReader) error {
 			return fmt.Errorf("sqlshell: read input: %w", err)
 		}
 		if t := strings.TrimSpace(line); strings.HasPrefix(t, `\`) && !inQuotedTail(pending) {
-			err := s.meta(t)
+			err := s.meta(ctx, t)
 			if errors.Is(err, errQuit) {
 				return nil
 			}

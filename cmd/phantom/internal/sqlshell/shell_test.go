@@ -174,7 +174,7 @@ LINE 3:   id = = 2
 
 func TestInteractiveContinuesAfterError(t *testing.T) {
 	sh := newShell(t, newServer(t), Config{})
-	err := sh.Run(context.Background(), NewPlainReader(strings.NewReader("SELEC 1;\n\\d\n\\nope\nSELECT 2;\n")))
+	err := sh.Run(context.Background(), NewPlainReader(strings.NewReader("SELEC 1;\n\\d nope\n\\nope\nSELECT 2;\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestInteractiveContinuesAfterError(t *testing.T) {
 	checkOutput(t, "stderr", sh.err.String(), `ERROR:  syntax error at or near "SELEC" (SQLSTATE 42601)
 LINE 1: SELEC 1
         ^
-\d is not available yet: it needs the system catalog (pg_catalog), which Phantom-DB does not have yet.
+Did not find any relation named "nope".
 invalid command \nope; try \? for help.
 `)
 }
@@ -205,8 +205,8 @@ Timing is off.
 	if !strings.Contains(sh.out.String(), `\timing [on|off]`) {
 		t.Fatalf("help: %s", sh.out)
 	}
-	if err := sh.Exec(context.Background(), `\d`); !errors.Is(err, ErrStatementFailed) {
-		t.Fatalf(`\d = %v, want ErrStatementFailed`, err)
+	if err := sh.Exec(context.Background(), `\d missing`); !errors.Is(err, ErrStatementFailed) {
+		t.Fatalf(`\d missing = %v, want ErrStatementFailed`, err)
 	}
 	// A backslash at the start of a line inside a string is data.
 	sh.out.Reset()
@@ -260,11 +260,13 @@ func TestSessionExpiryReopens(t *testing.T) {
 	srv := newServer(t)
 	sh := newShell(t, srv, Config{})
 	// Close the session behind the shell's back, as the idle reaper would.
-	id := sh.client.sessionID()
-	if err := sh.client.Close(context.Background()); err != nil {
+	old := sh.client.current()
+	req, _ := http.NewRequest(http.MethodDelete, sh.client.URL()+"/v1/sessions/"+old.ID, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	sh.client.session = id
+	resp.Body.Close()
 	if err := sh.Exec(context.Background(), "SELECT 1 AS a;\nSELECT 2 AS b;"); err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +274,8 @@ func TestSessionExpiryReopens(t *testing.T) {
 		t.Fatalf("stderr: %s", sh.err)
 	}
 	checkOutput(t, "stdout", sh.out.String(), " b\n---\n 2\n(1 row)\n\n")
-	if now := sh.client.sessionID(); now == "" || now == id {
-		t.Fatalf("session %q after reopen (old %q)", now, id)
+	if now := sh.client.current(); now == nil || now.ID == old.ID {
+		t.Fatalf("session %v after reopen (old %q)", now, old.ID)
 	}
 }
 
@@ -347,4 +349,38 @@ func TestIsTxEnd(t *testing.T) {
 			t.Errorf("isTxEnd(%q) = %v, want %v", q, got, want)
 		}
 	}
+}
+
+func TestDescribeCommands(t *testing.T) {
+	sh := newShell(t, newServer(t), Config{StopOnError: true})
+	mustExec(t, sh, `CREATE TABLE films (id INT PRIMARY KEY, title VARCHAR(40) NOT NULL, year INT DEFAULT 2000);
+CREATE INDEX films_year ON films (year);
+CREATE VIEW recent AS SELECT * FROM films WHERE year > 2000;`)
+	sh.out.Reset()
+	mustExec(t, sh, "\\dt\n\\di\n\\d films\n")
+	checkOutput(t, "stdout", sh.out.String(), `List of relations
+ Schema | Name  | Type  |  Owner
+--------+-------+-------+---------
+ public | films | table | phantom
+(1 row)
+
+List of relations
+ Schema |    Name    | Type  |  Owner
+--------+------------+-------+---------
+ public | films_pkey | index | phantom
+ public | films_year | index | phantom
+(2 rows)
+
+Table "public.films"
+ Column |         Type          | Nullable | Default
+--------+-----------------------+----------+---------
+ id     | integer               | not null |
+ title  | character varying(40) | not null |
+ year   | integer               |          | 2000
+(3 rows)
+
+Indexes:
+    "films_pkey" btree (id)
+    "films_year" btree (year)
+`)
 }

@@ -1,4 +1,4 @@
-package logservice
+package raftnode
 
 import (
 	"crypto/tls"
@@ -11,26 +11,22 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// DefaultRaftPeerURI is the URI SAN a Raft peer's certificate must carry
-// when Config.RaftTLS is set: the role marker of a log service replica.
-const DefaultRaftPeerURI = "spiffe://phantom/logservice"
-
 // ErrPeerIdentity: a Raft peer's certificate does not chain to the
-// configured CA or lacks the log service role URI.
-var ErrPeerIdentity = errors.New("logservice: raft peer identity rejected")
+// configured CA or lacks the role URI of the group.
+var ErrPeerIdentity = errors.New("raft peer identity rejected")
 
-// peerTLS builds the server and client TLS configurations of the Raft
-// transport from Config.RaftTLS: TLS 1.3, a certificate required in both
-// directions, verified against RaftTLS.RootCAs, and the leaf must carry the
+// PeerTLS builds the server and client TLS configurations of the Raft
+// transport from base (Config.TLS): TLS 1.3, a certificate required in both
+// directions, verified against base.RootCAs, and the leaf must carry the
 // URI SAN uri. Host names are not checked: peers are dialled by advertised
 // addresses (which may be proxies), and the role URI is what identifies a
 // replica.
-func peerTLS(base *tls.Config, uri string) (server, client *tls.Config, err error) {
+func PeerTLS(base *tls.Config, uri string) (server, client *tls.Config, err error) {
 	if len(base.Certificates) == 0 && base.GetCertificate == nil {
-		return nil, nil, errors.New("RaftTLS has no certificate")
+		return nil, nil, errors.New("raft TLS config has no certificate")
 	}
 	if base.RootCAs == nil {
-		return nil, nil, errors.New("RaftTLS has no RootCAs (the CA pool peers are verified against)")
+		return nil, nil, errors.New("raft TLS config has no RootCAs (the CA pool peers are verified against)")
 	}
 	verify := func(rawCerts [][]byte, _ [][]*x509.Certificate) error {
 		return verifyPeer(rawCerts, base.RootCAs, uri)

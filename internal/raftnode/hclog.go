@@ -1,4 +1,4 @@
-package logservice
+package raftnode
 
 import (
 	"context"
@@ -22,7 +22,7 @@ type slogHCLog struct {
 
 var _ hclog.Logger = (*slogHCLog)(nil)
 
-func newHCLog(l *slog.Logger, name string) hclog.Logger {
+func NewHCLog(l *slog.Logger, name string) hclog.Logger {
 	return &slogHCLog{l: l.With("logger", name), base: l, name: name, level: new(atomic.Int32)}
 }
 

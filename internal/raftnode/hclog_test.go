@@ -1,4 +1,4 @@
-package logservice
+package raftnode
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 func TestHCLogAdapter(t *testing.T) {
 	var buf bytes.Buffer
-	l := newHCLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), "raft")
+	l := NewHCLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})), "raft")
 	l.Debug("hidden")
 	l.Named("wal").With("segment", 3).Warn("rotated", "index", 9)
 	out := buf.String()

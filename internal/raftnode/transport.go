@@ -1,4 +1,4 @@
-package logservice
+package raftnode
 
 import (
 	"fmt"
@@ -56,14 +56,14 @@ func listenRaft(bind, advertise string) (*tcpStreamLayer, error) {
 	}
 	if a, ok := l.Addr().(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
 		_ = l.Close()
-		return nil, fmt.Errorf("bound address %s is not advertisable: set RaftAdvertiseAddr", l.Addr())
+		return nil, fmt.Errorf("bound address %s is not advertisable: set an advertise address", l.Addr())
 	}
 	return st, nil
 }
 
-// validateAdvertise checks that addr is host:port with a host and a non-zero
+// ValidateAdvertise checks that addr is host:port with a host and a non-zero
 // port.
-func validateAdvertise(addr string) error {
+func ValidateAdvertise(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err

@@ -1,0 +1,73 @@
+package parse
+
+import (
+	"container/list"
+	"sync"
+)
+
+// Parsing a statement through pg_query costs tens of microseconds (cgo
+// plus decoding the protobuf tree), more than binding and running a
+// point query; clients repeat the same texts (prepared statements, ORMs,
+// pgbench), so Parse keeps the statements of recent query strings. The
+// trees are shared: nothing after Parse may modify a parse tree.
+const (
+	cacheEntries  = 4096
+	cacheMaxQuery = 8 << 10 // longer texts (bulk INSERTs) are not kept
+)
+
+type cacheEntry struct {
+	query string
+	stmts []Statement
+}
+
+// stmtCache is an LRU of query text -> statements.
+type stmtCache struct {
+	mu    sync.Mutex
+	byKey map[string]*list.Element
+	order *list.List // front: most recently used
+	hits  uint64
+	miss  uint64
+}
+
+var cache = &stmtCache{byKey: map[string]*list.Element{}, order: list.New()}
+
+func (c *stmtCache) get(query string) ([]Statement, bool) {
+	if len(query) > cacheMaxQuery {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byKey[query]
+	if !ok {
+		c.miss++
+		return nil, false
+	}
+	c.hits++
+	c.order.MoveToFront(el)
+	return el.Value.(*cacheEntry).stmts, true
+}
+
+func (c *stmtCache) put(query string, stmts []Statement) {
+	if len(query) > cacheMaxQuery {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byKey[query]; ok {
+		return
+	}
+	c.byKey[query] = c.order.PushFront(&cacheEntry{query: query, stmts: stmts})
+	for c.order.Len() > cacheEntries {
+		old := c.order.Back()
+		c.order.Remove(old)
+		delete(c.byKey, old.Value.(*cacheEntry).query)
+	}
+}
+
+// CacheStats returns how many Parse calls were answered from the cache of
+// recent statements and how many parsed.
+func CacheStats() (hits, misses uint64) {
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	return cache.hits, cache.miss
+}
