@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -100,37 +98,4 @@ func describeError(err error) string {
 		return "timeout: " + err.Error()
 	}
 	return err.Error()
-}
-
-// freePortBase returns p such that p..p+n-1 were free on 127.0.0.1 a
-// moment ago.
-func freePortBase(n int) (int, error) {
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("tpch: free port: %w", err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if base+n > 65535 {
-			continue
-		}
-		ok := true
-		var ls []net.Listener
-		for i := range n {
-			li, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, li)
-		}
-		for _, li := range ls {
-			li.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, errors.New("tpch: no run of free ports found")
 }

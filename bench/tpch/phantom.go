@@ -7,15 +7,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/phantom-db/phantom/bench/devproc"
 )
 
 // phantomSystem is `phantom dev` (every service in one process, each on its
@@ -24,9 +24,7 @@ import (
 // protocol and queried over it.
 type phantomSystem struct {
 	cfg  *Config
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
+	dev  *devproc.Dev
 	dsn  string
 	conn *pgconn.PgConn
 	// keptLoad is set when load found a complete earlier load.
@@ -36,75 +34,24 @@ type phantomSystem struct {
 // wasReused reports whether load kept an earlier load.
 func (p *phantomSystem) wasReused() bool { return p.keptLoad }
 
-// portOffsetPG is the PostgreSQL port's offset from `phantom dev
-// --port-base`; devPorts is how many ports dev takes.
-const (
-	portOffsetPG = 8
-	devPorts     = 11
-)
-
-func startPhantom(ctx context.Context, cfg *Config, dir string) (_ *phantomSystem, err error) {
-	base, err := freePortBase(devPorts)
-	if err != nil {
-		return nil, err
-	}
-	p := &phantomSystem{cfg: cfg, done: make(chan struct{}), log: filepath.Join(dir, "phantom.log")}
-	f, err := os.Create(p.log)
-	if err != nil {
-		return nil, fmt.Errorf("phantom: %w", err)
-	}
-	dataDir := cfg.PhantomDataDir
-	if dataDir == "" {
-		dataDir = filepath.Join(dir, "phantom-data")
-	}
-	args := []string{"dev",
-		"--data-dir", dataDir,
-		"--port-base", strconv.Itoa(base),
-		// A throwaway loopback instance: no API keys or SCRAM to set up.
-		"--auth", "none",
-		"--log-level", "warn",
-		// The harness bounds each query itself (QueryTimeout).
-		"--statement-timeout", (cfg.QueryTimeout + time.Minute).String()}
+func startPhantom(ctx context.Context, cfg *Config, dir string) (*phantomSystem, error) {
+	var args []string
 	if cfg.PhantomPprof != "" {
 		args = append(args, "--pprof", cfg.PhantomPprof)
 	}
-	p.cmd = exec.Command(cfg.PhantomBin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("phantom: start %s: %w", cfg.PhantomBin, err)
+	dev, err := devproc.Start(ctx, devproc.Options{Bin: cfg.PhantomBin, Dir: dir, DataDir: cfg.PhantomDataDir,
+		// The harness bounds each query itself (QueryTimeout).
+		StatementTimeout: cfg.QueryTimeout + time.Minute,
+		Args:             args})
+	if err != nil {
+		return nil, fmt.Errorf("phantom: %w", err)
 	}
-	go func() {
-		_ = p.cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	defer func() {
-		if err != nil {
-			p.close()
-		}
-	}()
-	p.dsn = fmt.Sprintf("postgres://tpch@127.0.0.1:%d/phantom?sslmode=disable", base+portOffsetPG)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if p.conn, err = pgconn.Connect(ctx, p.dsn); err == nil {
-			if err = p.conn.Exec(ctx, "SELECT 1").Close(); err == nil {
-				return p, nil
-			}
-			p.conn.Close(ctx)
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("phantom: dev exited during start (see %s)", p.log)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("phantom: not serving SQL within 60s: %w (see %s)", err, p.log)
-		}
+	p := &phantomSystem{cfg: cfg, dev: dev, dsn: dev.DSN("tpch")}
+	if p.conn, err = pgconn.Connect(ctx, p.dsn); err != nil {
+		dev.Stop()
+		return nil, fmt.Errorf("phantom: connect: %w", err)
 	}
+	return p, nil
 }
 
 func (p *phantomSystem) name() string { return "phantom" }
@@ -330,11 +277,5 @@ func (p *phantomSystem) close() {
 	if p.conn != nil {
 		p.conn.Close(context.Background())
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
+	p.dev.Stop()
 }

@@ -23,8 +23,8 @@ func benchCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name:        "bench",
 		ShortUsage:  "phantom bench <benchmark> [flags]",
-		ShortHelp:   "run a benchmark (logservice, pageserver, tpch, coldstart)",
-		Subcommands: []*ffcli.Command{benchLogserviceCommand(), benchPageserverCommand(), benchTPCHCommand(), benchColdstartCommand()},
+		ShortHelp:   "run a benchmark (logservice, pageserver, tpch, coldstart, pgbench)",
+		Subcommands: []*ffcli.Command{benchLogserviceCommand(), benchPageserverCommand(), benchTPCHCommand(), benchColdstartCommand(), benchPgbenchCommand()},
 		Exec:        func(context.Context, []string) error { return flag.ErrHelp },
 	}
 }

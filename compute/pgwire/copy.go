@@ -115,6 +115,10 @@ func parseCopyOptions(cs *pg_query.CopyStmt) (copyOptions, error) {
 			quote = &val
 		case "escape":
 			escape = &val
+		case "freeze":
+			// A hint that the rows need no visibility checks later
+			// (pgbench -i sends it); every committed row here is visible
+			// by its commit timestamp, so there is nothing to skip.
 		default:
 			return o, sqlerr.New(codeFeatureNotSupported, "COPY option %q is not supported", d.Defname)
 		}

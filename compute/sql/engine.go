@@ -50,6 +50,10 @@ type Config struct {
 	// BatchRows is the target rows per Arrow batch inside the executor.
 	// Default 1024.
 	BatchRows int
+	// SpillBytes is the buffered write size above which COMMIT commits the
+	// rows of tables the transaction created or truncated ahead of its own
+	// commit, in chunks of SpillBytes/4 (spill.go). Default 32 MiB.
+	SpillBytes int
 	// MaxQueryMemory bounds the Arrow buffers one statement holds at once
 	// (exec.MemoryBudget); more answer 53200. Default 1 GiB; negative:
 	// unlimited.
@@ -72,6 +76,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.BatchRows == 0 {
 		c.BatchRows = 1024
+	}
+	if c.SpillBytes == 0 {
+		c.SpillBytes = 32 << 20
 	}
 	if c.MaxQueryMemory == 0 {
 		c.MaxQueryMemory = DefaultMaxQueryMemory

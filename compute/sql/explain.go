@@ -48,6 +48,9 @@ func (e *Engine) writeMore(ctx context.Context, env *exec.Env, bound plan.Statem
 	case *plan.Analyze:
 		muts, err = exec.Analyze(ctx, env, p)
 		res.Command = "ANALYZE"
+		if p.Vacuum {
+			res.Command = "VACUUM"
+		}
 	case *plan.Explain:
 		// EXPLAIN ANALYZE of INSERT/UPDATE/DELETE runs the statement (its
 		// writes go to the transaction, as in PostgreSQL) with profiling.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -16,6 +17,7 @@ import (
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
 	"github.com/phantom-db/phantom/compute/storage"
+	"github.com/phantom-db/phantom/internal/keys"
 )
 
 // Transaction status bytes, as in PostgreSQL's ReadyForQuery message.
@@ -64,6 +66,8 @@ type txn struct {
 	wrote     bool
 	buf       writeBuffer
 	reads     []storage.KeyRange // SERIALIZABLE only
+	// db is the database (or branch timeline) id the transaction writes.
+	db uint64
 	// pins are key ranges sent as read ranges at every isolation: schema
 	// of written tables, rows a backfill or foreign-key check relied on.
 	pins []storage.KeyRange
@@ -140,6 +144,9 @@ func (s *Session) runStatement(ctx context.Context, query string, st parse.State
 		return s.set(n.VariableSetStmt)
 	case *pg_query.Node_VariableShowStmt:
 		return s.show(n.VariableShowStmt)
+	}
+	if v, ok := st.AST.Node.(*pg_query.Node_VacuumStmt); ok && v.VacuumStmt.IsVacuumcmd && s.tx != nil {
+		return nil, sqlerr.New(sqlerr.CodeActiveSQLTransaction, "VACUUM cannot run inside a transaction block")
 	}
 	tx := s.tx
 	if tx == nil {
@@ -249,6 +256,7 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	if err != nil {
 		return nil, err
 	}
+	tx.db = db
 	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: budget, Budget: budget, BatchRows: e.cfg.BatchRows,
 		ExactReads: tx.iso == Serializable}
 	var pins []storage.KeyRange
@@ -372,12 +380,31 @@ func (s *Session) commit(ctx context.Context, tx *txn) error {
 	if len(tx.pins) > 0 {
 		reads = coalesce(append(reads, tx.pins...))
 	}
-	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, tx.buf.mutations(), reads)
+	muts, spilled, err := s.spillPrivate(ctx, tx, snap)
+	if err != nil {
+		return err
+	}
+	if len(spilled) > 0 {
+		reads = slices.DeleteFunc(reads, func(r storage.KeyRange) bool {
+			for _, sp := range spilled {
+				if inRange(r.Start, sp) && string(r.End) <= string(sp.End) {
+					return true
+				}
+			}
+			return false
+		})
+		deps := slices.Clone(reads)
+		for _, m := range muts {
+			deps = append(deps, storage.KeyRange{Start: m.Key, End: keys.Next(m.Key)})
+		}
+		if snap, err = s.revalidate(ctx, snap, deps); err != nil {
+			return err
+		}
+	}
+	commitTS, err := s.e.cfg.KV.Commit(ctx, snap, muts, reads)
 	if err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return &sqlerr.Error{Code: sqlerr.CodeSerializationFailure,
-				Message: "could not serialize access due to concurrent update",
-				Hint:    "retry the transaction"}
+			return errSerialization()
 		}
 		return fmt.Errorf("sql: commit: %w", err)
 	}

@@ -20,4 +20,8 @@ var (
 	// older than the page server's retention window (a time travel read too
 	// far back); the page server's message follows it (72000).
 	ErrSnapshotTooOld = errors.New("storage: snapshot too old")
+	// ErrTooLarge is wrapped by Commit errors when the commit is larger than
+	// the log service accepts in one entry (64 MiB); nothing was written
+	// (54000).
+	ErrTooLarge = errors.New("storage: commit too large")
 )

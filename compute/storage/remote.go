@@ -107,15 +107,25 @@ func (r *Remote) Commit(ctx context.Context, snap Snapshot, muts []Mutation, rea
 	}
 	ts, _, err := r.log.Commit(ctx, snap.TS, pm, pr)
 	if err != nil {
-		switch {
-		case errors.Is(err, logclient.ErrConflict):
-			return 0, fmt.Errorf("%w: %v", ErrConflict, err)
-		case errors.Is(err, logclient.ErrUnknownOutcome):
-			return 0, fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
-		}
-		return 0, fmt.Errorf("storage: commit: %w", classify(err))
+		return 0, classifyCommit(err, len(muts))
 	}
 	return ts, nil
+}
+
+// classifyCommit maps a log service Commit error of n mutations to the
+// KV interface's sentinels.
+func classifyCommit(err error, n int) error {
+	switch {
+	case errors.Is(err, logclient.ErrConflict):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	case errors.Is(err, logclient.ErrUnknownOutcome):
+		return fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+	case status.Code(err) == codes.ResourceExhausted:
+		// The request is above the log service's message limit: refused
+		// before anything was proposed.
+		return fmt.Errorf("%w: %d mutations: %v", ErrTooLarge, n, err)
+	}
+	return fmt.Errorf("storage: commit: %w", classify(err))
 }
 
 // classifyScan is classify for page server answers, where

@@ -128,6 +128,10 @@ func (c *Client) client(addr string) (wirepb.LogServiceClient, error) {
 	return wirepb.NewLogServiceClient(cc), nil
 }
 
+// maxRecvMsgSize bounds one message from the log service: a log entry
+// of a commit at the service's 64 MiB request limit, plus framing.
+const maxRecvMsgSize = 80 << 20
+
 // conn returns the connection to addr, connecting lazily.
 func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
@@ -137,7 +141,11 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	}
 	cc, ok := c.conns[addr]
 	if !ok {
-		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.o.dialOpts...)
+		opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+			// ReadLog sends one entry per message, and an entry holds a
+			// whole commit: up to the 64 MiB the log service accepts (and
+			// raft-wal stores), far above gRPC's 4 MiB default.
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize))}, c.o.dialOpts...)
 		var err error
 		if cc, err = grpc.NewClient(addr, opts...); err != nil {
 			return nil, fmt.Errorf("logclient: dial %s: %w", addr, err)

@@ -226,8 +226,8 @@ func (b *Binder) bindCreate(s *pg_query.CreateStmt) (plan.Statement, error) {
 		}
 	}
 	if pk == nil {
-		return nil, b.errAt(sqlerr.NotSupported("tables without a primary key").
-			WithHint("declare a PRIMARY KEY, e.g. CREATE TABLE t (id BIGINT PRIMARY KEY, ...)"), rv.Location)
+		// No PRIMARY KEY: rows are keyed by a hidden row id (ddl_nopk.go).
+		addRowID(&t)
 	}
 	for _, name := range pk {
 		i := t.ColumnIndex(name)

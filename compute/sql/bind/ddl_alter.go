@@ -182,6 +182,10 @@ func (b *Binder) bindAlterTable(s *pg_query.AlterTableStmt) (plan.Statement, err
 			case pg_query.ConstrType_CONSTR_CHECK:
 				cx.checks = append(cx.checks, checkDef{name: c.Conname, raw: c.RawExpr})
 				at.Rewrite = true
+			case pg_query.ConstrType_CONSTR_PRIMARY:
+				if err := b.addPrimaryKey(at, &exprs, c); err != nil {
+					return nil, err
+				}
 			case pg_query.ConstrType_CONSTR_FOREIGN:
 				return nil, sqlerr.NotSupported("ALTER TABLE ADD FOREIGN KEY")
 			default:

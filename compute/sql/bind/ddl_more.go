@@ -159,11 +159,32 @@ func (b *Binder) bindTruncate(s *pg_query.TruncateStmt) (plan.Statement, error) 
 	return out, nil
 }
 
+// bindAnalyze binds ANALYZE and VACUUM. VACUUM has nothing to do here
+// (old versions are collected by the page servers' GC), so it only
+// checks its tables exist; VACUUM ANALYZE runs the ANALYZE part.
 func (b *Binder) bindAnalyze(s *pg_query.VacuumStmt) (plan.Statement, error) {
+	out := &plan.Analyze{Vacuum: s.IsVacuumcmd}
 	if s.IsVacuumcmd {
-		return nil, sqlerr.NotSupported("VACUUM")
+		analyze := false
+		for _, o := range s.Options {
+			if d := o.GetDefElem(); d != nil && d.Defname == "analyze" {
+				analyze = d.Arg == nil || !isFalse(constText(d.Arg))
+			}
+		}
+		for _, r := range s.Rels {
+			t, err := b.table(r.GetVacuumRelation().Relation)
+			if err != nil {
+				return nil, err
+			}
+			if analyze {
+				out.Tables = append(out.Tables, t)
+			}
+		}
+		if analyze && len(s.Rels) == 0 {
+			return nil, sqlerr.NotSupported("VACUUM ANALYZE without a table name")
+		}
+		return out, nil
 	}
-	out := &plan.Analyze{}
 	if len(s.Rels) == 0 {
 		return nil, sqlerr.NotSupported("ANALYZE without a table name")
 	}
@@ -481,3 +502,12 @@ func (noSequences) Setval(*catalog.Sequence, int64, bool) (int64, error) {
 }
 
 func errNoSeq() error { return sqlerr.NotSupported("sequence functions outside a session") }
+
+// isFalse reports whether a boolean option's text is false.
+func isFalse(v string) bool {
+	switch v {
+	case "false", "off", "0", "f", "no", "n":
+		return true
+	}
+	return false
+}

@@ -104,7 +104,7 @@ func (b *Binder) insertSelect(t *catalog.Table, sel *pg_query.SelectStmt, target
 	if len(qc) > len(target) {
 		return nil, sqlerr.New(sqlerr.CodeSyntaxError, "INSERT has more expressions than target columns")
 	}
-	if len(qc) < len(target) && len(target) < len(t.Columns) {
+	if len(qc) < len(target) && len(target) < len(t.VisibleColumns()) {
 		return nil, sqlerr.New(sqlerr.CodeSyntaxError, "INSERT has more target columns than expressions")
 	}
 	p := &plan.Project{Input: q, Cols: (&plan.Scan{Table: t}).Columns()}

@@ -66,7 +66,7 @@ func (s *scope) lookup(qual, name string) (int, bool, *sqlerr.Error) {
 			return -1, false, nil
 		}
 		for i, c := range s.cols {
-			if c.Name == name {
+			if c.Name == name && !c.Hidden {
 				return i, true, nil
 			}
 		}
@@ -78,7 +78,7 @@ func (s *scope) lookup(qual, name string) (int, bool, *sqlerr.Error) {
 			return -1, false, nil
 		}
 		for _, c := range r.cols {
-			if s.cols[c].Name == name {
+			if s.cols[c].Name == name && !s.cols[c].Hidden {
 				return c, true, nil
 			}
 		}
@@ -86,7 +86,7 @@ func (s *scope) lookup(qual, name string) (int, bool, *sqlerr.Error) {
 	}
 	idx := -1
 	for i, c := range s.cols {
-		if c.Name != name || (s.hidden != nil && s.hidden[i]) {
+		if c.Name != name || c.Hidden || (s.hidden != nil && s.hidden[i]) {
 			continue
 		}
 		if idx >= 0 {
@@ -104,9 +104,11 @@ func (s *scope) starCols(qual string) ([]int, bool) {
 		if s.star != nil {
 			return s.star, true
 		}
-		out := make([]int, len(s.cols))
-		for i := range out {
-			out[i] = i
+		out := make([]int, 0, len(s.cols))
+		for i, c := range s.cols {
+			if !c.Hidden {
+				out = append(out, i)
+			}
 		}
 		return out, true
 	}
@@ -170,8 +172,10 @@ func (b *Binder) relScope(name string, cols []plan.Column, alias *pg_query.Alias
 		}
 	}
 	sc := &scope{table: name, cols: cols, rels: []scopeRel{{name: name}}}
-	for i := range cols {
-		sc.rels[0].cols = append(sc.rels[0].cols, i)
+	for i, c := range cols {
+		if !c.Hidden { // a table's row id: not reachable as name.col or name.*
+			sc.rels[0].cols = append(sc.rels[0].cols, i)
+		}
 	}
 	return sc, nil
 }

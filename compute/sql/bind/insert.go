@@ -34,9 +34,7 @@ func (b *Binder) bindInsert(s *pg_query.InsertStmt) (plan.Statement, error) {
 	// target[i] is the table column the i-th value goes to.
 	var target []int
 	if len(s.Cols) == 0 {
-		for i := range t.Columns {
-			target = append(target, i)
-		}
+		target = t.VisibleColumns()
 	} else {
 		seen := map[int]bool{}
 		for _, n := range s.Cols {

@@ -319,6 +319,9 @@ func (b *Binder) sysInfo() (*sysInfo, error) {
 	if b.settings != nil {
 		si.settings = b.settings()
 	}
+	for i, t := range si.tables {
+		si.tables[i] = t.WithoutRowID() // the catalog shows what SQL sees
+	}
 	for _, r := range sysRels {
 		si.relName[r.oid] = [2]string{r.schema, r.name}
 		si.relKind[r.oid] = r.kind

@@ -40,6 +40,27 @@ type Column struct {
 	Default string `json:"default,omitempty"`
 	// Identity is "a" (GENERATED ALWAYS AS IDENTITY), "d" (BY DEFAULT) or "".
 	Identity string `json:"identity,omitempty"`
+	// Hidden marks the row id column of a table created without a primary
+	// key (see RowIDColumn): stored and keyed like any column, but no SQL
+	// name reaches it and * does not list it.
+	Hidden bool `json:"hidden,omitempty"`
+}
+
+// RowIDColumn names the hidden primary-key column of a table created
+// without a PRIMARY KEY. Its value is 16 bytes (bytea): the big-endian
+// snapshot timestamp of the inserting statement, then a big-endian counter
+// of the inserting process (exec.NewRowID). The timestamp oracle never
+// hands out one timestamp twice, and the counter never repeats within a
+// process, so row ids are unique across compute nodes without any
+// coordination; they also sort in insertion order per node.
+const RowIDColumn = "phantom_rowid"
+
+// RowIDLen is the length in bytes of a row id.
+const RowIDLen = 16
+
+// NewRowIDColumn returns the hidden row id column.
+func NewRowIDColumn() Column {
+	return Column{Name: RowIDColumn, Type: types.Bytea, NotNull: true, Hidden: true}
 }
 
 // Table is a table descriptor.
@@ -72,14 +93,77 @@ type Table struct {
 	ViewQuery string `json:"view_query,omitempty"`
 }
 
-// ColumnIndex returns the ordinal of the named column, or -1.
+// ColumnIndex returns the ordinal of the named column, or -1. The hidden
+// row id column has no name in SQL: it is never found.
 func (t *Table) ColumnIndex(name string) int {
 	for i, c := range t.Columns {
-		if c.Name == name {
+		if c.Name == name && !c.Hidden {
 			return i
 		}
 	}
 	return -1
+}
+
+// RowID returns the ordinal of the hidden row id column, -1 when the table
+// has a declared primary key.
+func (t *Table) RowID() int {
+	if len(t.PrimaryKey) == 1 && t.Columns[t.PrimaryKey[0]].Hidden {
+		return t.PrimaryKey[0]
+	}
+	return -1
+}
+
+// WithoutRowID returns t as SQL sees it: without the hidden row id column
+// (later ordinals shifted down) and so without a primary key; t itself when
+// it has none.
+func (t *Table) WithoutRowID() *Table {
+	rid := -1
+	for i, c := range t.Columns {
+		if c.Hidden {
+			rid = i
+		}
+	}
+	if rid < 0 {
+		return t
+	}
+	c := *t
+	c.Columns = append(append([]Column(nil), t.Columns[:rid]...), t.Columns[rid+1:]...)
+	shift := func(ords []int) []int {
+		out := make([]int, 0, len(ords))
+		for _, o := range ords {
+			switch {
+			case o > rid:
+				out = append(out, o-1)
+			case o < rid:
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	c.PrimaryKey = shift(t.PrimaryKey)
+	c.Indexes = make([]Index, len(t.Indexes))
+	for i, ix := range t.Indexes {
+		ix.Columns = shift(ix.Columns)
+		c.Indexes[i] = ix
+	}
+	c.ForeignKeys = make([]ForeignKey, len(t.ForeignKeys))
+	for i, fk := range t.ForeignKeys {
+		fk.Columns = shift(fk.Columns)
+		c.ForeignKeys[i] = fk
+	}
+	return &c
+}
+
+// VisibleColumns returns the ordinals of the columns SQL sees (all but the
+// hidden row id), in order.
+func (t *Table) VisibleColumns() []int {
+	out := make([]int, 0, len(t.Columns))
+	for i, c := range t.Columns {
+		if !c.Hidden {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Kinds returns the row-codec kinds of the columns.

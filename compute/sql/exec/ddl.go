@@ -165,6 +165,9 @@ func DropIndex(env *Env, di *plan.DropIndex) ([]storage.Mutation, error) {
 // every row rewritten from at.Source under its key.
 func AlterTable(ctx context.Context, env *Env, at *plan.AlterTable) ([]storage.Mutation, error) {
 	var muts []storage.Mutation
+	if at.NewID {
+		return moveTable(ctx, env, at)
+	}
 	if at.Rewrite {
 		prefix := keys.TablePrefix(env.DB, at.Old.ID)
 		env.pin(prefix, keys.PrefixEnd(prefix))
@@ -321,7 +324,11 @@ func analyzeTable(ctx context.Context, env *Env, t *catalog.Table) (*catalog.Tab
 				}
 				v := valueAt(col, r)
 				if !overflow[c] {
-					distinct[c][v] = struct{}{}
+					dk := v
+					if bs, ok := v.([]byte); ok { // bytea, the row id: not a map key as is
+						dk = string(bs)
+					}
+					distinct[c][dk] = struct{}{}
 					overflow[c] = len(distinct[c]) > 4*analyzeSample
 				}
 				seen := rows + int64(r) - nulls[c]
@@ -358,7 +365,8 @@ func analyzeTable(ctx context.Context, env *Env, t *catalog.Table) (*catalog.Tab
 		if len(s) == 0 {
 			continue
 		}
-		if _, isBool := s[0].(bool); isBool {
+		switch s[0].(type) {
+		case bool, []byte: // no ranges planned over these
 			continue
 		}
 		sort.Slice(s, func(i, j int) bool { return compareValues(s[i], s[j]) < 0 })
@@ -374,6 +382,9 @@ func analyzeTable(ctx context.Context, env *Env, t *catalog.Table) (*catalog.Tab
 func distinctIn(s []any) int {
 	m := map[any]struct{}{}
 	for _, v := range s {
+		if bs, ok := v.([]byte); ok {
+			v = string(bs)
+		}
 		m[v] = struct{}{}
 	}
 	return len(m)

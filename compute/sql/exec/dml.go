@@ -46,7 +46,12 @@ func Insert(ctx context.Context, env *Env, ins *plan.Insert, emit Emit) ([]stora
 		}
 		defer oc.release()
 	}
+	rid := ins.Table.RowID()
 	err = Drain(ctx, src, func(b arrow.RecordBatch) error {
+		if rid >= 0 {
+			b = withRowIDs(env, b, rid)
+			defer b.Release()
+		}
 		if oc != nil {
 			return oc.batch(ctx, b)
 		}

@@ -85,6 +85,14 @@ type tableWriter struct {
 	// goneKeys: per child FK, encoded referenced values no longer present.
 	goneKeys map[int]map[string][]any
 	n        int64
+	// uniqueKeys is set when new row keys cannot collide with anything:
+	// the table is keyed by fresh row ids, so insert skips the duplicate
+	// checks (within the statement and at the snapshot).
+	uniqueKeys bool
+	// freshID is set when the table's id is new in this statement (ALTER
+	// TABLE ADD PRIMARY KEY): the snapshot holds no row under it, so only
+	// duplicates within the statement are checked.
+	freshID bool
 }
 
 func newTableWriter(env *Env, t *catalog.Table, cons *plan.Constraints) (*tableWriter, error) {
@@ -93,6 +101,7 @@ func newTableWriter(env *Env, t *catalog.Table, cons *plan.Constraints) (*tableW
 		newRows: map[string]struct{}{}, delRows: map[string]struct{}{},
 		newIdx: map[string]*catalog.Index{}, delIdx: map[string]struct{}{},
 		parentProbes: map[int]map[string]struct{}{}, goneKeys: map[int]map[string][]any{},
+		uniqueKeys: t.RowID() >= 0,
 	}
 	// A concurrent schema change of t (a new index, a rewrite) aborts us.
 	dk := keys.TableDescriptorKey(env.DB, t.Name)
@@ -163,11 +172,15 @@ func rowText(cols []arrow.Array, row int) string {
 // insert adds row of the table-shaped cols as a new row.
 func (w *tableWriter) insert(cols []arrow.Array, row int) error {
 	key := rowKey(w.prefix, w.t, cols, row)
-	if _, dup := w.newRows[string(key)]; dup {
-		return duplicateKey(w.t, w.prefix, key)
+	if !w.uniqueKeys {
+		if _, dup := w.newRows[string(key)]; dup {
+			return duplicateKey(w.t, w.prefix, key)
+		}
+		w.newRows[string(key)] = struct{}{}
+		if !w.freshID {
+			w.probeRows = append(w.probeRows, key)
+		}
 	}
-	w.newRows[string(key)] = struct{}{}
-	w.probeRows = append(w.probeRows, key)
 	val, err := rowcodec.AppendArrays(nil, cols, row)
 	if err != nil {
 		return err

@@ -150,7 +150,11 @@ type AlterTable struct {
 	Old     *catalog.Table
 	New     *catalog.Table
 	Rewrite bool
-	Source  Node
+	// NewID moves the table to a fresh table id, rewriting every row and
+	// index entry there (the primary key changed: ADD PRIMARY KEY on a
+	// table keyed by its hidden row id); implies Rewrite.
+	NewID  bool
+	Source Node
 	// DroppedIndexes are index names to unregister.
 	DroppedIndexes []string
 	Cons           Constraints
@@ -177,6 +181,8 @@ type DropSequence struct {
 // Analyze collects statistics of Tables.
 type Analyze struct {
 	Tables []*catalog.Table
+	// Vacuum is set for VACUUM [ANALYZE] (command tag VACUUM).
+	Vacuum bool
 }
 
 // Explain shows the plan of Stmt; with Analyze it runs it and reports

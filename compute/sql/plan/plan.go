@@ -18,6 +18,9 @@ import (
 type Column struct {
 	Name string
 	T    types.T
+	// Hidden marks a table's row id column (catalog.RowIDColumn): carried
+	// through plans, but names and * do not reach it.
+	Hidden bool
 }
 
 // Node is a relational operator.
@@ -142,7 +145,7 @@ type Aggregate struct {
 func (n *Scan) Columns() []Column {
 	out := make([]Column, len(n.Table.Columns))
 	for i, c := range n.Table.Columns {
-		out[i] = Column{Name: c.Name, T: c.Type}
+		out[i] = Column{Name: c.Name, T: c.Type, Hidden: c.Hidden}
 	}
 	return out
 }

@@ -109,7 +109,8 @@ func As(err error) *Error {
 
 // Code returns the SQLSTATE of err: the code of an *Error in its chain,
 // 57014 for context cancellation or deadline, 40001 for a storage write
-// conflict, 00000 for nil and XX000 for anything else.
+// conflict, 54000 for a commit above the log's size limit, 00000 for nil
+// and XX000 for anything else.
 func Code(err error) string {
 	switch {
 	case err == nil:
@@ -124,6 +125,8 @@ func Code(err error) string {
 		return CodeTransactionResolutionUnknown
 	case errors.Is(err, storage.ErrUnavailable):
 		return CodeCannotConnectNow
+	case errors.Is(err, storage.ErrTooLarge):
+		return CodeProgramLimitExceeded
 	default:
 		return CodeInternalError
 	}
