@@ -20,8 +20,9 @@ import (
 
 // phantomSystem is `phantom dev` (every service in one process, each on its
 // own loopback port and talking to the others over its network API) on a
-// fresh data directory, loaded with multi-row INSERTs over the PostgreSQL
-// protocol and queried over it.
+// fresh data directory (or a kept one, Config.PhantomDataDir), loaded with
+// COPY FROM STDIN (or multi-row INSERTs) over the PostgreSQL protocol and
+// queried over it.
 type phantomSystem struct {
 	cfg  *Config
 	dev  *devproc.Dev

@@ -112,8 +112,8 @@ func benchTPCHCommand() *ffcli.Command {
 		Name:       "tpch",
 		ShortUsage: "phantom bench tpch [flags]",
 		ShortHelp:  "the 22 TPC-H queries on phantom, DuckDB and PostgreSQL 15, answers checked against DuckDB",
-		LongHelp: "Generates TPC-H data (dbgen), loads it into `phantom dev` (this binary, multi-row\n" +
-			"INSERTs over the PostgreSQL protocol), into DuckDB in this process and into a\n" +
+		LongHelp: "Generates TPC-H data (dbgen), loads it into `phantom dev` (this binary, COPY FROM\n" +
+			"STDIN over the PostgreSQL protocol, then ANALYZE), into DuckDB in this process and into a\n" +
 			"throwaway PostgreSQL 15 (COPY), runs the 22 queries on each, checks every answer\n" +
 			"against DuckDB's and prints per-query times with the ratios and geometric means.",
 		FlagSet: fs,

@@ -271,7 +271,8 @@ func AppendValues(dst []byte, kinds []Kind, vals []any) ([]byte, error) {
 type Decoder struct {
 	mem      memory.Allocator
 	kinds    []Kind
-	skip     []bool // nil: decode every column
+	skip     []bool        // nil: decode every column
+	nulls    []arrow.Array // the last all-NULL array of each skipped column
 	builders []array.Builder
 	bools    []*array.BooleanBuilder
 	i32      []*array.Int32Builder
@@ -378,6 +379,7 @@ func (d *Decoder) Skip(skip []bool) {
 		return
 	}
 	d.skip = append([]bool(nil), skip...)
+	d.nulls = make([]arrow.Array, len(skip))
 }
 
 // skipValue returns the position after the value of kind k at value[p:]
@@ -515,7 +517,16 @@ func (d *Decoder) NewArrays() []arrow.Array {
 	out := make([]arrow.Array, len(d.builders))
 	for i, b := range d.builders {
 		if d.skip != nil && d.skip[i] {
-			out[i] = array.MakeArrayOfNull(d.mem, d.kinds[i].ArrowType(), d.rows)
+			// Arrays are immutable: batches of the same length share one
+			// all-NULL array per skipped column.
+			if c := d.nulls[i]; c == nil || c.Len() != d.rows {
+				if c != nil {
+					c.Release()
+				}
+				d.nulls[i] = array.MakeArrayOfNull(d.mem, d.kinds[i].ArrowType(), d.rows)
+			}
+			d.nulls[i].Retain()
+			out[i] = d.nulls[i]
 			continue
 		}
 		out[i] = b.NewArray()
@@ -528,6 +539,12 @@ func (d *Decoder) NewArrays() []arrow.Array {
 func (d *Decoder) Release() {
 	for _, b := range d.builders {
 		b.Release()
+	}
+	for i, c := range d.nulls {
+		if c != nil {
+			c.Release()
+			d.nulls[i] = nil
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
+	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
 // DefaultMaxJoinRows is the row limit of one materialized operator input
@@ -70,6 +71,8 @@ type joinOp struct {
 	build    arrow.RecordBatch // nil when the build side is empty
 	nbuild   int
 	head     map[string]int32
+	intKey   bool            // one int4/int8 key: headInt instead of head
+	headInt  map[int64]int32 // chain heads by integer key
 	next     []int32
 	bmatched []bool
 	keyBuf   []byte
@@ -147,6 +150,7 @@ func newJoin(env *Env, j *plan.Join) (Operator, error) {
 		}
 		op.bkeys = append(op.bkeys, bk)
 	}
+	op.intKey = !op.markFast && len(lkeys) == 1 && isIntKey(lkeys[0].Type()) && isIntKey(rkeys[0].Type())
 	if op.cond, err = compile(j.Cond); err != nil {
 		op.Close()
 		return nil, err
@@ -282,7 +286,11 @@ func (j *joinOp) buildSide(ctx context.Context) error {
 		return err
 	}
 	defer releaseAll(keys)
-	j.head = make(map[string]int32, total)
+	if j.intKey {
+		j.headInt = make(map[int64]int32, total)
+	} else {
+		j.head = make(map[string]int32, total)
+	}
 	j.next = make([]int32, total)
 	if j.markFast {
 		j.groups = map[string]*markGroup{}
@@ -305,6 +313,20 @@ func (j *joinOp) buildSide(ctx context.Context) error {
 				g.nulls++
 			}
 		}
+		if j.intKey {
+			v, ok := intKeyAt(keys[0], i)
+			if !ok {
+				j.next[i] = -1
+				continue
+			}
+			if h, ok := j.headInt[v]; ok {
+				j.next[i] = h
+			} else {
+				j.next[i] = -1
+			}
+			j.headInt[v] = int32(i)
+			continue
+		}
 		k, ok := j.encodeKey(keys, i)
 		if !ok {
 			j.next[i] = -1
@@ -318,6 +340,41 @@ func (j *joinOp) buildSide(ctx context.Context) error {
 		j.head[string(k)] = int32(i)
 	}
 	return nil
+}
+
+// isIntKey reports whether a join key of type t hashes as an int64.
+func isIntKey(t types.T) bool { return t == types.Int4 || t == types.Int8 }
+
+// intKeyAt returns row i of an int4/int8 key column; ok is false for NULL.
+func intKeyAt(a arrow.Array, i int) (int64, bool) {
+	if a.IsNull(i) {
+		return 0, false
+	}
+	switch x := a.(type) {
+	case *array.Int32:
+		return int64(x.Value(i)), true
+	case *array.Int64:
+		return x.Value(i), true
+	}
+	return 0, false
+}
+
+// chainHead returns the first build row whose keys equal the probe row's.
+func (j *joinOp) chainHead(keys []arrow.Array, row int) (int32, bool) {
+	if j.intKey {
+		v, ok := intKeyAt(keys[0], row)
+		if !ok {
+			return 0, false
+		}
+		h, found := j.headInt[v]
+		return h, found
+	}
+	k, ok := j.encodeKey(keys, row)
+	if !ok {
+		return 0, false
+	}
+	h, found := j.head[string(k)]
+	return h, found
 }
 
 // encodeKey encodes row i's keys into j.keyBuf; ok is false when one is
@@ -425,12 +482,7 @@ func (j *joinOp) pairs() (pi, bi []int32) {
 		}
 		c := j.cand
 		if c < 0 {
-			k, ok := j.encodeKey(j.curKeys, j.row)
-			if !ok {
-				j.row, j.cand = j.row+1, -1
-				continue
-			}
-			h, found := j.head[string(k)]
+			h, found := j.chainHead(j.curKeys, j.row)
 			if !found {
 				j.row, j.cand = j.row+1, -1
 				continue
@@ -730,6 +782,12 @@ func takeCols(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, id
 	cctx := compute.WithAllocator(ctx, mem)
 	out := make([]arrow.Array, b.NumCols())
 	for c := range out {
+		if col := b.Column(c); col.Len() > 0 && col.NullN() == col.Len() {
+			// A column the query never reads (the scan left it NULL) or
+			// an all-NULL one: nothing to gather.
+			out[c] = array.MakeArrayOfNull(mem, col.DataType(), len(idx))
+			continue
+		}
 		taken, err := compute.TakeArray(cctx, b.Column(c), indices)
 		if err != nil {
 			releaseAll(out)
