@@ -66,9 +66,8 @@ type LogReplacerConfig struct {
 //   - The group's clients keep the addresses they were given; the new
 //     replica is found through leader redirects from the surviving ones.
 type LogReplacer struct {
-	cfg  LogReplacerConfig
-	stop chan struct{}
-	done chan struct{}
+	cfg LogReplacerConfig
+	*watcher
 }
 
 var logReplacements = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -95,40 +94,17 @@ func NewLogReplacer(cfg LogReplacerConfig) (*LogReplacer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	r := &LogReplacer{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
-	go r.run()
+	r := &LogReplacer{cfg: cfg, watcher: newWatcher()}
+	r.start(cfg.Interval, r.tick)
 	return r, nil
 }
 
-// Close stops watching (replicas started keep running).
-func (r *LogReplacer) Close() {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
-	<-r.done
-}
-
-func (r *LogReplacer) run() {
-	defer close(r.done)
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-		}
-		if err := r.check(); err != nil {
-			logReplacements.WithLabelValues("error").Inc()
-			r.cfg.Logger.Error("autoscale: replace a dead log replica", "err", err)
-			select {
-			case <-r.stop:
-				return
-			case <-time.After(2 * time.Second):
-			}
-		}
+// tick runs one check; after a failure it waits 2 s before the next.
+func (r *LogReplacer) tick() {
+	if err := r.check(); err != nil {
+		logReplacements.WithLabelValues("error").Inc()
+		r.cfg.Logger.Error("autoscale: replace a dead log replica", "err", err)
+		r.sleep(2 * time.Second)
 	}
 }
 

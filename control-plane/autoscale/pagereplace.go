@@ -45,9 +45,8 @@ type ReplacerConfig struct {
 //     (partitioned from NATS) keeps writing its prefix next to the
 //     replacement. See control-plane/DESIGN.md.
 type PageServerReplacer struct {
-	cfg  ReplacerConfig
-	stop chan struct{}
-	done chan struct{}
+	cfg ReplacerConfig
+	*watcher
 
 	mu       sync.Mutex
 	starting map[int]bool
@@ -75,34 +74,9 @@ func NewPageServerReplacer(cfg ReplacerConfig) (*PageServerReplacer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	r := &PageServerReplacer{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}),
-		starting: map[int]bool{}, failedAt: map[int]time.Time{}}
-	go r.run()
+	r := &PageServerReplacer{cfg: cfg, watcher: newWatcher(), starting: map[int]bool{}, failedAt: map[int]time.Time{}}
+	r.start(cfg.Interval, r.check)
 	return r, nil
-}
-
-// Close stops watching (page servers started keep running).
-func (r *PageServerReplacer) Close() {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
-	<-r.done
-}
-
-func (r *PageServerReplacer) run() {
-	defer close(r.done)
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-		}
-		r.check()
-	}
 }
 
 // Orphans answers the shards that have a dead page server and no alive one.
@@ -181,10 +155,8 @@ func (r *PageServerReplacer) waitSeen(id string, started bool) {
 				return
 			}
 		}
-		select {
-		case <-r.stop:
+		if !r.sleep(50 * time.Millisecond) {
 			return
-		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
