@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -48,10 +46,7 @@ type LogReplica struct {
 type LocalLogReplicas struct {
 	cfg LogReplicaConfig
 
-	mu     sync.Mutex
-	procs  map[string]*exec.Cmd
-	exited map[string]chan struct{}
-	closed bool
+	children
 }
 
 // NewLocalLogReplicas checks cfg.
@@ -81,7 +76,7 @@ func NewLocalLogReplicas(cfg LogReplicaConfig) (*LocalLogReplicas, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("provision: log replica dir: %w", err)
 	}
-	return &LocalLogReplicas{cfg: cfg, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}}, nil
+	return &LocalLogReplicas{cfg: cfg, children: newChildren()}, nil
 }
 
 // Start runs `phantom logservice --bootstrap=false` under node id and
@@ -170,27 +165,6 @@ func (l *LocalLogReplicas) Stop(id string) {
 
 // Close stops every replica with SIGTERM, SIGKILL after 30 s.
 func (l *LocalLogReplicas) Close() error {
-	l.mu.Lock()
-	l.closed = true
-	type proc struct {
-		cmd    *exec.Cmd
-		exited chan struct{}
-	}
-	var ps []proc
-	for id, cmd := range l.procs {
-		ps = append(ps, proc{cmd, l.exited[id]})
-	}
-	l.mu.Unlock()
-	for _, p := range ps {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range ps {
-		select {
-		case <-p.exited:
-		case <-time.After(30 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
+	l.stopAll(30 * time.Second)
 	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -47,10 +45,7 @@ type PageServerConfig struct {
 type LocalPageServers struct {
 	cfg PageServerConfig
 
-	mu     sync.Mutex
-	procs  map[string]*exec.Cmd
-	exited map[string]chan struct{}
-	closed bool
+	children
 }
 
 // NewLocalPageServers checks cfg.
@@ -80,7 +75,7 @@ func NewLocalPageServers(cfg PageServerConfig) (*LocalPageServers, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("provision: page server dir: %w", err)
 	}
-	return &LocalPageServers{cfg: cfg, procs: map[string]*exec.Cmd{}, exited: map[string]chan struct{}{}}, nil
+	return &LocalPageServers{cfg: cfg, children: newChildren()}, nil
 }
 
 // Start runs `phantom pageserver` for shard under node id and returns once
@@ -159,27 +154,6 @@ func (l *LocalPageServers) Start(ctx context.Context, id string, shard int) (str
 // Close stops every page server with SIGTERM (each takes a final
 // checkpoint), SIGKILL after 60 s.
 func (l *LocalPageServers) Close() error {
-	l.mu.Lock()
-	l.closed = true
-	type proc struct {
-		cmd    *exec.Cmd
-		exited chan struct{}
-	}
-	var ps []proc
-	for id, cmd := range l.procs {
-		ps = append(ps, proc{cmd, l.exited[id]})
-	}
-	l.mu.Unlock()
-	for _, p := range ps {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, p := range ps {
-		select {
-		case <-p.exited:
-		case <-time.After(60 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	}
+	l.stopAll(60 * time.Second)
 	return nil
 }
