@@ -61,9 +61,9 @@ func benchLogserviceCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			self, err := os.Executable()
+			self, err := ownBinary()
 			if err != nil {
-				return fmt.Errorf("bench: find own binary: %w", err)
+				return err
 			}
 			res, err := logbench.Run(ctx, logbench.Config{
 				PhantomBin: self,
@@ -127,9 +127,9 @@ func benchTPCHCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			self, err := os.Executable()
+			self, err := ownBinary()
 			if err != nil {
-				return fmt.Errorf("bench: find own binary: %w", err)
+				return err
 			}
 			if *phantomBin != "" {
 				self = *phantomBin
@@ -217,11 +217,9 @@ func benchPageserverCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			bin := os.Getenv("PHANTOM_BIN")
-			if bin == "" {
-				if bin, err = os.Executable(); err != nil {
-					return fmt.Errorf("bench: find own binary: %w", err)
-				}
+			bin, err := benchBinary()
+			if err != nil {
+				return err
 			}
 			res, err := pagebench.Run(ctx, pagebench.Config{
 				PhantomBin:      bin,
@@ -274,9 +272,9 @@ func benchColdstartCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			self, err := os.Executable()
+			self, err := ownBinary()
 			if err != nil {
-				return fmt.Errorf("bench: find own binary: %w", err)
+				return err
 			}
 			res, err := coldstart.Run(ctx, coldstart.Config{PhantomBin: self, Runs: *runs, Rows: *rows, WorkDir: *workDir,
 				KeepData: *keepData, Progress: os.Stderr, Logger: log})
@@ -287,4 +285,23 @@ func benchColdstartCommand() *ffcli.Command {
 			return res.WriteTable(os.Stdout)
 		},
 	}
+}
+
+// ownBinary is the path of the running phantom binary, which benches start
+// as their servers.
+func ownBinary() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("bench: find own binary: %w", err)
+	}
+	return self, nil
+}
+
+// benchBinary is $PHANTOM_BIN when set (tests point it at bin/phantom),
+// else the running binary.
+func benchBinary() (string, error) {
+	if bin := os.Getenv("PHANTOM_BIN"); bin != "" {
+		return bin, nil
+	}
+	return ownBinary()
 }

@@ -44,11 +44,9 @@ func benchPgbenchCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			bin := os.Getenv("PHANTOM_BIN")
-			if bin == "" {
-				if bin, err = os.Executable(); err != nil {
-					return fmt.Errorf("bench: find own binary: %w", err)
-				}
+			bin, err := benchBinary()
+			if err != nil {
+				return err
 			}
 			rep, err := pgbench.Run(ctx, pgbench.Config{
 				PhantomBin:   bin,
