@@ -320,21 +320,7 @@ func (b *Binder) anyArray(a *pg_query.A_Expr, ec *exprCtx) (plan.Expr, error) {
 		if v[1] == nil {
 			return nil, nil
 		}
-		return builtins.Quantified(v[0], v[1].(types.ArrayValue), all, func(c int) bool {
-			switch cmpOp {
-			case plan.EQ:
-				return c == 0
-			case plan.NE:
-				return c != 0
-			case plan.LT:
-				return c < 0
-			case plan.LE:
-				return c <= 0
-			case plan.GT:
-				return c > 0
-			}
-			return c >= 0
-		}), nil
+		return builtins.Quantified(v[0], v[1].(types.ArrayValue), all, cmpOp.Holds), nil
 	}}, a.Location)
 	return e, err
 }

@@ -52,7 +52,7 @@ func (ev *Evaluator) compileExt(mem memory.Allocator, e plan.Expr) (fn evalFn, o
 			return fn, true, err
 		}
 		fn, err = ev.rows(mem, []plan.Expr{x.L, x.R}, types.Bool, true, func(v []any) (any, error) {
-			return cmpResult(op, types.Compare(v[0], v[1])), nil
+			return op.Holds(types.Compare(v[0], v[1])), nil
 		})
 		return fn, true, err
 	case *plan.Cast:
@@ -83,22 +83,6 @@ func (ev *Evaluator) compileExt(mem memory.Allocator, e plan.Expr) (fn evalFn, o
 		return fn, true, err
 	}
 	return nil, false, nil
-}
-
-func cmpResult(op plan.CmpOp, c int) bool {
-	switch op {
-	case plan.EQ:
-		return c == 0
-	case plan.NE:
-		return c != 0
-	case plan.LT:
-		return c < 0
-	case plan.LE:
-		return c <= 0
-	case plan.GT:
-		return c > 0
-	}
-	return c >= 0
 }
 
 // rows compiles args and evaluates fn once per row over their carrier

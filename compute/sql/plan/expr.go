@@ -66,6 +66,24 @@ const (
 
 func (o CmpOp) String() string { return [...]string{"=", "<>", "<", "<=", ">", ">="}[o] }
 
+// Holds reports whether the comparison is true for c, a three-way
+// comparison result (negative, zero, positive) of its left and right side.
+func (o CmpOp) Holds(c int) bool {
+	switch o {
+	case EQ:
+		return c == 0
+	case NE:
+		return c != 0
+	case LT:
+		return c < 0
+	case LE:
+		return c <= 0
+	case GT:
+		return c > 0
+	}
+	return c >= 0
+}
+
 // Cmp compares two operands of the same type; NULL when either is NULL.
 type Cmp struct {
 	Op   CmpOp
