@@ -226,24 +226,9 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 	}
 	s.branchMu.Lock()
 	defer s.branchMu.Unlock()
-	var db Database
-	var b Branch
-	var ok bool
-	var children []string
-	s.fsm.read(func(st *state, _ *authState) {
-		db, _ = st.database(tenant, database)
-		b, ok = st.branch(tenant, database, name)
-		for _, c := range st.Branches {
-			if c.Tenant == tenant && c.Database == database && c.Parent == name {
-				children = append(children, c.Name)
-			}
-		}
-	})
-	if !ok {
-		return fmt.Errorf("%w: branch %q of database %q", ErrNotFound, name, database)
-	}
-	if len(children) > 0 {
-		return fmt.Errorf("%w: %q is the parent of %s; delete those first", ErrHasChildren, name, strings.Join(children, ", "))
+	db, b, _, err := s.childlessBranch(tenant, database, name)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.LogTimeout)
 	defer cancel()
@@ -282,21 +267,10 @@ func (s *Service) DeleteBranch(ctx context.Context, tenant, database, name strin
 	return nil
 }
 
-// ResetBranch resets a branch to its parent's state now, as Neon's reset
-// does: the branch gets a new timeline (a fresh id forking its parent at
-// the current timestamp) and its name record points at it, both in one
-// commit through the log service that also deletes the old timeline
-// record, so every write made on the branch is dropped at once for every
-// compute (they resolve the name at each statement's snapshot) and the old
-// rows become garbage the page servers collect as for a deleted branch.
-// A branch other branches fork from answers ErrHasChildren. Endpoints of
-// the branch keep serving it.
-func (s *Service) ResetBranch(ctx context.Context, tenant, database, name string) (Branch, error) {
-	if s.cfg.Log == nil {
-		return Branch{}, fmt.Errorf("%w: start the control plane with --logservice to reset branches", ErrNoLogService)
-	}
-	s.branchMu.Lock()
-	defer s.branchMu.Unlock()
+// childlessBranch looks up a branch no other branch forks from, with its
+// database and its parent's timeline id; ErrNotFound or ErrHasChildren
+// otherwise.
+func (s *Service) childlessBranch(tenant, database, name string) (Database, Branch, uint64, error) {
 	var db Database
 	var b Branch
 	var ok bool
@@ -316,10 +290,32 @@ func (s *Service) ResetBranch(ctx context.Context, tenant, database, name string
 		}
 	})
 	if !ok {
-		return Branch{}, fmt.Errorf("%w: branch %q of database %q", ErrNotFound, name, database)
+		return Database{}, Branch{}, 0, fmt.Errorf("%w: branch %q of database %q", ErrNotFound, name, database)
 	}
 	if len(children) > 0 {
-		return Branch{}, fmt.Errorf("%w: %q is the parent of %s; delete those first", ErrHasChildren, name, strings.Join(children, ", "))
+		return Database{}, Branch{}, 0, fmt.Errorf("%w: %q is the parent of %s; delete those first", ErrHasChildren, name, strings.Join(children, ", "))
+	}
+	return db, b, parentID, nil
+}
+
+// ResetBranch resets a branch to its parent's state now, as Neon's reset
+// does: the branch gets a new timeline (a fresh id forking its parent at
+// the current timestamp) and its name record points at it, both in one
+// commit through the log service that also deletes the old timeline
+// record, so every write made on the branch is dropped at once for every
+// compute (they resolve the name at each statement's snapshot) and the old
+// rows become garbage the page servers collect as for a deleted branch.
+// A branch other branches fork from answers ErrHasChildren. Endpoints of
+// the branch keep serving it.
+func (s *Service) ResetBranch(ctx context.Context, tenant, database, name string) (Branch, error) {
+	if s.cfg.Log == nil {
+		return Branch{}, fmt.Errorf("%w: start the control plane with --logservice to reset branches", ErrNoLogService)
+	}
+	s.branchMu.Lock()
+	defer s.branchMu.Unlock()
+	db, b, parentID, err := s.childlessBranch(tenant, database, name)
+	if err != nil {
+		return Branch{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.LogTimeout)
 	defer cancel()
