@@ -93,8 +93,7 @@ var dtFields = []dtField{
 	{"IYY", func(c *dtParts, _ string) (string, bool) { y, _ := c.t.ISOWeek(); return lastDigits(int64(y), 3), true }},
 	{"IY", func(c *dtParts, _ string) (string, bool) { y, _ := c.t.ISOWeek(); return lastDigits(int64(y), 2), true }},
 	{"IDDD", func(c *dtParts, _ string) (string, bool) {
-		y, w := c.t.ISOWeek()
-		_ = y
+		_, w := c.t.ISOWeek()
 		return pad(strconv.Itoa((w-1)*7+isoDay(c.t)), 3), true
 	}},
 	{"ID", func(c *dtParts, _ string) (string, bool) { return strconv.Itoa(isoDay(c.t)), true }},
@@ -312,16 +311,14 @@ func formatInterval(iv types.IntervalValue, tmpl string) string {
 	}
 	secs := micros / 1_000_000
 	y, m := int(iv.Months/12), int(iv.Months%12)
-	// Go's time.Date normalizes out-of-range fields; build the parts by
-	// hand through a reference date carrying the day, hour, minute, second.
-	t := time.Date(2000, time.January, 1, 0, int(secs/60%60), int(secs%60), 0, time.UTC)
-	c := &dtParts{t: t, us: micros % 1_000_000, interval: true, ivHours: secs / 3600}
+	// Years, months, minutes and seconds ride on a date; hours (which may
+	// exceed 23) and days are kept apart.
+	c := &dtParts{t: time.Date(y, time.Month(m+1), 1, 0, int(secs/60%60), int(secs%60), 0, time.UTC),
+		us: micros % 1_000_000, interval: true, ivHours: secs / 3600}
 	if neg {
 		c.ivHours = -c.ivHours
 	}
-	c.t = time.Date(y, time.Month(m+1), 1, 0, t.Minute(), t.Second(), 0, time.UTC)
-	out := formatDTInterval(c, tmpl, int(iv.Days), m)
-	return out
+	return formatDTInterval(c, tmpl, int(iv.Days), m)
 }
 
 // formatDTInterval runs the template over interval parts: MM is the
@@ -483,7 +480,7 @@ func parseNumTemplate(tmpl string) (*numTemplate, error) {
 			case afterPoint:
 				nt.post++
 			default:
-				if tmpl[i] == '0' && nt.zeroFrom == 0 && !strings.Contains(strings.Join(nt.items, ""), "0") {
+				if tmpl[i] == '0' && nt.zeroFrom == 0 {
 					nt.zeroFrom = nt.pre + 1
 				}
 				nt.pre++
