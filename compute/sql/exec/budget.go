@@ -26,7 +26,6 @@ type MemoryBudget struct {
 	parent memory.Allocator
 	limit  int64
 	used   atomic.Int64
-	peak   atomic.Int64
 }
 
 // NewMemoryBudget returns a budget of limit bytes (0: unlimited, only
@@ -35,15 +34,7 @@ func NewMemoryBudget(parent memory.Allocator, limit int64) *MemoryBudget {
 	return &MemoryBudget{parent: memOr(parent), limit: limit}
 }
 
-func (m *MemoryBudget) add(n int) {
-	u := m.used.Add(int64(n))
-	for {
-		p := m.peak.Load()
-		if u <= p || m.peak.CompareAndSwap(p, u) {
-			return
-		}
-	}
-}
+func (m *MemoryBudget) add(n int) { m.used.Add(int64(n)) }
 
 // Allocate implements memory.Allocator.
 func (m *MemoryBudget) Allocate(size int) []byte {
@@ -65,12 +56,6 @@ func (m *MemoryBudget) Free(b []byte) {
 	m.add(-len(b))
 	m.parent.Free(b)
 }
-
-// Used returns the bytes of live buffers.
-func (m *MemoryBudget) Used() int64 { return m.used.Load() }
-
-// Peak returns the most bytes that were live at once.
-func (m *MemoryBudget) Peak() int64 { return m.peak.Load() }
 
 // Check answers 53200 when the live buffers exceed the limit.
 func (m *MemoryBudget) Check() error {
