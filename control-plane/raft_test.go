@@ -157,6 +157,15 @@ func testNoQuorum(t *testing.T, keepLeader bool) {
 		_ = r.srv.Close()
 		_ = r.svc.Close()
 	}
+	// A read may still be confirmed by a heartbeat answered just before the
+	// followers shut down (that is linearizable); once the lone replica has
+	// lost leadership, every call must be refused.
+	for stepDown := time.Now().Add(15 * time.Second); last.svc.IsLeader(); {
+		if time.Now().After(stepDown) {
+			t.Fatal("the replica left without a quorum still leads after 15 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for _, path := range []string{"/v1/tenants"} {
 		for _, method := range []string{"GET", "POST"} {
 			code, hdr, m := restCall(t, last.addr, method, path, `{"name":"late"}`)
