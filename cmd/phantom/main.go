@@ -24,6 +24,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	root := &ffcli.Command{
 		ShortUsage: "phantom <subcommand> [flags]",
 		LongHelp: "Phantom-DB: a serverless distributed SQL database.\n\n" +
