@@ -55,6 +55,7 @@ type computeFlags struct {
 	maxQueryMemory   int64
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
+	clientCheck      time.Duration
 	maxSessions      int
 	endpoint         string
 	drainTimeout     time.Duration
@@ -92,6 +93,8 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
+	fs.DurationVar(&f.clientCheck, "client-check-interval", pgwire.DefaultClientCheckInterval,
+		"how often a running PostgreSQL-protocol statement checks that its client is still connected; a client gone cancels it (negative: never)")
 	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
 	fs.StringVar(&f.endpoint, "endpoint", "", "compute endpoint id this node belongs to; with --nats-url, load is published on phantom.compute.<endpoint>.load every second")
 	fs.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long to wait for in-flight queries and open transactions before closing")
@@ -344,14 +347,15 @@ func (n *computeNode) servePG(f computeFlags, engine *sql.Engine, verifier *auth
 		}
 	}
 	pg, err := pgwire.New(pgwire.Config{
-		NewSession:       n.load.Sessions(pgwire.DescribedBy(func() pgwire.Session { return engine.NewSession() }, engine)),
-		Database:         f.database,
-		MaxConnections:   f.maxPGConns,
-		StatementTimeout: f.statementTimeout,
-		TLS:              tlsCfg,
-		Trust:            verifier == nil,
-		SCRAM:            lookup,
-		Logger:           log,
+		NewSession:          n.load.Sessions(pgwire.DescribedBy(func() pgwire.Session { return engine.NewSession() }, engine)),
+		Database:            f.database,
+		MaxConnections:      f.maxPGConns,
+		StatementTimeout:    f.statementTimeout,
+		ClientCheckInterval: f.clientCheck,
+		TLS:                 tlsCfg,
+		Trust:               verifier == nil,
+		SCRAM:               lookup,
+		Logger:              log,
 	})
 	if err != nil {
 		lis.Close()

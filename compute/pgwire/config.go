@@ -29,6 +29,9 @@ const (
 	DefaultMaxMessageBytes = 64 << 20
 	DefaultServerVersion   = "15.0 (Phantom-DB)"
 	DefaultStartupTimeout  = 10 * time.Second
+	// DefaultClientCheckInterval is how often a running statement checks
+	// that its client is still connected.
+	DefaultClientCheckInterval = time.Second
 )
 
 // Config configures a Server.
@@ -58,6 +61,12 @@ type Config struct {
 	// StartupTimeout bounds the time from accept to a complete startup
 	// message. Default 10 s.
 	StartupTimeout time.Duration
+	// ClientCheckInterval is how often a running statement checks that its
+	// client is still connected (PostgreSQL's
+	// client_connection_check_interval); a client gone away cancels the
+	// statement (and so its transaction) instead of letting it run to
+	// completion or its timeout. Default 1 s; negative disables the check.
+	ClientCheckInterval time.Duration
 	// ServerVersion is reported as the server_version parameter.
 	// Default "15.0 (Phantom-DB)".
 	ServerVersion string
@@ -93,6 +102,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.StartupTimeout == 0 {
 		c.StartupTimeout = DefaultStartupTimeout
+	}
+	if c.ClientCheckInterval == 0 {
+		c.ClientCheckInterval = DefaultClientCheckInterval
 	}
 	if c.ServerVersion == "" {
 		c.ServerVersion = DefaultServerVersion

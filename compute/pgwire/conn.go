@@ -311,7 +311,11 @@ func (c *conn) run(query string, params []any) ([]*sql.Result, error) {
 	c.mu.Lock()
 	c.running, c.cancelled = cancel, false
 	c.mu.Unlock()
+	stopWatch := watchPeer(ctx, c.nc, c.srv.cfg.ClientCheckInterval, cancel)
 	results, err := c.sess.Execute(ctx, query, params)
+	if stopWatch() {
+		c.log.Info("pgwire: client went away; statement cancelled")
+	}
 	c.mu.Lock()
 	c.running = nil
 	cancelled := c.cancelled
