@@ -202,6 +202,9 @@ func (s *Server) scanRows(ctx context.Context, start, end []byte, readTS, limit 
 // batch, end-of-stream): the payload of one ScanResponse.
 func EncodeRecordBatch(rec arrow.RecordBatch) ([]byte, error) {
 	var buf bytes.Buffer
+	// Sized up front: growing a multi-megabyte buffer by doubling copied
+	// each batch several times (a tenth of a join query's CPU).
+	buf.Grow(ipcSizeHint(rec))
 	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
 	if err := w.Write(rec); err != nil {
 		return nil, fmt.Errorf("pageserver: encode record batch: %w", err)
@@ -210,6 +213,20 @@ func EncodeRecordBatch(rec arrow.RecordBatch) ([]byte, error) {
 		return nil, fmt.Errorf("pageserver: encode record batch: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// ipcSizeHint is about the IPC size of rec: its buffers (each padded to 8
+// bytes) plus room for the schema and batch metadata.
+func ipcSizeHint(rec arrow.RecordBatch) int {
+	n := 1024
+	for _, col := range rec.Columns() {
+		for _, b := range col.Data().Buffers() {
+			if b != nil {
+				n += b.Len() + 8
+			}
+		}
+	}
+	return n
 }
 
 // scanSchemaMessage is the IPC schema message every ScanResponse starts
