@@ -314,6 +314,54 @@ func takeArray(ctx context.Context, mem memory.Allocator, a, idx arrow.Array) (a
 
 // filterBatch is compute.FilterRecordBatch, through takeRows when a column
 // has an Arrow type the filter kernels lack (month-day-nano intervals).
+// filterLiveColumns filters the columns of b that hold values with
+// Arrow's filter kernel and replaces the all-NULL ones — the columns a scan
+// did not decode because nothing reads them (prune.go) — with NULL arrays
+// of the selected length, without running a kernel over them.
+func filterLiveColumns(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array) (arrow.RecordBatch, error) {
+	var live []int
+	for i, c := range b.Columns() {
+		if c.Len() == 0 || c.NullN() < c.Len() {
+			live = append(live, i)
+		}
+	}
+	switch len(live) {
+	case int(b.NumCols()):
+		return compute.FilterRecordBatch(ctx, b, mask, compute.DefaultFilterOptions())
+	case 0:
+		n := countTrue(mask)
+		cols := make([]arrow.Array, b.NumCols())
+		for i, c := range b.Columns() {
+			cols[i] = array.MakeArrayOfNull(mem, c.DataType(), n)
+		}
+		return newBatch(b.Schema(), cols, n), nil
+	}
+	fields := make([]arrow.Field, len(live))
+	in := make([]arrow.Array, len(live))
+	for j, i := range live {
+		fields[j], in[j] = b.Schema().Field(i), b.Column(i)
+	}
+	sub := array.NewRecordBatch(arrow.NewSchema(fields, nil), in, b.NumRows())
+	defer sub.Release()
+	out, err := compute.FilterRecordBatch(ctx, sub, mask, compute.DefaultFilterOptions())
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+	n := int(out.NumRows())
+	cols := make([]arrow.Array, b.NumCols())
+	for j, i := range live {
+		cols[i] = out.Column(j)
+		cols[i].Retain()
+	}
+	for i, c := range cols {
+		if c == nil {
+			cols[i] = array.MakeArrayOfNull(mem, b.Column(i).DataType(), n)
+		}
+	}
+	return newBatch(b.Schema(), cols, n), nil
+}
+
 func filterBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array) (arrow.RecordBatch, error) {
 	special := false
 	for _, c := range b.Columns() {
@@ -322,7 +370,7 @@ func filterBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch,
 		}
 	}
 	if !special {
-		return compute.FilterRecordBatch(ctx, b, mask, compute.DefaultFilterOptions())
+		return filterLiveColumns(ctx, mem, b, mask)
 	}
 	m := mask.(*array.Boolean)
 	var rows []int
