@@ -11,8 +11,15 @@ import (
 // pgbench), so Parse keeps the statements of recent query strings. The
 // trees are shared: nothing after Parse may modify a parse tree.
 const (
-	cacheEntries  = 4096
-	cacheMaxQuery = 8 << 10 // longer texts (bulk INSERTs) are not kept
+	cacheEntries = 4096
+	// cacheMaxQuery: longer texts (multi-row INSERTs with literals) are
+	// not kept. A COPY FROM's generated INSERT of 1,000 rows of $n
+	// placeholders is ~100 KB and repeats for every batch, so it is.
+	cacheMaxQuery = 1 << 20
+	// cacheMaxWeight bounds the cache by size: an entry weighs its text's
+	// length times treeBytesPerByte, about what its parse tree holds.
+	cacheMaxWeight   = 64 << 20
+	treeBytesPerByte = 32
 )
 
 type cacheEntry struct {
@@ -25,6 +32,8 @@ type stmtCache struct {
 	mu    sync.Mutex
 	byKey map[string]*list.Element
 	order *list.List // front: most recently used
+	// weight is the sum of the entries' weights (see cacheMaxWeight).
+	weight int
 	hits  uint64
 	miss  uint64
 }
@@ -57,10 +66,13 @@ func (c *stmtCache) put(query string, stmts []Statement) {
 		return
 	}
 	c.byKey[query] = c.order.PushFront(&cacheEntry{query: query, stmts: stmts})
-	for c.order.Len() > cacheEntries {
+	c.weight += len(query) * treeBytesPerByte
+	for c.order.Len() > cacheEntries || c.weight > cacheMaxWeight {
 		old := c.order.Back()
 		c.order.Remove(old)
-		delete(c.byKey, old.Value.(*cacheEntry).query)
+		q := old.Value.(*cacheEntry).query
+		delete(c.byKey, q)
+		c.weight -= len(q) * treeBytesPerByte
 	}
 }
 

@@ -2,6 +2,7 @@ package parse
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
@@ -52,5 +53,43 @@ func TestParseCacheSharesTreesAndEvicts(t *testing.T) {
 	}
 	if _, err := Parse("SELEC 1"); err == nil {
 		t.Fatal("a syntax error must stay an error")
+	}
+}
+
+// TestParseCacheBoundedByWeight fills the cache with large texts (the
+// INSERTs a COPY FROM generates) and checks it keeps them, evicting by
+// weight rather than growing past cacheMaxWeight.
+func TestParseCacheBoundedByWeight(t *testing.T) {
+	insert := func(rows, salt int) string {
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO t" + strconv.Itoa(salt) + " (a, b) VALUES ")
+		for r := range rows {
+			if r > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("($" + strconv.Itoa(2*r+1) + ", $" + strconv.Itoa(2*r+2) + ")")
+		}
+		return sb.String()
+	}
+	big := insert(5000, 0) // ~80 KB: above the old 8 KiB bound, below cacheMaxQuery
+	if _, err := Parse(big); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cache.get(big); !ok {
+		t.Fatal("a repeated COPY-sized INSERT text is not cached")
+	}
+	for i := 1; i <= cacheMaxWeight/(len(big)*treeBytesPerByte)+2; i++ {
+		if _, err := Parse(insert(5000, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache.mu.Lock()
+	w := cache.weight
+	cache.mu.Unlock()
+	if w > cacheMaxWeight {
+		t.Fatalf("cache weighs %d, limit %d", w, cacheMaxWeight)
+	}
+	if _, ok := cache.get(big); ok {
+		t.Fatal("the oldest large entry survived a cache full of newer large ones")
 	}
 }
