@@ -114,6 +114,9 @@ type Server struct {
 	// tlDeleted maps deleted timelines (still in timelines) to the commit
 	// ts of their deletion; replaced, never mutated, like timelines.
 	tlDeleted map[uint64]uint64
+	// writes is the newest applied write per table (tableversion.go),
+	// updated by applyEntry before it publishes the new applied index.
+	writes *lastWrites
 
 	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
 	// next run resumes at (nil: from the start).
@@ -199,6 +202,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.appliedIndex, s.appliedTS = idx, ts
+	// Writes before the applied position at open are not tracked: each
+	// table counts as written at it.
+	s.writes = newLastWrites(ts)
 	if s.timelines, s.tlDeleted, err = loadTimelines(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -376,6 +382,7 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 	if len(tlChanges) > 0 {
 		s.applyTimelineChanges(tlChanges, e.GetCommitTs())
 	}
+	s.writes.observe(e.GetMutations(), e.GetCommitTs())
 	s.metrics.observeApplied(e.GetIndex(), e.GetCommitTs(), s.cfg.Now())
 	s.mu.Lock()
 	s.appliedIndex, s.appliedTS = e.GetIndex(), e.GetCommitTs()
