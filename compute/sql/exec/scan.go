@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -70,7 +71,15 @@ func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 				need[i] = !sk
 			}
 		}
-		lease, fill := s.env.Cache.begin(ctx, s.env, s.key, s.start, s.end, need)
+		var (
+			lease *scanLease
+			fill  *scanFill
+		)
+		// Only whole-table scans are cached (a primary-key range scan
+		// narrows start and end).
+		if whole := keys.TablePrefix(s.env.DB, s.key.table); bytes.Equal(s.start, whole) && bytes.Equal(s.end, keys.PrefixEnd(whole)) {
+			lease, fill = s.env.Cache.begin(ctx, s.env, s.key, s.start, s.end, need)
+		}
 		if lease != nil {
 			s.lease = lease
 		} else {
