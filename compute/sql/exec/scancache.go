@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -59,6 +60,8 @@ type ScanCache struct {
 	log *slog.Logger
 	m   *scanCacheMetrics
 
+	hits, misses, evictions atomic.Int64
+
 	mu      sync.Mutex
 	entries map[scanKey]*list.Element // values are *scanEntry
 	lru     list.List                 // front: most recently used
@@ -102,14 +105,25 @@ func NewScanCache(cfg ScanCacheConfig) (*ScanCache, error) {
 		entries: map[scanKey]*list.Element{}}, nil
 }
 
-// Bytes answers the bytes the cached columns hold.
-func (c *ScanCache) Bytes() int64 {
+// ScanCacheStats counts a cache's work since it was made.
+type ScanCacheStats struct {
+	// Hits and Misses count scans that asked the cache (a miss reads the
+	// KV); Evictions counts entries dropped for the byte bound.
+	Hits, Misses, Evictions int64
+	// Entries and Bytes are what the cache holds now.
+	Entries int
+	Bytes   int64
+}
+
+// Stats answers the cache's counters (zero for a nil cache).
+func (c *ScanCache) Stats() ScanCacheStats {
 	if c == nil {
-		return 0
+		return ScanCacheStats{}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytes
+	return ScanCacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load(),
+		Entries: len(c.entries), Bytes: c.bytes}
 }
 
 // Clear drops every entry (scans holding arrays keep them).
@@ -122,6 +136,12 @@ func (c *ScanCache) Clear() {
 	for c.lru.Len() > 0 {
 		c.removeLocked(c.lru.Back())
 	}
+}
+
+// miss counts a miss.
+func (c *ScanCache) miss() {
+	c.misses.Add(1)
+	c.m.misses.Inc()
 }
 
 // keyOf is the cache key of a scan of table id with descriptor version
@@ -151,20 +171,20 @@ func (c *ScanCache) begin(ctx context.Context, env *Env, key scanKey, start, end
 	v, err := tv.TableVersion(ctx, env.Snap, start, end)
 	if err != nil {
 		c.log.Debug("scan cache: table version failed; reading without the cache", "db", key.db, "table", key.table, "err", err)
-		c.m.misses.Inc()
+		c.miss()
 		return nil, nil
 	}
 	if v > ts {
 		// Written after the snapshot, or the reader's own pending writes:
 		// a copy at ts would never validate for later readers.
-		c.m.misses.Inc()
+		c.miss()
 		return nil, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el := c.entries[key]
 	if el == nil {
-		c.m.misses.Inc()
+		c.miss()
 		return nil, &scanFill{c: c, key: key, ts: ts, version: v}
 	}
 	e := el.Value.(*scanEntry)
@@ -174,22 +194,23 @@ func (c *ScanCache) begin(ctx context.Context, env *Env, key scanKey, start, end
 		c.log.Debug("scan cache: entry invalidated by a write", "db", key.db, "table", key.table,
 			"valid_ts", e.validTS, "last_write_ts", v)
 		c.removeLocked(el)
-		c.m.misses.Inc()
+		c.miss()
 		return nil, &scanFill{c: c, key: key, ts: ts, version: v}
 	}
 	if e.validTS > ts {
 		// Filled after this snapshot (an older or time-travel read): the
 		// table may have changed in (ts, validTS].
-		c.m.misses.Inc()
+		c.miss()
 		return nil, nil
 	}
 	for i, col := range e.cols {
 		if col == nil && (need == nil || need[i]) {
-			c.m.misses.Inc()
+			c.miss()
 			return nil, &scanFill{c: c, key: key, ts: ts, version: v}
 		}
 	}
 	c.lru.MoveToFront(el)
+	c.hits.Add(1)
 	c.m.hits.Inc()
 	l := &scanLease{rows: e.rows, cols: make([][]arrow.Array, len(e.cols))}
 	for i, col := range e.cols {
@@ -247,6 +268,7 @@ func (c *ScanCache) store(f *scanFill) {
 		back := c.lru.Back()
 		be := back.Value.(*scanEntry)
 		c.log.Debug("scan cache: evicted", "db", be.key.db, "table", be.key.table, "bytes", be.bytes)
+		c.evictions.Add(1)
 		c.m.evictions.Inc()
 		c.removeLocked(back)
 	}
