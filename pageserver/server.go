@@ -20,6 +20,10 @@
 //   - Manifest last: a checkpoint's manifest is written after every file it
 //     names, so no manifest ever names a missing object; object GC deletes
 //     manifests before the files only they name.
+//   - Table versions: TableVersion never answers below the commit ts of an
+//     applied write that a read of the table at read_ts sees (writes before
+//     the open count as written at the applied ts of the open), so a
+//     compute cache it validates is never stale (tableversion.go).
 //   - Retention: reads below Now() - Retention fail (FailedPrecondition);
 //     version GC only drops versions such reads alone could see, keeping
 //     the versions branches read at their fork points.
