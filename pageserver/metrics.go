@@ -17,17 +17,19 @@ import (
 
 // metrics are the page server's Prometheus metrics.
 type metrics struct {
-	appliedIndex       prometheus.Gauge
-	applyLag           prometheus.Gauge
-	scanDuration       prometheus.Histogram
-	bytesUploaded      prometheus.Counter
-	bytesDownloaded    prometheus.Counter
-	checkpointDuration prometheus.Histogram
-	checkpointFailures prometheus.Counter
-	gcObjectsDeleted   prometheus.Counter
-	gcVersionsDeleted  prometheus.Counter
-	gcBranchVersions   prometheus.Counter
-	blockCache         *cacheCollector
+	appliedIndex prometheus.Gauge
+	applyLag     prometheus.Gauge
+	scanDuration prometheus.Histogram
+	// tableVersionDuration times TableVersion requests.
+	tableVersionDuration prometheus.Histogram
+	bytesUploaded        prometheus.Counter
+	bytesDownloaded      prometheus.Counter
+	checkpointDuration   prometheus.Histogram
+	checkpointFailures   prometheus.Counter
+	gcObjectsDeleted     prometheus.Counter
+	gcVersionsDeleted    prometheus.Counter
+	gcBranchVersions     prometheus.Counter
+	blockCache           *cacheCollector
 }
 
 // cacheCollector reports the Pebble block cache's hits and misses (the
@@ -78,6 +80,11 @@ func newMetrics(reg prometheus.Registerer, nodeID string) (*metrics, error) {
 			Help:    "Duration of Scan requests, waiting for min_index included.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}),
+		tableVersionDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "phantom_pageserver_table_version_duration_seconds",
+			Help:    "Duration of TableVersion requests, waiting for min_index included.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}),
 		bytesUploaded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "phantom_pageserver_objstore_uploaded_bytes_total",
 			Help: "Bytes uploaded to the object store (successful Puts).",
@@ -118,6 +125,7 @@ func newMetrics(reg prometheus.Registerer, nodeID string) (*metrics, error) {
 	register(reg, &m.appliedIndex, &err)
 	register(reg, &m.applyLag, &err)
 	register(reg, &m.scanDuration, &err)
+	register(reg, &m.tableVersionDuration, &err)
 	register(reg, &m.bytesUploaded, &err)
 	register(reg, &m.bytesDownloaded, &err)
 	register(reg, &m.checkpointDuration, &err)

@@ -20,6 +20,10 @@
 //   - Manifest last: a checkpoint's manifest is written after every file it
 //     names, so no manifest ever names a missing object; object GC deletes
 //     manifests before the files only they name.
+//   - Table versions: TableVersion never answers below the commit ts of an
+//     applied write that a read of the table at read_ts sees (writes before
+//     the open count as written at the applied ts of the open), so a
+//     compute cache it validates is never stale (tableversion.go).
 //   - Retention: reads below Now() - Retention fail (FailedPrecondition);
 //     version GC only drops versions such reads alone could see, keeping
 //     the versions branches read at their fork points.
@@ -114,6 +118,9 @@ type Server struct {
 	// tlDeleted maps deleted timelines (still in timelines) to the commit
 	// ts of their deletion; replaced, never mutated, like timelines.
 	tlDeleted map[uint64]uint64
+	// writes is the newest applied write per table (tableversion.go),
+	// updated by applyEntry before it publishes the new applied index.
+	writes *lastWrites
 
 	// gcMu serializes CollectVersions; gcCursor is the user key prefix the
 	// next run resumes at (nil: from the start).
@@ -199,6 +206,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.appliedIndex, s.appliedTS = idx, ts
+	// Writes before the applied position at open are not tracked: each
+	// table counts as written at it.
+	s.writes = newLastWrites(ts)
 	if s.timelines, s.tlDeleted, err = loadTimelines(ctx, db); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -376,6 +386,7 @@ func (s *Server) applyEntry(e *wirepb.LogEntry) error {
 	if len(tlChanges) > 0 {
 		s.applyTimelineChanges(tlChanges, e.GetCommitTs())
 	}
+	s.writes.observe(e.GetMutations(), e.GetCommitTs())
 	s.metrics.observeApplied(e.GetIndex(), e.GetCommitTs(), s.cfg.Now())
 	s.mu.Lock()
 	s.appliedIndex, s.appliedTS = e.GetIndex(), e.GetCommitTs()

@@ -152,6 +152,9 @@ type Measure struct {
 	Ran bool
 	// Best is the fastest of the runs (valid when Err is nil).
 	Best time.Duration
+	// First is the time of the first run: with --runs above 1 it is the
+	// cold one next to Best's warm (caches filled by the earlier runs).
+	First time.Duration
 	// Err is the query's failure, spelled for the report (SQLSTATE and
 	// message for a server error).
 	Err string
@@ -160,6 +163,9 @@ type Measure struct {
 	Diff string
 
 	answer *resultSet
+	// later holds the answers of the runs after the first: every run's
+	// answer is checked (a cache must not change one).
+	later []*resultSet
 }
 
 // OK reports whether the system answered, and correctly.
@@ -319,7 +325,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					break
 				}
 				if m.answer == nil {
-					m.answer = res
+					m.answer, m.First = res, d
+				} else {
+					m.later = append(m.later, res)
 				}
 				if m.Best == 0 || d < m.Best {
 					m.Best = d
@@ -337,6 +345,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				continue
 			}
 			m.Diff = diff(m.answer, ref.answer, q.Ordered)
+			for i, later := range m.later {
+				if m.Diff != "" {
+					break
+				}
+				if d := diff(later, ref.answer, q.Ordered); d != "" {
+					m.Diff = fmt.Sprintf("run %d: %s", i+2, d)
+				}
+			}
 		}
 		if ctx.Err() == nil {
 			line := q.Name() + ":"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/xdg-go/scram"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -53,6 +54,7 @@ type computeFlags struct {
 	maxConcurrent    int
 	maxResultRows    int
 	maxQueryMemory   int64
+	scanCacheBytes   int64
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
 	clientCheck      time.Duration
@@ -90,6 +92,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
+	fs.Int64Var(&f.scanCacheBytes, "scan-cache-bytes", sql.DefaultScanCacheBytes, "bytes of decoded table columns cached for scans of unchanged tables, shared by all sessions (0: no cache)")
 	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
@@ -275,7 +278,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	}
 	kv := storage.NewRemote(n.logc, wirepb.NewPageServerClient(n.pages), memory.DefaultAllocator)
 	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows,
-		MaxQueryMemory: f.maxQueryMemory})
+		MaxQueryMemory: f.maxQueryMemory, ScanCacheBytes: scanCacheBytes(f.scanCacheBytes), Registerer: prometheus.DefaultRegisterer})
 	if err != nil {
 		n.Close()
 		return nil, err
@@ -327,6 +330,15 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	}
 	n.log.Info("compute ready", "http", n.http.Addr(), "pg", n.PGAddr(), "tenant", f.tenant, "database", f.database, "id", dbID)
 	return n, nil
+}
+
+// scanCacheBytes maps --scan-cache-bytes (0: off) to
+// sql.Config.ScanCacheBytes (negative: off).
+func scanCacheBytes(flag int64) int64 {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 // servePG starts the PostgreSQL wire protocol listener: one engine session

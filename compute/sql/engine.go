@@ -21,6 +21,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/phantom-db/phantom/compute/sql/exec"
 	"github.com/phantom-db/phantom/compute/sql/plan"
@@ -58,10 +59,21 @@ type Config struct {
 	// (exec.MemoryBudget); more answer 53200. Default 1 GiB; negative:
 	// unlimited.
 	MaxQueryMemory int64
+	// ScanCacheBytes bounds the engine's scan cache (exec.ScanCache): the
+	// decoded columns of tables scanned whole, shared by every session and
+	// reused while the table is unchanged (needs a KV implementing
+	// storage.TableVersioner). Default 1 GiB; negative: no cache.
+	ScanCacheBytes int64
+	// Registerer, when set, receives the engine's Prometheus metrics (the
+	// scan cache's).
+	Registerer prometheus.Registerer
 }
 
 // DefaultMaxQueryMemory is Config.MaxQueryMemory's default.
 const DefaultMaxQueryMemory = 1 << 30
+
+// DefaultScanCacheBytes is Config.ScanCacheBytes's default.
+const DefaultScanCacheBytes = 1 << 30
 
 // EnsureDefaults fills in zero fields.
 func (c *Config) EnsureDefaults() {
@@ -83,6 +95,9 @@ func (c *Config) EnsureDefaults() {
 	if c.MaxQueryMemory == 0 {
 		c.MaxQueryMemory = DefaultMaxQueryMemory
 	}
+	if c.ScanCacheBytes == 0 {
+		c.ScanCacheBytes = DefaultScanCacheBytes
+	}
 }
 
 // Validate reports invalid settings.
@@ -99,10 +114,12 @@ func (c *Config) Validate() error {
 }
 
 // Engine executes SQL against one database. It is safe for concurrent use;
-// it keeps no state between calls.
+// between calls it keeps only caches: sequence ranges and decoded table
+// columns (each validated before use).
 type Engine struct {
-	cfg  Config
-	seqs seqCache // sequence ranges reserved by this engine (sequence.go)
+	cfg   Config
+	seqs  seqCache        // sequence ranges reserved by this engine (sequence.go)
+	cache *exec.ScanCache // nil: disabled
 }
 
 // New returns an Engine.
@@ -111,8 +128,16 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg}, nil
+	cache, err := exec.NewScanCache(exec.ScanCacheConfig{MaxBytes: cfg.ScanCacheBytes,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, cache: cache}, nil
 }
+
+// ScanCache returns the engine's scan cache (nil when disabled).
+func (e *Engine) ScanCache() *exec.ScanCache { return e.cache }
 
 // Column describes a result column.
 type Column struct {

@@ -91,7 +91,10 @@ type txnView struct {
 	readsMu sync.Mutex
 }
 
-var _ storage.KV = (*txnView)(nil)
+var (
+	_ storage.KV             = (*txnView)(nil)
+	_ storage.TableVersioner = (*txnView)(nil)
+)
 
 func (v *txnView) Begin(context.Context) (storage.Snapshot, error) {
 	return storage.Snapshot{}, errViewWrite
@@ -99,6 +102,18 @@ func (v *txnView) Begin(context.Context) (storage.Snapshot, error) {
 
 func (v *txnView) Commit(context.Context, storage.Snapshot, []storage.Mutation, []storage.KeyRange) (uint64, error) {
 	return 0, errViewWrite
+}
+
+// TableVersion implements storage.TableVersioner: storage.NoVersion (no
+// cached copy may stand in for the read) when the transaction has buffered
+// writes in [start, end), since its reads must see them, or when the
+// underlying KV cannot tell; otherwise the KV's answer.
+func (v *txnView) TableVersion(ctx context.Context, snap storage.Snapshot, start, end []byte) (uint64, error) {
+	tv, ok := v.kv.(storage.TableVersioner)
+	if !ok || v.buf.any(start, end) {
+		return storage.NoVersion, nil
+	}
+	return tv.TableVersion(ctx, snap, start, end)
 }
 
 // Scan implements storage.KV with the write buffer merged in.

@@ -24,6 +24,8 @@ type Log interface {
 	Commit(ctx context.Context, startTS uint64, muts []*wirepb.Mutation, reads []*wirepb.KeyRange) (commitTS, index uint64, err error)
 }
 
+var _ TableVersioner = (*Remote)(nil)
+
 // Remote is the KV of a real cluster: timestamps and commits go to the log
 // service, reads to a page server, all over gRPC.
 type Remote struct {
@@ -92,6 +94,18 @@ func (r *Remote) decode(b []byte, fn func(arrow.RecordBatch) error) error {
 		return fmt.Errorf("storage: decode scan batch: %w", err)
 	}
 	return nil
+}
+
+// TableVersion implements TableVersioner with the page server's
+// TableVersion RPC.
+func (r *Remote) TableVersion(ctx context.Context, snap Snapshot, start, end []byte) (uint64, error) {
+	resp, err := r.pages.TableVersion(ctx, &wirepb.TableVersionRequest{
+		Start: start, End: end, ReadTs: snap.TS, MinIndex: snap.MinIndex,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: table version: %w", classifyScan(err))
+	}
+	return resp.GetLastWriteTs(), nil
 }
 
 // Commit sends the write set (and, for SERIALIZABLE, the read ranges) to the

@@ -50,3 +50,20 @@ type KV interface {
 	// send the ranges they read, others send none); nothing is then written.
 	Commit(ctx context.Context, snap Snapshot, muts []Mutation, reads []KeyRange) (commitTS uint64, err error)
 }
+
+// NoVersion is the TableVersion answer that never validates a cached copy:
+// it is above every snapshot timestamp.
+const NoVersion = ^uint64(0)
+
+// TableVersioner is implemented by a KV that can tell whether a table
+// changed, so a cached copy of its rows can be trusted. The SQL engine
+// checks for it with a type assertion; a KV without it is never cached.
+type TableVersioner interface {
+	// TableVersion answers v for the rows in [start, end), a range inside
+	// one table's row keys (keys.TablePrefix): when v <= snap.TS, no commit
+	// in (v, snap.TS] changed what a Scan of the range at snap sees (v is
+	// an upper bound of the newest write at or below snap.TS). v > snap.TS
+	// (NoVersion included) means a later write exists or cannot be ruled
+	// out: trust no copy. Like Scan it first waits for snap.MinIndex.
+	TableVersion(ctx context.Context, snap Snapshot, start, end []byte) (uint64, error)
+}

@@ -223,6 +223,20 @@ func TablePrefix(db, table uint64) []byte {
 	return AppendUint(AppendString(DatabasePrefix(db), "t"), table)
 }
 
+// tablePrefixLen is the length of TablePrefix(db, table) for any ids:
+// the database prefix, the "t" string (tag, 1 byte, terminator) and a uint.
+const tablePrefixLen = dbPrefixLen + 4 + 9
+
+// ParseTableKey returns the database and table ids of a key that starts
+// with a TablePrefix (a row key, or the prefix itself).
+func ParseTableKey(k []byte) (db, table uint64, ok bool) {
+	if len(k) < tablePrefixLen || string(k[:5]) != "\x30db\x00\x01" || k[5] != tagUint ||
+		string(k[dbPrefixLen:dbPrefixLen+4]) != "\x30t\x00\x01" || k[dbPrefixLen+4] != tagUint {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint64(k[6:dbPrefixLen]), binary.BigEndian.Uint64(k[dbPrefixLen+5 : tablePrefixLen]), true
+}
+
 // CatalogTablesPrefix is the prefix of every table descriptor key of db.
 func CatalogTablesPrefix(db uint64) []byte {
 	return AppendString(AppendString(DatabasePrefix(db), "catalog"), "tables")

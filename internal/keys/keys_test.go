@@ -218,3 +218,18 @@ func TestTimelineKey(t *testing.T) {
 		t.Error("branch keys out of order or outside their prefix")
 	}
 }
+
+func TestParseTableKey(t *testing.T) {
+	p := TablePrefix(7, 42)
+	for _, k := range [][]byte{p, append(AppendInt(append([]byte(nil), p...), -3), 0x00)} {
+		db, table, ok := ParseTableKey(k)
+		if !ok || db != 7 || table != 42 {
+			t.Fatalf("ParseTableKey(%x) = %d, %d, %v; want 7, 42, true", k, db, table, ok)
+		}
+	}
+	for _, k := range [][]byte{nil, DatabasePrefix(7), p[:len(p)-1], IndexTablePrefix(7, 42), TableDescriptorKey(7, "t"), TimelineKey(3)} {
+		if _, _, ok := ParseTableKey(k); ok {
+			t.Fatalf("ParseTableKey(%x) parsed a key that is not a table key", k)
+		}
+	}
+}

@@ -1033,6 +1033,119 @@ func (x *ScanRequest) GetLimit() uint64 {
 	return 0
 }
 
+type TableVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Start []byte                 `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// Exclusive end key.
+	End           []byte `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	ReadTs        uint64 `protobuf:"varint,3,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
+	MinIndex      uint64 `protobuf:"varint,4,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableVersionRequest) Reset() {
+	*x = TableVersionRequest{}
+	mi := &file_phantom_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableVersionRequest) ProtoMessage() {}
+
+func (x *TableVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableVersionRequest.ProtoReflect.Descriptor instead.
+func (*TableVersionRequest) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TableVersionRequest) GetStart() []byte {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *TableVersionRequest) GetEnd() []byte {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *TableVersionRequest) GetReadTs() uint64 {
+	if x != nil {
+		return x.ReadTs
+	}
+	return 0
+}
+
+func (x *TableVersionRequest) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
+type TableVersionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LastWriteTs   uint64                 `protobuf:"varint,1,opt,name=last_write_ts,json=lastWriteTs,proto3" json:"last_write_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableVersionResponse) Reset() {
+	*x = TableVersionResponse{}
+	mi := &file_phantom_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableVersionResponse) ProtoMessage() {}
+
+func (x *TableVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_phantom_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableVersionResponse.ProtoReflect.Descriptor instead.
+func (*TableVersionResponse) Descriptor() ([]byte, []int) {
+	return file_phantom_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *TableVersionResponse) GetLastWriteTs() uint64 {
+	if x != nil {
+		return x.LastWriteTs
+	}
+	return 0
+}
+
 type ScanResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One Arrow IPC stream message sequence (schema + one record batch).
@@ -1043,7 +1156,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_phantom_proto_msgTypes[18]
+	mi := &file_phantom_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1168,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[18]
+	mi := &file_phantom_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1181,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{18}
+	return file_phantom_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ScanResponse) GetArrowIpc() []byte {
@@ -1086,7 +1199,7 @@ type PageStatusRequest struct {
 
 func (x *PageStatusRequest) Reset() {
 	*x = PageStatusRequest{}
-	mi := &file_phantom_proto_msgTypes[19]
+	mi := &file_phantom_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1211,7 @@ func (x *PageStatusRequest) String() string {
 func (*PageStatusRequest) ProtoMessage() {}
 
 func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[19]
+	mi := &file_phantom_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1224,7 @@ func (x *PageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusRequest.ProtoReflect.Descriptor instead.
 func (*PageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{19}
+	return file_phantom_proto_rawDescGZIP(), []int{21}
 }
 
 type PageStatusResponse struct {
@@ -1126,7 +1239,7 @@ type PageStatusResponse struct {
 
 func (x *PageStatusResponse) Reset() {
 	*x = PageStatusResponse{}
-	mi := &file_phantom_proto_msgTypes[20]
+	mi := &file_phantom_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1251,7 @@ func (x *PageStatusResponse) String() string {
 func (*PageStatusResponse) ProtoMessage() {}
 
 func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_phantom_proto_msgTypes[20]
+	mi := &file_phantom_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1264,7 @@ func (x *PageStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageStatusResponse.ProtoReflect.Descriptor instead.
 func (*PageStatusResponse) Descriptor() ([]byte, []int) {
-	return file_phantom_proto_rawDescGZIP(), []int{20}
+	return file_phantom_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PageStatusResponse) GetAppliedIndex() uint64 {
@@ -1250,7 +1363,14 @@ const file_phantom_proto_rawDesc = "" +
 	"\x03end\x18\x02 \x01(\fR\x03end\x12\x17\n" +
 	"\aread_ts\x18\x03 \x01(\x04R\x06readTs\x12\x1b\n" +
 	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\x04R\x05limit\"+\n" +
+	"\x05limit\x18\x05 \x01(\x04R\x05limit\"s\n" +
+	"\x13TableVersionRequest\x12\x14\n" +
+	"\x05start\x18\x01 \x01(\fR\x05start\x12\x10\n" +
+	"\x03end\x18\x02 \x01(\fR\x03end\x12\x17\n" +
+	"\aread_ts\x18\x03 \x01(\x04R\x06readTs\x12\x1b\n" +
+	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\":\n" +
+	"\x14TableVersionResponse\x12\"\n" +
+	"\rlast_write_ts\x18\x01 \x01(\x04R\vlastWriteTs\"+\n" +
 	"\fScanResponse\x12\x1b\n" +
 	"\tarrow_ipc\x18\x01 \x01(\fR\barrowIpc\"\x13\n" +
 	"\x11PageStatusRequest\"\xa8\x01\n" +
@@ -1274,11 +1394,12 @@ const file_phantom_proto_rawDesc = "" +
 	"\fRemoveServer\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12P\n" +
 	"\x0ePromoteLearner\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12T\n" +
 	"\x12TransferLeadership\x12\x1b.phantom.v1.ServerIDRequest\x1a!.phantom.v1.ConfigurationResponse\x12T\n" +
-	"\rConfiguration\x12 .phantom.v1.ConfigurationRequest\x1a!.phantom.v1.ConfigurationResponse2\x92\x01\n" +
+	"\rConfiguration\x12 .phantom.v1.ConfigurationRequest\x1a!.phantom.v1.ConfigurationResponse2\xe5\x01\n" +
 	"\n" +
 	"PageServer\x12;\n" +
 	"\x04Scan\x12\x17.phantom.v1.ScanRequest\x1a\x18.phantom.v1.ScanResponse0\x01\x12G\n" +
-	"\x06Status\x12\x1d.phantom.v1.PageStatusRequest\x1a\x1e.phantom.v1.PageStatusResponseB/Z-github.com/phantom-db/phantom/internal/wirepbb\x06proto3"
+	"\x06Status\x12\x1d.phantom.v1.PageStatusRequest\x1a\x1e.phantom.v1.PageStatusResponse\x12Q\n" +
+	"\fTableVersion\x12\x1f.phantom.v1.TableVersionRequest\x1a .phantom.v1.TableVersionResponseB/Z-github.com/phantom-db/phantom/internal/wirepbb\x06proto3"
 
 var (
 	file_phantom_proto_rawDescOnce sync.Once
@@ -1292,7 +1413,7 @@ func file_phantom_proto_rawDescGZIP() []byte {
 	return file_phantom_proto_rawDescData
 }
 
-var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_phantom_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_phantom_proto_goTypes = []any{
 	(*Mutation)(nil),                 // 0: phantom.v1.Mutation
 	(*ReportConsistentRequest)(nil),  // 1: phantom.v1.ReportConsistentRequest
@@ -1312,9 +1433,11 @@ var file_phantom_proto_goTypes = []any{
 	(*ServerInfo)(nil),               // 15: phantom.v1.ServerInfo
 	(*ConfigurationResponse)(nil),    // 16: phantom.v1.ConfigurationResponse
 	(*ScanRequest)(nil),              // 17: phantom.v1.ScanRequest
-	(*ScanResponse)(nil),             // 18: phantom.v1.ScanResponse
-	(*PageStatusRequest)(nil),        // 19: phantom.v1.PageStatusRequest
-	(*PageStatusResponse)(nil),       // 20: phantom.v1.PageStatusResponse
+	(*TableVersionRequest)(nil),      // 18: phantom.v1.TableVersionRequest
+	(*TableVersionResponse)(nil),     // 19: phantom.v1.TableVersionResponse
+	(*ScanResponse)(nil),             // 20: phantom.v1.ScanResponse
+	(*PageStatusRequest)(nil),        // 21: phantom.v1.PageStatusRequest
+	(*PageStatusResponse)(nil),       // 22: phantom.v1.PageStatusResponse
 }
 var file_phantom_proto_depIdxs = []int32{
 	0,  // 0: phantom.v1.CommitRequest.mutations:type_name -> phantom.v1.Mutation
@@ -1333,22 +1456,24 @@ var file_phantom_proto_depIdxs = []int32{
 	13, // 13: phantom.v1.LogAdmin.TransferLeadership:input_type -> phantom.v1.ServerIDRequest
 	14, // 14: phantom.v1.LogAdmin.Configuration:input_type -> phantom.v1.ConfigurationRequest
 	17, // 15: phantom.v1.PageServer.Scan:input_type -> phantom.v1.ScanRequest
-	19, // 16: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
-	4,  // 17: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
-	7,  // 18: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
-	9,  // 19: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
-	11, // 20: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
-	2,  // 21: phantom.v1.LogService.ReportConsistent:output_type -> phantom.v1.ReportConsistentResponse
-	16, // 22: phantom.v1.LogAdmin.AddVoter:output_type -> phantom.v1.ConfigurationResponse
-	16, // 23: phantom.v1.LogAdmin.AddLearner:output_type -> phantom.v1.ConfigurationResponse
-	16, // 24: phantom.v1.LogAdmin.RemoveServer:output_type -> phantom.v1.ConfigurationResponse
-	16, // 25: phantom.v1.LogAdmin.PromoteLearner:output_type -> phantom.v1.ConfigurationResponse
-	16, // 26: phantom.v1.LogAdmin.TransferLeadership:output_type -> phantom.v1.ConfigurationResponse
-	16, // 27: phantom.v1.LogAdmin.Configuration:output_type -> phantom.v1.ConfigurationResponse
-	18, // 28: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
-	20, // 29: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
-	17, // [17:30] is the sub-list for method output_type
-	4,  // [4:17] is the sub-list for method input_type
+	21, // 16: phantom.v1.PageServer.Status:input_type -> phantom.v1.PageStatusRequest
+	18, // 17: phantom.v1.PageServer.TableVersion:input_type -> phantom.v1.TableVersionRequest
+	4,  // 18: phantom.v1.LogService.GetTimestamp:output_type -> phantom.v1.GetTimestampResponse
+	7,  // 19: phantom.v1.LogService.Commit:output_type -> phantom.v1.CommitResponse
+	9,  // 20: phantom.v1.LogService.ReadLog:output_type -> phantom.v1.LogEntry
+	11, // 21: phantom.v1.LogService.Status:output_type -> phantom.v1.StatusResponse
+	2,  // 22: phantom.v1.LogService.ReportConsistent:output_type -> phantom.v1.ReportConsistentResponse
+	16, // 23: phantom.v1.LogAdmin.AddVoter:output_type -> phantom.v1.ConfigurationResponse
+	16, // 24: phantom.v1.LogAdmin.AddLearner:output_type -> phantom.v1.ConfigurationResponse
+	16, // 25: phantom.v1.LogAdmin.RemoveServer:output_type -> phantom.v1.ConfigurationResponse
+	16, // 26: phantom.v1.LogAdmin.PromoteLearner:output_type -> phantom.v1.ConfigurationResponse
+	16, // 27: phantom.v1.LogAdmin.TransferLeadership:output_type -> phantom.v1.ConfigurationResponse
+	16, // 28: phantom.v1.LogAdmin.Configuration:output_type -> phantom.v1.ConfigurationResponse
+	20, // 29: phantom.v1.PageServer.Scan:output_type -> phantom.v1.ScanResponse
+	22, // 30: phantom.v1.PageServer.Status:output_type -> phantom.v1.PageStatusResponse
+	19, // 31: phantom.v1.PageServer.TableVersion:output_type -> phantom.v1.TableVersionResponse
+	18, // [18:32] is the sub-list for method output_type
+	4,  // [4:18] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
 	4,  // [4:4] is the sub-list for extension extendee
 	0,  // [0:4] is the sub-list for field type_name
@@ -1365,7 +1490,7 @@ func file_phantom_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_phantom_proto_rawDesc), len(file_phantom_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

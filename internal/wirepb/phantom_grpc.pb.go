@@ -632,8 +632,9 @@ var LogAdmin_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	PageServer_Scan_FullMethodName   = "/phantom.v1.PageServer/Scan"
-	PageServer_Status_FullMethodName = "/phantom.v1.PageServer/Status"
+	PageServer_Scan_FullMethodName         = "/phantom.v1.PageServer/Scan"
+	PageServer_Status_FullMethodName       = "/phantom.v1.PageServer/Status"
+	PageServer_TableVersion_FullMethodName = "/phantom.v1.PageServer/TableVersion"
 )
 
 // PageServerClient is the client API for PageServer service.
@@ -650,6 +651,17 @@ type PageServerClient interface {
 	Scan(ctx context.Context, in *ScanRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ScanResponse], error)
 	// Status reports the apply position.
 	Status(ctx context.Context, in *PageStatusRequest, opts ...grpc.CallOption) (*PageStatusResponse, error)
+	// TableVersion tells a reader at read_ts whether what it would read of
+	// [start, end) changed after a given point: it answers last_write_ts such
+	// that, when last_write_ts <= read_ts, no commit in (last_write_ts,
+	// read_ts] changed anything a Scan of [start, end) at read_ts sees (the
+	// newest such write is at or below last_write_ts; the answer is an upper
+	// bound, never below it). An answer > read_ts means "a write after
+	// read_ts exists or cannot be ruled out": do not trust a copy read
+	// earlier. The range must lie inside one table's row keys
+	// (keys.TablePrefix); any other range answers the maximum uint64. It
+	// waits for min_index and refuses an old read_ts like Scan.
+	TableVersion(ctx context.Context, in *TableVersionRequest, opts ...grpc.CallOption) (*TableVersionResponse, error)
 }
 
 type pageServerClient struct {
@@ -689,6 +701,16 @@ func (c *pageServerClient) Status(ctx context.Context, in *PageStatusRequest, op
 	return out, nil
 }
 
+func (c *pageServerClient) TableVersion(ctx context.Context, in *TableVersionRequest, opts ...grpc.CallOption) (*TableVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TableVersionResponse)
+	err := c.cc.Invoke(ctx, PageServer_TableVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PageServerServer is the server API for PageServer service.
 // All implementations must embed UnimplementedPageServerServer
 // for forward compatibility.
@@ -703,6 +725,17 @@ type PageServerServer interface {
 	Scan(*ScanRequest, grpc.ServerStreamingServer[ScanResponse]) error
 	// Status reports the apply position.
 	Status(context.Context, *PageStatusRequest) (*PageStatusResponse, error)
+	// TableVersion tells a reader at read_ts whether what it would read of
+	// [start, end) changed after a given point: it answers last_write_ts such
+	// that, when last_write_ts <= read_ts, no commit in (last_write_ts,
+	// read_ts] changed anything a Scan of [start, end) at read_ts sees (the
+	// newest such write is at or below last_write_ts; the answer is an upper
+	// bound, never below it). An answer > read_ts means "a write after
+	// read_ts exists or cannot be ruled out": do not trust a copy read
+	// earlier. The range must lie inside one table's row keys
+	// (keys.TablePrefix); any other range answers the maximum uint64. It
+	// waits for min_index and refuses an old read_ts like Scan.
+	TableVersion(context.Context, *TableVersionRequest) (*TableVersionResponse, error)
 	mustEmbedUnimplementedPageServerServer()
 }
 
@@ -718,6 +751,9 @@ func (UnimplementedPageServerServer) Scan(*ScanRequest, grpc.ServerStreamingServ
 }
 func (UnimplementedPageServerServer) Status(context.Context, *PageStatusRequest) (*PageStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedPageServerServer) TableVersion(context.Context, *TableVersionRequest) (*TableVersionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TableVersion not implemented")
 }
 func (UnimplementedPageServerServer) mustEmbedUnimplementedPageServerServer() {}
 func (UnimplementedPageServerServer) testEmbeddedByValue()                    {}
@@ -769,6 +805,24 @@ func _PageServer_Status_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PageServer_TableVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TableVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PageServerServer).TableVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PageServer_TableVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PageServerServer).TableVersion(ctx, req.(*TableVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PageServer_ServiceDesc is the grpc.ServiceDesc for PageServer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -779,6 +833,10 @@ var PageServer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _PageServer_Status_Handler,
+		},
+		{
+			MethodName: "TableVersion",
+			Handler:    _PageServer_TableVersion_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

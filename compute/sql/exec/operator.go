@@ -54,6 +54,10 @@ type Env struct {
 	// read-ahead), so the key ranges a SERIALIZABLE transaction records
 	// end where a LIMIT stopped it.
 	ExactReads bool
+	// Cache, when set, is the engine's scan cache (scancache.go): table
+	// scans whose table is unchanged since it was cached read it instead
+	// of the KV.
+	Cache *ScanCache
 
 	work  map[int]*workTable // recursive CTE working tables by plan ID
 	needs scanNeeds          // columns each scan decodes (prune.go)

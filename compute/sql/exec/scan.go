@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -30,6 +31,8 @@ type scanOp struct {
 	dec     *rowcodec.Decoder // ExactReads only
 	out     chan scanBatch
 	cancel  context.CancelFunc
+	key     scanKey
+	lease   *scanLease // set when served from Env.Cache
 }
 
 // scanBatch is one decoded batch, or the scan's error.
@@ -51,6 +54,7 @@ func newScan(env *Env, s *plan.Scan) *scanOp {
 		skip:   env.skipColumns(s),
 		start:  prefix,
 		end:    keys.PrefixEnd(prefix),
+		key:    keyOf(env.DB, s.Table.ID, s.Table.Version, s.Table.Kinds()),
 	}
 }
 
@@ -60,10 +64,33 @@ func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	if !s.started {
 		s.started = true
-		rctx, cancel := context.WithCancel(ctx)
-		s.cancel = cancel
-		s.out = make(chan scanBatch, scanReadAhead)
-		go s.read(rctx)
+		var need []bool
+		if s.skip != nil {
+			need = make([]bool, len(s.skip))
+			for i, sk := range s.skip {
+				need[i] = !sk
+			}
+		}
+		var (
+			lease *scanLease
+			fill  *scanFill
+		)
+		// Only whole-table scans are cached (a primary-key range scan
+		// narrows start and end).
+		if whole := keys.TablePrefix(s.env.DB, s.key.table); bytes.Equal(s.start, whole) && bytes.Equal(s.end, keys.PrefixEnd(whole)) {
+			lease, fill = s.env.Cache.begin(ctx, s.env, s.key, s.start, s.end, need)
+		}
+		if lease != nil {
+			s.lease = lease
+		} else {
+			rctx, cancel := context.WithCancel(ctx)
+			s.cancel = cancel
+			s.out = make(chan scanBatch, scanReadAhead)
+			go s.read(rctx, fill)
+		}
+	}
+	if s.lease != nil {
+		return s.lease.batch(memOr(s.env.Mem), s.schema), nil
 	}
 	if s.out == nil {
 		return nil, nil
@@ -80,10 +107,16 @@ func (s *scanOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 // read runs the scan, sending batches until the range ends, an error, or
-// ctx is cancelled; it closes s.out last.
-func (s *scanOp) read(ctx context.Context) {
+// ctx is cancelled; it closes s.out last. With a fill, it decodes into
+// the cache's allocator (the arrays may outlive the statement) and
+// publishes what it decoded once the whole range is read.
+func (s *scanOp) read(ctx context.Context, fill *scanFill) {
 	defer close(s.out)
 	mem := memOr(s.env.Mem)
+	if fill != nil {
+		mem = fill.c.mem
+		defer fill.release() // a no-op after finish
+	}
 	dec := rowcodec.NewDecoder(mem, s.kinds)
 	defer dec.Release()
 	dec.Skip(s.skip)
@@ -105,7 +138,11 @@ func (s *scanOp) read(ctx context.Context) {
 		if n == 0 {
 			return nil
 		}
-		rec := newBatch(s.schema, dec.NewArrays(), n)
+		cols := dec.NewArrays()
+		if fill != nil {
+			fill.add(cols, s.skip, n)
+		}
+		rec := newBatch(s.schema, cols, n)
 		dec.Reserve(limit)
 		return send(scanBatch{rec: rec})
 	}
@@ -126,6 +163,9 @@ func (s *scanOp) read(ctx context.Context) {
 	})
 	if err == nil {
 		err = flush()
+	}
+	if err == nil && fill != nil {
+		fill.finish(len(s.kinds), s.skip)
 	}
 	if err != nil && ctx.Err() == nil {
 		_ = send(scanBatch{err: fmt.Errorf("exec: scan: %w", err)})
@@ -180,6 +220,10 @@ func (s *scanOp) nextExact(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 func (s *scanOp) Close() {
+	if s.lease != nil {
+		s.lease.release()
+		s.lease = nil
+	}
 	if s.dec != nil {
 		s.dec.Release()
 		s.dec = nil

@@ -77,7 +77,10 @@ type Store struct {
 	index   map[string]*entry // the same entries by key
 }
 
-var _ storage.KV = (*Store)(nil)
+var (
+	_ storage.KV             = (*Store)(nil)
+	_ storage.TableVersioner = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New(cfg Config) (*Store, error) {
@@ -134,6 +137,27 @@ func (s *Store) Scan(ctx context.Context, snap storage.Snapshot, start, end []by
 		}
 		from, inclusive = last, false
 	}
+}
+
+// TableVersion implements storage.TableVersioner exactly: the newest
+// commit ts of any version (tombstones included) of a key in [start, end).
+// It exceeds snap.TS when the range was written after the snapshot.
+func (s *Store) TableVersion(ctx context.Context, snap storage.Snapshot, start, end []byte) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var v uint64
+	i := sort.Search(len(s.entries), func(i int) bool { return s.entries[i].key >= string(start) })
+	for ; i < len(s.entries); i++ {
+		e := s.entries[i]
+		if len(end) > 0 && e.key >= string(end) {
+			break
+		}
+		v = max(v, e.vers[len(e.vers)-1].ts)
+	}
+	return v, nil
 }
 
 // collect builds a batch of up to n live keys visible at ts in [from, end)

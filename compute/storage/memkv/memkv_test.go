@@ -144,3 +144,42 @@ func TestReadRangeConflict(t *testing.T) {
 		}
 	}
 }
+
+func TestTableVersion(t *testing.T) {
+	s := newStore(t, 2)
+	ctx := context.Background()
+	commit := func(muts ...storage.Mutation) uint64 {
+		t.Helper()
+		snap, err := s.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := s.Commit(ctx, snap, muts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	version := func(ts uint64, start, end string) uint64 {
+		t.Helper()
+		v, err := s.TableVersion(ctx, storage.Snapshot{TS: ts}, []byte(start), []byte(end))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	t1 := commit(storage.Mutation{Key: []byte("a1"), Value: []byte("x")}, storage.Mutation{Key: []byte("b1"), Value: []byte("y")})
+	t2 := commit(storage.Mutation{Key: []byte("a2"), Delete: true})
+	if got := version(t2, "a", "b"); got != t2 {
+		t.Fatalf("range a: %d, want the delete's ts %d", got, t2)
+	}
+	if got := version(t2, "b", "c"); got != t1 {
+		t.Fatalf("range b: %d, want %d", got, t1)
+	}
+	if got := version(t2, "c", "d"); got != 0 {
+		t.Fatalf("unwritten range: %d, want 0", got)
+	}
+	if got := version(t1, "a", "b"); got <= t1 {
+		t.Fatalf("a read at %d of a range written at %d answered %d: must exceed the read ts", t1, t2, got)
+	}
+}
