@@ -92,7 +92,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a request may execute")
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
-	fs.Int64Var(&f.scanCacheBytes, "scan-cache-bytes", sql.DefaultScanCacheBytes, "bytes of decoded table columns cached for scans of unchanged tables, shared by all sessions (0: no cache)")
+	fs.Int64Var(&f.scanCacheBytes, "scan-cache-bytes", defaultScanCacheBytes(), "bytes of decoded table columns cached for scans of unchanged tables, shared by all sessions (0: no cache; default: a quarter of the process memory limit)")
 	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"math"
 	"os"
 	"runtime/debug"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+
+	"github.com/phantom-db/phantom/compute/sql"
 )
 
 // defaultGCPercent is the garbage collector's target heap growth when GOGC
@@ -32,4 +35,15 @@ func tuneGC() {
 		memlimit.WithRatio(memLimitRatio),
 		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)),
 	)
+}
+
+// defaultScanCacheBytes is the compute's scan cache default: a quarter of
+// the soft memory limit tuneGC set (so a TPC-H SF 1 lineitem's columns fit
+// on a 24 GiB machine), or sql.DefaultScanCacheBytes without a limit.
+func defaultScanCacheBytes() int64 {
+	lim := debug.SetMemoryLimit(-1)
+	if lim <= 0 || lim == math.MaxInt64 {
+		return sql.DefaultScanCacheBytes
+	}
+	return lim / 4
 }
