@@ -34,8 +34,8 @@ type stmtCache struct {
 	order *list.List // front: most recently used
 	// weight is the sum of the entries' weights (see cacheMaxWeight).
 	weight int
-	hits  uint64
-	miss  uint64
+	hits   uint64
+	miss   uint64
 }
 
 var cache = &stmtCache{byKey: map[string]*list.Element{}, order: list.New()}
