@@ -21,6 +21,14 @@ func (b *Binder) optimize(n plan.Node) plan.Node {
 	case *plan.Project:
 		c := *x
 		c.Input = b.optimize(x.Input)
+		if in, ok := c.Input.(*plan.Project); ok && onlyColRefs(in.Exprs) {
+			// Fold the column reordering a join reordering added.
+			c.Input = in.Input
+			c.Exprs = make([]plan.Expr, len(x.Exprs))
+			for i, e := range x.Exprs {
+				c.Exprs[i] = remapCols(e, colRefIdxs(in.Exprs))
+			}
+		}
 		return &c
 	case *plan.Sort:
 		c := *x
@@ -217,4 +225,23 @@ func estimate(st *catalog.TableStats, s *plan.IndexScan, cols []int, unique bool
 		sel *= plan.RangeFraction(st.Columns[cols[k]], s.Lo, s.Hi)
 	}
 	return rows * sel
+}
+
+// onlyColRefs reports whether every expression is a column reference.
+func onlyColRefs(es []plan.Expr) bool {
+	for _, e := range es {
+		if _, ok := e.(*plan.ColRef); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// colRefIdxs returns the input columns of column references.
+func colRefIdxs(es []plan.Expr) []int {
+	out := make([]int, len(es))
+	for i, e := range es {
+		out[i] = e.(*plan.ColRef).Idx
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	"github.com/phantom-db/phantom/compute/sql/catalog"
+	"github.com/phantom-db/phantom/compute/sql/types"
 )
 
 // Cardinality estimation. The binder (index selection, join ordering), the
@@ -406,7 +407,7 @@ func (e *Estimator) andSel(a *And, in Node) float64 {
 	}
 	for _, idx := range order {
 		r := ranges[idx]
-		s *= e.rangeSel(e.Col(in, idx), r.lo, r.hi)
+		s *= e.rangeSel(e.Col(in, idx), in.Columns()[idx].T, r.lo, r.hi)
 	}
 	return s
 }
@@ -461,9 +462,9 @@ func (e *Estimator) cmpSel(c *Cmp, in Node) float64 {
 		case NE:
 			return (1 - ce.NullFrac) - eqSel(ce)
 		case GT, GE:
-			return e.rangeSel(ce, k, nil)
+			return e.rangeSel(ce, in.Columns()[col.Idx].T, k, nil)
 		default:
-			return e.rangeSel(ce, nil, k)
+			return e.rangeSel(ce, in.Columns()[col.Idx].T, nil, k)
 		}
 	}
 	if c.Op == EQ {
@@ -491,11 +492,49 @@ func eqSel(c ColEst) float64 {
 	return (1 - c.NullFrac) / c.NDistinct
 }
 
-func (e *Estimator) rangeSel(c ColEst, lo, hi Expr) float64 {
+// rangeSel estimates lo <= column <= hi for a column of type t (the
+// bounds constants, nil: unbounded).
+func (e *Estimator) rangeSel(c ColEst, t types.T, lo, hi Expr) float64 {
 	if len(c.Histogram) < 2 {
 		return DefaultRangeSel
 	}
+	var ok bool
+	if lo, ok = histConst(t, lo); !ok {
+		return DefaultRangeSel
+	}
+	if hi, ok = histConst(t, hi); !ok {
+		return DefaultRangeSel
+	}
 	return RangeFraction(catalog.ColumnStats{NullFrac: c.NullFrac, Histogram: c.Histogram}, lo, hi)
+}
+
+// usPerDay converts timestamps (microseconds) to dates (days) of the same
+// epoch.
+const usPerDay = 86400 * 1e6
+
+// histConst converts a bound compared with a column of type t (possibly
+// through a cast) to the units of the column's histogram: a number of any
+// width compares with a numeric column, a timestamp with a date column as
+// fractional days; false when the two are not comparable.
+func histConst(t types.T, b Expr) (Expr, bool) {
+	k, ok := b.(*Const)
+	if !ok || k.T == t {
+		return b, true // nil (unbounded) included
+	}
+	switch v := k.Value.(type) {
+	case types.TimestampValue:
+		if t == types.Date {
+			return &Const{Value: float64(v) / usPerDay, T: types.Float8}, true
+		}
+	case types.TimestampTZValue:
+		if t == types.Date {
+			return &Const{Value: float64(v) / usPerDay, T: types.Float8}, true
+		}
+	}
+	if t.IsNumeric() && t != types.Numeric && k.T.IsNumeric() && k.T != types.Numeric {
+		return b, true
+	}
+	return nil, false
 }
 
 // RangeFraction estimates the share of a column's rows within [lo, hi]
