@@ -67,18 +67,11 @@ type jtree struct {
 	cost, rows  float64
 }
 
-// reorderJoins rewrites the inner join tree rooted at j; graphs of fewer
-// than three relations keep their order (the executor picks the build
-// side).
+// reorderJoins rewrites the inner join tree rooted at j.
 func (b *Binder) reorderJoins(j *plan.Join) plan.Node {
 	g := &joinGraph{est: b.estimator()}
 	var raw [][]plan.Expr
 	g.collect(b, j, 0, &raw)
-	if len(g.rels) < 3 {
-		c := *j
-		c.Left, c.Right = g.rels[0], g.rels[1]
-		return &c
-	}
 	g.local = make([][]plan.Expr, len(g.rels))
 	for _, conj := range raw {
 		for _, e := range conj {
@@ -197,6 +190,9 @@ func (g *joinGraph) addPred(e plan.Expr) {
 		g.local[r] = append(g.local[r], shiftCols(e, -g.offs[r]))
 		return
 	}
+	if or, ok := e.(*plan.Or); ok {
+		g.impliedRestrictions(or, m)
+	}
 	p := joinPred{e: e, rels: m}
 	if c, ok := e.(*plan.Cmp); ok && c.Op == plan.EQ {
 		lm, rm := g.relsOf(c.L), g.relsOf(c.R)
@@ -211,6 +207,39 @@ func (g *joinGraph) addPred(e plan.Expr) {
 		}
 	}
 	g.preds = append(g.preds, p)
+}
+
+// impliedRestrictions filters each relation an OR over several relations
+// reads by what every branch requires of that relation alone, as
+// PostgreSQL does: (n1 = 'A' AND n2 = 'B') OR (n1 = 'B' AND n2 = 'A')
+// implies n1 IN ('A', 'B') before the join (TPC-H Q7). The OR itself stays
+// at its join.
+func (g *joinGraph) impliedRestrictions(or *plan.Or, m uint64) {
+	branches := disjuncts(or, nil)
+	for rm := m; rm != 0; rm &= rm - 1 {
+		r := bits.TrailingZeros64(rm)
+		var implied plan.Expr
+		for _, br := range branches {
+			var own []plan.Expr
+			for _, c := range conjuncts(br, nil) {
+				if g.relsOf(c) == 1<<r {
+					own = append(own, shiftCols(c, -g.offs[r]))
+				}
+			}
+			if len(own) == 0 {
+				implied = nil
+				break
+			}
+			if implied == nil {
+				implied = and(own)
+			} else {
+				implied = &plan.Or{L: implied, R: and(own)}
+			}
+		}
+		if implied != nil {
+			g.local[r] = append(g.local[r], implied)
+		}
+	}
 }
 
 // groupSelectivities estimates each predicate group's selectivity once:
