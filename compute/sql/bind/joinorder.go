@@ -83,6 +83,9 @@ func (b *Binder) reorderJoins(j *plan.Join) plan.Node {
 			continue
 		}
 		f := &plan.Filter{Input: g.rels[i], Pred: and(l)}
+		if in, ok := f.Input.(*plan.Filter); ok {
+			f = &plan.Filter{Input: in.Input, Pred: and(append(conjuncts(in.Pred, nil), l...))}
+		}
 		if _, ok := f.Input.(*plan.Scan); ok {
 			g.rels[i] = b.accessPath(f)
 		} else {
