@@ -2,6 +2,7 @@ package sql
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -48,5 +49,30 @@ func TestExplainJoinEstimates(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(an, "\n"), "Hash Join inner on d#1 = id#0 (rows=500) (actual rows=500 ") {
 		t.Errorf("EXPLAIN ANALYZE:\n%s", strings.Join(an, "\n"))
+	}
+}
+
+// A date range is estimated from the column's histogram, a timestamp bound
+// (a date plus an interval, as TPC-H writes them) converted to days.
+func TestExplainDateRangeEstimate(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	s := e.NewSession()
+	run(t, s, "CREATE TABLE ev (id INT PRIMARY KEY, d DATE)")
+	run(t, s, "INSERT INTO ev SELECT g, DATE '2024-01-01' + (g * 37) % 1000 FROM generate_series(0, 999) g")
+	run(t, s, "ANALYZE ev")
+	for q, want := range map[string]int{
+		"SELECT id FROM ev WHERE d < DATE '2024-01-01' + 100":                                 100,
+		"SELECT id FROM ev WHERE d >= DATE '2024-01-01' + 500 AND d < DATE '2024-01-01' + 750": 250,
+		"SELECT id FROM ev WHERE d < TIMESTAMP '2024-01-01 00:00:00' + INTERVAL '300 days'":    300,
+	} {
+		line := textLines(run(t, s, "EXPLAIN "+q)[0])[0]
+		m := regexp.MustCompile(`\(rows=(\d+)\)$`).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("%s: %s", q, line)
+		}
+		got, _ := strconv.Atoi(m[1])
+		if got < want-30 || got > want+30 {
+			t.Errorf("%s: estimated %d rows, want about %d", q, got, want)
+		}
 	}
 }
