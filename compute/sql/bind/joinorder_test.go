@@ -151,3 +151,58 @@ func TestJoinOrderDisconnected(t *testing.T) {
 		t.Errorf("columns = %v", names)
 	}
 }
+
+// Beyond dpRelations the greedy search orders the joins: a chain of 12
+// tables keeps every join keyed and the columns in FROM order.
+func TestJoinOrderGreedyChain(t *testing.T) {
+	cat := &statsCatalog{}
+	var from, where, cols []string
+	for i := range 12 {
+		name := fmt.Sprintf("t%02d", i)
+		cat.add(name, int64(1000*(i%4+1)), map[string]int64{"id": int64(1000 * (i%4 + 1)), "nxt": 500}, "id", "nxt")
+		from = append([]string{name}, from...) // reversed FROM order
+		cols = append(cols, name+".id")
+		if i > 0 {
+			where = append(where, fmt.Sprintf("t%02d.nxt = %s.id", i-1, name))
+		}
+	}
+	root := bindWith(t, cat, "SELECT "+strings.Join(cols, ", ")+" FROM "+strings.Join(from, ", ")+" WHERE "+strings.Join(where, " AND "))
+	shape := joinShape(root)
+	if strings.Contains(shape, "cross") {
+		t.Errorf("greedy order has a cross product: %s", shape)
+	}
+	for i := range 12 {
+		if !strings.Contains(shape, fmt.Sprintf("t%02d", i)) {
+			t.Errorf("t%02d missing from %s", i, shape)
+		}
+	}
+	p, ok := root.(*plan.Project)
+	if !ok {
+		t.Fatalf("root is %T", root)
+	}
+	// Each output column reads the id column of its own table: follow the
+	// reference down to the scan that produces it.
+	for i, e := range p.Exprs {
+		if got := scanOf(p.Input, e.(*plan.ColRef).Idx); got != fmt.Sprintf("t%02d.id", i) {
+			t.Errorf("output %d reads %s", i, got)
+		}
+	}
+}
+
+// scanOf names the table column that column idx of n comes from.
+func scanOf(n plan.Node, idx int) string {
+	switch x := n.(type) {
+	case *plan.Scan:
+		return x.Table.Name + "." + x.Table.Columns[idx].Name
+	case *plan.Filter:
+		return scanOf(x.Input, idx)
+	case *plan.Project:
+		return scanOf(x.Input, x.Exprs[idx].(*plan.ColRef).Idx)
+	case *plan.Join:
+		if nl := len(x.Left.Columns()); idx >= nl {
+			return scanOf(x.Right, idx-nl)
+		}
+		return scanOf(x.Left, idx)
+	}
+	return fmt.Sprintf("%T", n)
+}
