@@ -61,7 +61,7 @@ func (e *Engine) writeMore(ctx context.Context, env *exec.Env, bound plan.Statem
 		if err != nil {
 			return nil, true, err
 		}
-		lines := explainLines(p.Stmt, env.Profile)
+		lines := explainLines(p.Stmt, env.Profile, env.Estimator())
 		lines[0] += fmt.Sprintf(" (actual rows=%d)", inner.RowCount)
 		fillExplain(res, lines, e.cfg.Allocator)
 		return muts, true, nil
@@ -88,7 +88,7 @@ func (e *Engine) explain(ctx context.Context, env *exec.Env, ex *plan.Explain) (
 		}
 	}
 	res := &Result{}
-	fillExplain(res, explainLines(ex.Stmt, prof), e.cfg.Allocator)
+	fillExplain(res, explainLines(ex.Stmt, prof, env.Estimator()), e.cfg.Allocator)
 	return res, nil
 }
 
@@ -106,9 +106,10 @@ func fillExplain(res *Result, lines []string, mem memory.Allocator) {
 }
 
 // explainLines renders a statement's plan, one operator per line, children
-// indented under "->" as PostgreSQL does; with a profile each line ends in
-// the operator's actual rows and time.
-func explainLines(st plan.Statement, prof *exec.Profile) []string {
+// indented under "->" as PostgreSQL does. Each line ends in the planner's
+// estimate of the operator's rows and, with a profile, its actual rows and
+// time.
+func explainLines(st plan.Statement, prof *exec.Profile, est *plan.Estimator) []string {
 	var lines []string
 	var node func(n plan.Node, depth int)
 	node = func(n plan.Node, depth int) {
@@ -117,6 +118,7 @@ func explainLines(st plan.Statement, prof *exec.Profile) []string {
 			prefix = strings.Repeat("      ", depth-1) + "  ->  "
 		}
 		line, children := describe(n)
+		line += fmt.Sprintf(" (rows=%.0f)", est.Rows(n))
 		if prof != nil {
 			if s := prof.Stats(n); s != nil {
 				line += fmt.Sprintf(" (actual rows=%d batches=%d time=%.3f ms)", s.Rows, s.Batches, float64(s.Time.Microseconds())/1000)
@@ -194,6 +196,49 @@ func describe(n plan.Node) (string, []plan.Node) {
 		return fmt.Sprintf("Limit offset=%d count=%d", x.Offset, x.Count), []plan.Node{x.Input}
 	case *plan.Aggregate:
 		return fmt.Sprintf("HashAggregate keys=%d aggs=%d", len(x.GroupBy), len(x.Aggs)), []plan.Node{x.Input}
+	case *plan.Join:
+		return describeJoin(x), []plan.Node{x.Left, x.Right}
+	case *plan.MaxOneRow:
+		return "MaxOneRow", []plan.Node{x.Input}
+	case *plan.SetOp:
+		all := ""
+		if x.All {
+			all = " All"
+		}
+		return fmt.Sprintf("SetOp %s%s", x.Kind, all), []plan.Node{x.Left, x.Right}
+	case *plan.DistinctOn:
+		return fmt.Sprintf("Unique on %v", x.Keys), []plan.Node{x.Input}
+	case *plan.Window:
+		return fmt.Sprintf("WindowAgg %d functions", len(x.Funcs)), []plan.Node{x.Input}
+	case *plan.RecursiveCTE:
+		return "Recursive Union", []plan.Node{x.Init, x.Step}
+	case *plan.WorkScan:
+		return "WorkTable Scan", nil
 	}
 	return fmt.Sprintf("%T", n), nil
+}
+
+// describeJoin renders a join: a hash join with its keys, a nested loop
+// without, then its residual condition.
+func describeJoin(j *plan.Join) string {
+	var sb strings.Builder
+	if len(j.LeftKeys) > 0 {
+		sb.WriteString("Hash Join " + j.Kind.String())
+		for i := range j.LeftKeys {
+			sep := " on "
+			if i > 0 {
+				sep = " and "
+			}
+			fmt.Fprintf(&sb, "%s%s = %s", sep, j.LeftKeys[i], j.RightKeys[i])
+		}
+	} else {
+		sb.WriteString("Nested Loop " + j.Kind.String())
+	}
+	if j.Cond != nil {
+		sb.WriteString(" filter " + j.Cond.String())
+	}
+	if j.Mark != nil {
+		sb.WriteString(" mark " + j.Mark.String())
+	}
+	return sb.String()
 }

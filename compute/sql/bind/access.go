@@ -21,6 +21,14 @@ func (b *Binder) optimize(n plan.Node) plan.Node {
 	case *plan.Project:
 		c := *x
 		c.Input = b.optimize(x.Input)
+		if in, ok := c.Input.(*plan.Project); ok && onlyColRefs(in.Exprs) {
+			// Fold the column reordering a join reordering added.
+			c.Input = in.Input
+			c.Exprs = make([]plan.Expr, len(x.Exprs))
+			for i, e := range x.Exprs {
+				c.Exprs[i] = remapCols(e, colRefIdxs(in.Exprs))
+			}
+		}
 		return &c
 	case *plan.Sort:
 		c := *x
@@ -35,6 +43,9 @@ func (b *Binder) optimize(n plan.Node) plan.Node {
 		c.Input = b.optimize(x.Input)
 		return &c
 	case *plan.Join:
+		if x.Kind == plan.InnerJoin && !x.Single && x.Mark == nil {
+			return b.reorderJoins(x)
+		}
 		c := *x
 		c.Left, c.Right = b.optimize(x.Left), b.optimize(x.Right)
 		return &c
@@ -134,10 +145,8 @@ func (b *Binder) accessPath(f *plan.Filter) plan.Node {
 		return f
 	}
 	var stats *catalog.TableStats
-	if x, err := b.ext(); err == nil {
-		if st, err := x.Stats(b.ctx, t.ID); err == nil && st != nil && len(st.Columns) == len(t.Columns) {
-			stats = st
-		}
+	if st := b.estimator().TableStats(t); st != nil && len(st.Columns) == len(t.Columns) {
+		stats = st
 	}
 	var best *plan.IndexScan
 	bestCost := -1.0
@@ -213,55 +222,26 @@ func estimate(st *catalog.TableStats, s *plan.IndexScan, cols []int, unique bool
 		}
 	}
 	if k := len(s.Eq); k < len(cols) && (s.Lo != nil || s.Hi != nil) {
-		sel *= rangeFraction(st.Columns[cols[k]], s.Lo, s.Hi)
+		sel *= plan.RangeFraction(st.Columns[cols[k]], s.Lo, s.Hi)
 	}
 	return rows * sel
 }
 
-// rangeFraction estimates the share of non-NULL values within [lo, hi]
-// from the column's equi-depth histogram (1/3 without one, as PostgreSQL).
-func rangeFraction(cs catalog.ColumnStats, lo, hi plan.Expr) float64 {
-	h := cs.Histogram
-	if len(h) < 2 {
-		return 1.0 / 3
-	}
-	pos := func(e plan.Expr, def float64) float64 {
-		if e == nil {
-			return def
+// onlyColRefs reports whether every expression is a column reference.
+func onlyColRefs(es []plan.Expr) bool {
+	for _, e := range es {
+		if _, ok := e.(*plan.ColRef); !ok {
+			return false
 		}
-		v := e.(*plan.Const).Value
-		n := 0
-		for _, hv := range h {
-			if lessJSON(hv, v) {
-				n++
-			}
-		}
-		return float64(n) / float64(len(h))
 	}
-	f := pos(hi, 1) - pos(lo, 0)
-	if f < 1.0/float64(len(h)) {
-		f = 1.0 / float64(len(h))
-	}
-	return f * (1 - cs.NullFrac)
+	return true
 }
 
-// lessJSON compares a histogram bound (decoded from JSON: float64 or
-// string) with a constant of the column type.
-func lessJSON(h, v any) bool {
-	switch x := h.(type) {
-	case float64:
-		switch y := v.(type) {
-		case int32:
-			return x < float64(y)
-		case int64:
-			return x < float64(y)
-		case float64:
-			return x < y
-		}
-	case string:
-		if y, ok := v.(string); ok {
-			return x < y
-		}
+// colRefIdxs returns the input columns of column references.
+func colRefIdxs(es []plan.Expr) []int {
+	out := make([]int, len(es))
+	for i, e := range es {
+		out[i] = e.(*plan.ColRef).Idx
 	}
-	return false
+	return out
 }

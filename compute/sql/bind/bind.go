@@ -43,6 +43,7 @@ type Binder struct {
 	sys      *sysInfo                    // the system relations' view of the catalog (systables.go)
 	srfCols  map[*pg_query.FuncCall]bool // set-returning calls bound as the query's input (srf.go)
 	settings func() [][3]string          // the session's settings for pg_settings (systables.go)
+	est      *plan.Estimator             // cardinality estimates for planning (joinorder.go)
 }
 
 // New returns a Binder for statements of query (used for error positions)

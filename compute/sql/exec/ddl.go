@@ -12,6 +12,7 @@ import (
 	"github.com/phantom-db/phantom/compute/sql/catalog"
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
+	"github.com/phantom-db/phantom/compute/sql/types"
 	"github.com/phantom-db/phantom/compute/storage"
 	"github.com/phantom-db/phantom/internal/keys"
 	"github.com/phantom-db/phantom/internal/rowcodec"
@@ -408,7 +409,9 @@ func compareValues(a, b any) int {
 		y, _ := b.(bool)
 		return cmpBool(x, y)
 	}
-	return 0
+	// Dates, timestamps, numerics and the other carriers: both values are
+	// of the same column type.
+	return types.Compare(a, b)
 }
 
 func toInt64(v any) int64 {

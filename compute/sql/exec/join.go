@@ -162,59 +162,11 @@ func newJoin(env *Env, j *plan.Join) (Operator, error) {
 	return op, nil
 }
 
-// estimateRows guesses the rows a plan produces: a table has the row
-// count ANALYZE recorded (1000 without statistics, stats.go), an index
-// scan its planner estimate, a filter keeps a third, a join of a table
-// with anything is as large as the larger side. It only picks a hash
-// join's build side (the smaller input).
+// estimateRows is the statement's cardinality estimate of n (plan.Estimator
+// over the ANALYZE statistics, stats.go); it only picks a hash join's build
+// side (the smaller input).
 func (e *Env) estimateRows(n plan.Node) float64 {
-	switch x := n.(type) {
-	case *plan.Scan:
-		return e.tableRows(x.Table.ID)
-	case *plan.IndexScan:
-		if x.Est >= 0 {
-			return x.Est
-		}
-		return e.tableRows(x.Table.ID)
-	case *plan.Values:
-		return float64(len(x.Rows))
-	case *plan.Filter:
-		return e.estimateRows(x.Input) / 3
-	case *plan.Project:
-		return e.estimateRows(x.Input)
-	case *plan.Sort:
-		return e.estimateRows(x.Input)
-	case *plan.Limit:
-		e := e.estimateRows(x.Input)
-		if x.Count >= 0 && float64(x.Count) < e {
-			return float64(x.Count)
-		}
-		return e
-	case *plan.Aggregate:
-		if len(x.GroupBy) == 0 {
-			return 1
-		}
-		return e.estimateRows(x.Input) / 10
-	case *plan.MaxOneRow:
-		return 1
-	case *plan.Join:
-		l, r := e.estimateRows(x.Left), e.estimateRows(x.Right)
-		switch x.Kind {
-		case plan.SemiJoin, plan.AntiJoin, plan.MarkJoin:
-			return l
-		}
-		if len(x.LeftKeys) == 0 {
-			return l * r
-		}
-		return max(l, r)
-	case *plan.SetOp:
-		return e.estimateRows(x.Left) + e.estimateRows(x.Right)
-	case *plan.DistinctOn:
-		return e.estimateRows(x.Input)
-	case *plan.Window:
-		return e.estimateRows(x.Input)
-	}
-	return 1000
+	return e.Estimator().Rows(n)
 }
 
 func (j *joinOp) Next(ctx context.Context) (arrow.RecordBatch, error) {

@@ -61,8 +61,8 @@ type Env struct {
 
 	work  map[int]*workTable // recursive CTE working tables by plan ID
 	needs scanNeeds          // columns each scan decodes (prune.go)
-	// rowCounts caches table row counts from statistics (stats.go).
-	rowCounts map[uint64]float64
+	// est is the statement's cardinality estimator (stats.go).
+	est *plan.Estimator
 }
 
 func (e *Env) pin(start, end []byte) {
