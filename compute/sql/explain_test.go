@@ -76,3 +76,31 @@ func TestExplainDateRangeEstimate(t *testing.T) {
 		}
 	}
 }
+
+// ANALYZE and VACUUM ANALYZE without a table name analyze every table.
+func TestAnalyzeEveryTable(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	s := e.NewSession()
+	run(t, s, "CREATE TABLE a1 (id INT PRIMARY KEY)")
+	run(t, s, "CREATE TABLE a2 (id INT PRIMARY KEY)")
+	run(t, s, "INSERT INTO a1 SELECT g FROM generate_series(1, 300) g")
+	run(t, s, "INSERT INTO a2 SELECT g FROM generate_series(1, 40) g")
+	estimate := func(tbl string) string {
+		return textLines(run(t, s, "EXPLAIN SELECT id FROM "+tbl)[0])[0]
+	}
+	before := estimate("a1")
+	if strings.HasSuffix(before, "(rows=300)") {
+		t.Fatalf("estimate before ANALYZE already exact: %s", before)
+	}
+	run(t, s, "ANALYZE")
+	for tbl, want := range map[string]string{"a1": "(rows=300)", "a2": "(rows=40)"} {
+		if got := estimate(tbl); !strings.HasSuffix(got, want) {
+			t.Errorf("after ANALYZE, %s: %s, want %s", tbl, got, want)
+		}
+	}
+	run(t, s, "INSERT INTO a2 SELECT g FROM generate_series(41, 90) g")
+	run(t, s, "VACUUM ANALYZE")
+	if got := estimate("a2"); !strings.HasSuffix(got, "(rows=90)") {
+		t.Errorf("after VACUUM ANALYZE, a2: %s, want (rows=90)", got)
+	}
+}

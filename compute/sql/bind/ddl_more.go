@@ -3,6 +3,7 @@ package bind
 import (
 	"math"
 	"slices"
+	"sort"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -181,12 +182,12 @@ func (b *Binder) bindAnalyze(s *pg_query.VacuumStmt) (plan.Statement, error) {
 			}
 		}
 		if analyze && len(s.Rels) == 0 {
-			return nil, sqlerr.NotSupported("VACUUM ANALYZE without a table name")
+			return b.analyzeAll(out)
 		}
 		return out, nil
 	}
 	if len(s.Rels) == 0 {
-		return nil, sqlerr.NotSupported("ANALYZE without a table name")
+		return b.analyzeAll(out)
 	}
 	for _, r := range s.Rels {
 		vr := r.GetVacuumRelation()
@@ -196,6 +197,22 @@ func (b *Binder) bindAnalyze(s *pg_query.VacuumStmt) (plan.Statement, error) {
 		}
 		out.Tables = append(out.Tables, t)
 	}
+	return out, nil
+}
+
+// analyzeAll makes out analyze every table of the database, in name order,
+// as ANALYZE without a table name does.
+func (b *Binder) analyzeAll(out *plan.Analyze) (plan.Statement, error) {
+	l, ok := b.cat.(Lister)
+	if !ok {
+		return nil, sqlerr.NotSupported("ANALYZE without a table name")
+	}
+	tables, err := l.Tables(b.ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
+	out.Tables = tables
 	return out, nil
 }
 
