@@ -55,6 +55,11 @@ type Env struct {
 	// end where a LIMIT stopped it.
 	ExactReads bool
 
+	// Parallelism is the number of workers an aggregate over a large
+	// input runs on (parallel.go): 0 means GOMAXPROCS, 1 runs every
+	// operator on the statement's goroutine.
+	Parallelism int
+
 	work  map[int]*workTable // recursive CTE working tables by plan ID
 	needs scanNeeds          // columns each scan decodes (prune.go)
 	// rowCounts caches table row counts from statistics (stats.go).
