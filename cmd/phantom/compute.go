@@ -53,6 +53,7 @@ type computeFlags struct {
 	maxConcurrent    int
 	maxResultRows    int
 	maxQueryMemory   int64
+	queryParallelism int
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
 	maxSessions      int
@@ -90,6 +91,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxConcurrent, "max-concurrent", 64, "requests executing at once; more wait")
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
 	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
+	fs.IntVar(&f.queryParallelism, "query-parallelism", 0, "workers an aggregate over a large input runs on (0: GOMAXPROCS; 1: every statement on one goroutine)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
 	fs.IntVar(&f.maxSessions, "max-sessions", 1000, "open HTTP sessions at most")
@@ -272,7 +274,7 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	}
 	kv := storage.NewRemote(n.logc, wirepb.NewPageServerClient(n.pages), memory.DefaultAllocator)
 	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows,
-		MaxQueryMemory: f.maxQueryMemory})
+		MaxQueryMemory: f.maxQueryMemory, QueryParallelism: f.queryParallelism})
 	if err != nil {
 		n.Close()
 		return nil, err

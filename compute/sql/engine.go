@@ -58,6 +58,10 @@ type Config struct {
 	// (exec.MemoryBudget); more answer 53200. Default 1 GiB; negative:
 	// unlimited.
 	MaxQueryMemory int64
+	// QueryParallelism is the number of workers an aggregate over a large
+	// input runs on (exec.Env.Parallelism). Default 0: GOMAXPROCS; 1 runs
+	// every statement on its own goroutine.
+	QueryParallelism int
 }
 
 // DefaultMaxQueryMemory is Config.MaxQueryMemory's default.
@@ -94,6 +98,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sql: MaxResultRows %d must be positive", c.MaxResultRows)
 	case c.BatchRows < 0:
 		return fmt.Errorf("sql: BatchRows %d must be positive", c.BatchRows)
+	case c.QueryParallelism < 0:
+		return fmt.Errorf("sql: QueryParallelism %d must not be negative", c.QueryParallelism)
 	}
 	return nil
 }

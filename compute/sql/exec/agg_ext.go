@@ -55,7 +55,9 @@ type decimalSumAcc struct {
 }
 
 func (s *decimalSumAcc) grow() {
-	s.sum = append(s.sum, types.DecimalFromInt(0))
+	// A group's sum is set by its first value (n == 0 until then), so the
+	// zero Decimal is never read: no big.Int per group.
+	s.sum = append(s.sum, types.Decimal{})
 	s.n = append(s.n, 0)
 	s.fsum = append(s.fsum, 0)
 	s.fscale = append(s.fscale, 0)

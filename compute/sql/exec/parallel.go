@@ -4,9 +4,11 @@ import (
 	"context"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/phantom-db/phantom/compute/sql/plan"
 	"github.com/phantom-db/phantom/compute/sql/sqlerr"
@@ -302,11 +304,6 @@ func (p *parallelAggOp) merge() error {
 		}
 		return nil
 	}
-	type ref struct {
-		w, g  int32
-		first int64
-	}
-	var refs []ref
 	keyCols := make([][]arrow.Array, len(p.workers))
 	defer func() {
 		for _, k := range keyCols {
@@ -319,36 +316,27 @@ func (p *parallelAggOp) merge() error {
 			keyCols[wi] = append(keyCols[wi], b.NewArray())
 		}
 		dsts[wi] = make([]int32, w.agg.ngroups)
-		for g, first := range w.agg.first {
-			refs = append(refs, ref{w: int32(wi), g: int32(g), first: first})
-		}
 	}
-	slices.SortFunc(refs, func(a, b ref) int {
-		switch {
-		case a.first < b.first:
-			return -1
-		case a.first > b.first:
-			return 1
-		}
-		return 0
-	})
-	index := make(map[string]int32, len(refs))
-	var buf []byte
-	for _, r := range refs {
-		keys := keyCols[r.w]
-		buf = buf[:0]
-		for c, k := range keys {
-			buf = appendKeyTyped(buf, f.keyTypes[c], k, int(r.g))
-		}
-		g, ok := index[string(buf)]
-		if !ok {
-			var err error
-			if g, err = f.newGroup(keys, int(r.g)); err != nil {
-				return err
+	// Every worker creates its groups in source order, so its first
+	// positions ascend: merging the workers' lists visits every group in
+	// the order of its first row.
+	next := make([]int, len(p.workers))
+	for {
+		wi := -1
+		for i, w := range p.workers {
+			if next[i] < len(w.agg.first) && (wi < 0 || w.agg.first[next[i]] < p.workers[wi].agg.first[next[wi]]) {
+				wi = i
 			}
-			index[string(buf)] = g
 		}
-		dsts[r.w][r.g] = g
+		if wi < 0 {
+			break
+		}
+		g := next[wi]
+		next[wi]++
+		var err error
+		if dsts[wi][g], err = f.groupOf(keyCols[wi], g); err != nil {
+			return err
+		}
 	}
 	for wi, w := range p.workers {
 		if err := mergeAccs(f, w.agg, dsts[wi]); err != nil {
@@ -356,6 +344,57 @@ func (p *parallelAggOp) merge() error {
 		}
 	}
 	return nil
+}
+
+// groupOf returns the group of row's keys, creating it: groupIDs for one
+// row.
+func (a *hashAggOp) groupOf(keys []arrow.Array, row int) (int32, error) {
+	if a.mode != keyEncoded && keys[0].IsNull(row) {
+		return a.nullKey(keys, row)
+	}
+	var g int32
+	var ok bool
+	switch a.mode {
+	case keyInt:
+		var v int64
+		if x, is32 := keys[0].(*array.Int32); is32 {
+			v = int64(x.Value(row))
+		} else {
+			v = keys[0].(*array.Int64).Value(row)
+		}
+		if g, ok = a.ints[v]; !ok {
+			g, err := a.newGroup(keys, row)
+			if err != nil {
+				return 0, err
+			}
+			a.ints[v] = g
+			return g, nil
+		}
+	case keyText:
+		v := keys[0].(*array.String).Value(row)
+		if g, ok = a.texts[v]; !ok {
+			g, err := a.newGroup(keys, row)
+			if err != nil {
+				return 0, err
+			}
+			a.texts[strings.Clone(v)] = g
+			return g, nil
+		}
+	default:
+		a.keyBuf = a.keyBuf[:0]
+		for j, k := range keys {
+			a.keyBuf = appendKeyTyped(a.keyBuf, a.keyTypes[j], k, row)
+		}
+		if g, ok = a.encoded[string(a.keyBuf)]; !ok {
+			g, err := a.newGroup(keys, row)
+			if err != nil {
+				return 0, err
+			}
+			a.encoded[string(a.keyBuf)] = g
+			return g, nil
+		}
+	}
+	return g, nil
 }
 
 // mergeAccs folds the accumulators of src into dst; group h of src goes to

@@ -321,7 +321,9 @@ func TestParallelAggCancelAndSourceError(t *testing.T) {
 // without order-dependent expressions, when parallelism is on.
 func TestParallelPlanShapes(t *testing.T) {
 	scan := &plan.Values{Cols: parCols}
-	over := func(n plan.Node) plan.Node { return &plan.Filter{Pred: &plan.Const{Value: true, T: types.Bool}, Input: n} }
+	over := func(n plan.Node) plan.Node {
+		return &plan.Filter{Pred: &plan.Const{Value: true, T: types.Bool}, Input: n}
+	}
 	agg := func(in plan.Node, aggs ...plan.Agg) *plan.Aggregate {
 		return &plan.Aggregate{Input: in, Aggs: aggs, Cols: aggCols(nil, aggs)}
 	}
@@ -347,6 +349,79 @@ func TestParallelPlanShapes(t *testing.T) {
 	} {
 		if got := parallelPlan(tc.env, tc.a) != nil; got != tc.want {
 			t.Errorf("%s: parallel %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// replayOp hands out retained copies of prepared batches.
+type replayOp struct {
+	batches []arrow.RecordBatch
+	i       int
+}
+
+func (r *replayOp) Next(context.Context) (arrow.RecordBatch, error) {
+	if r.i == len(r.batches) {
+		return nil, nil
+	}
+	b := r.batches[r.i]
+	r.i++
+	b.Retain()
+	return b, nil
+}
+
+func (r *replayOp) Close() {}
+
+// BenchmarkAggregate compares the serial and the parallel hash aggregate
+// over 200k in-memory rows: a TPC-H Q1-like aggregate (few groups, exact
+// numeric sums) and a Q18-like one (a group per 4 rows).
+func BenchmarkAggregate(b *testing.B) {
+	src := parRows(memory.DefaultAllocator, 200_000, 1024, 50_000, 1)
+	defer src.Close()
+	d, v := parRef(4), parRef(2)
+	aggs := []plan.Agg{
+		{Func: plan.Sum, Arg: d, T: types.Numeric},
+		{Func: plan.Sum, Arg: &plan.Arith{Op: plan.Mul, L: d, R: d, T: types.Numeric}, T: types.Numeric},
+		{Func: plan.Avg, Arg: d, T: types.Numeric},
+		{Func: plan.Sum, Arg: v, T: types.Numeric},
+		{Func: plan.CountStar, T: types.Int8},
+	}
+	filter := &plan.Filter{Pred: &plan.Cmp{Op: plan.LT, L: parRef(3), R: &plan.Const{Value: int32(95), T: types.Int4}}}
+	for _, tc := range []struct {
+		name string
+		keys []plan.Expr
+	}{
+		{"few groups", []plan.Expr{&plan.Arith{Op: plan.Div, L: parRef(3), R: &plan.Const{Value: int32(25), T: types.Int4}, T: types.Int4}}},
+		{"many groups", []plan.Expr{parRef(0)}},
+		{"int sums", nil},
+	} {
+		aggs := aggs
+		if tc.keys == nil { // integer sums: no allocation per row
+			aggs = []plan.Agg{{Func: plan.Sum, Arg: parRef(3), T: types.Int8}, {Func: plan.Max, Arg: v, T: types.Int8}, {Func: plan.CountStar, T: types.Int8}}
+		}
+		a := &plan.Aggregate{GroupBy: tc.keys, Aggs: aggs, Cols: aggCols(tc.keys, aggs)}
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/workers=%d", tc.name, workers), func(b *testing.B) {
+				for b.Loop() {
+					env := &Env{Mem: memory.DefaultAllocator, Parallelism: workers}
+					in := &replayOp{batches: src.batches}
+					var op Operator
+					var err error
+					if workers == 1 {
+						var chain Operator
+						if chain, err = buildChain(env, []plan.Node{filter}, in); err == nil {
+							op, err = newHashAgg(env, chain, a)
+						}
+					} else {
+						op, err = newParallelAgg(env, a, []plan.Node{filter}, in)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := drainRows(context.Background(), op); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
