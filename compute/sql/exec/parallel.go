@@ -144,7 +144,7 @@ type parallelAggOp struct {
 	srcDone bool
 
 	errMu sync.Mutex
-	err   error // the first worker error
+	err   error // the first worker (or merge) error
 
 	merged bool
 }
@@ -245,12 +245,12 @@ func (w *aggWorker) Close() {}
 func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if !p.merged {
 		p.merged = true
-		if err := p.run(ctx); err != nil {
-			return nil, err
+		if p.err = p.run(ctx); p.err == nil {
+			p.err = p.merge()
 		}
-		if err := p.merge(); err != nil {
-			return nil, err
-		}
+	}
+	if p.err != nil {
+		return nil, p.err // again on every call: the groups are incomplete
 	}
 	return p.final.Next(ctx)
 }
