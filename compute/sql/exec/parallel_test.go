@@ -39,8 +39,9 @@ func parRef(i int) *plan.ColRef {
 
 // parRows makes n random rows (about 1 in 10 values NULL) in batches of
 // batch rows. Numerics come at scales 0 to 3 (so 1.5 and 1.50 both occur)
-// and, now and then, too large for the scaled-int64 fast path.
-func parRows(mem memory.Allocator, n, batch, keys int, seed uint64) *sourceOp {
+// and, one in bigEvery (0: never), too large for the scaled-int64 fast
+// path.
+func parRows(mem memory.Allocator, n, batch, keys, bigEvery int, seed uint64) *sourceOp {
 	r := rand.New(rand.NewPCG(seed, 7))
 	schema := schemaOf(parCols)
 	src := &sourceOp{}
@@ -55,7 +56,7 @@ func parRows(mem memory.Allocator, n, batch, keys int, seed uint64) *sourceOp {
 			vals := []any{int64(r.IntN(keys)), fmt.Sprintf("s%d", r.IntN(keys/3+1)), int64(r.IntN(1000)) - 500,
 				int32(r.IntN(100)), nil, r.IntN(3) > 0, types.DateValue(r.IntN(20000)), r.Float64()}
 			u := big.NewInt(int64(r.IntN(100000)) - 50000)
-			if r.IntN(50) == 0 {
+			if bigEvery > 0 && r.IntN(bigEvery) == 0 {
 				u.Mul(u, big.NewInt(math.MaxInt64/1000))
 			}
 			vals[4] = types.NewDecimal(u, int32(r.IntN(4)))
@@ -138,7 +139,7 @@ func runBoth(t *testing.T, mem memory.Allocator, a *plan.Aggregate, chain []plan
 	t.Helper()
 	ctx := context.Background()
 	env := &Env{Mem: mem, BatchRows: 512}
-	in, err := buildChain(env, chain, parRows(mem, 5000, 97, 300, seed))
+	in, err := buildChain(env, chain, parRows(mem, 5000, 97, 300, 50, seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func runBoth(t *testing.T, mem memory.Allocator, a *plan.Aggregate, chain []plan
 	if parallelPlan(penv, a) == nil {
 		t.Fatalf("aggregate %v does not take the parallel path", a.Aggs)
 	}
-	pop, err := newParallelAgg(penv, a, chain, parRows(mem, 5000, 97, 300, seed))
+	pop, err := newParallelAgg(penv, a, chain, parRows(mem, 5000, 97, 300, 50, seed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestParallelAggCancelAndSourceError(t *testing.T) {
 	aggs := parAggs()
 	a := &plan.Aggregate{GroupBy: []plan.Expr{parRef(0)}, Aggs: aggs, Cols: aggCols([]plan.Expr{parRef(0)}, aggs)}
 	endless := func(mem memory.Allocator, failAfter int) *endlessOp {
-		src := parRows(mem, 100, 100, 10, 1)
+		src := parRows(mem, 100, 100, 10, 50, 1)
 		return &endlessOp{b: src.batches[0], failAfter: failAfter}
 	}
 	t.Run("cancel", func(t *testing.T) {
@@ -373,9 +374,10 @@ func (r *replayOp) Close() {}
 
 // BenchmarkAggregate compares the serial and the parallel hash aggregate
 // over 200k in-memory rows: a TPC-H Q1-like aggregate (few groups, exact
-// numeric sums) and a Q18-like one (a group per 4 rows).
+// numeric sums on the scaled-int64 path), a Q18-like one (a group per 4
+// rows) and integer sums without GROUP BY.
 func BenchmarkAggregate(b *testing.B) {
-	src := parRows(memory.DefaultAllocator, 200_000, 1024, 50_000, 1)
+	src := parRows(memory.DefaultAllocator, 200_000, 1024, 50_000, 0, 1)
 	defer src.Close()
 	d, v := parRef(4), parRef(2)
 	aggs := []plan.Agg{
