@@ -142,11 +142,13 @@ type parallelAggOp struct {
 	mu      sync.Mutex
 	seq     int64 // sequence number of the next source batch
 	srcDone bool
+	ahead   []arrow.RecordBatch // source batches pulled before the workers start
 
 	errMu sync.Mutex
 	err   error // the first worker (or merge) error
 
-	merged bool
+	merged   bool
+	parallel bool // the workers ran on goroutines of their own
 }
 
 // aggWorker is one worker: its partial aggregate reads its own chain of
@@ -223,6 +225,13 @@ func (w *aggWorker) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	p := w.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if len(p.ahead) > 0 {
+		b := p.ahead[0]
+		p.ahead = p.ahead[1:]
+		w.seq = p.seq
+		p.seq++
+		return b, nil
+	}
 	if p.srcDone {
 		return nil, nil
 	}
@@ -256,10 +265,24 @@ func (p *parallelAggOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 // run consumes the source with every worker and returns the first error;
-// an error in one worker cancels the others.
+// an error in one worker cancels the others. A source that ends within
+// its first two batches (a point or small range read) is folded by one
+// worker on the statement's goroutine: no goroutine starts.
 func (p *parallelAggOp) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	for range 3 { // two batches and the end
+		b, err := p.src.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			p.srcDone = true
+			return p.workers[0].agg.consume(ctx)
+		}
+		p.ahead = append(p.ahead, b)
+	}
+	p.parallel = true
 	var wg sync.WaitGroup
 	for _, w := range p.workers {
 		wg.Add(1)
@@ -409,6 +432,10 @@ func mergeAccs(dst, src *hashAggOp, into []int32) error {
 }
 
 func (p *parallelAggOp) Close() {
+	for _, b := range p.ahead {
+		b.Release()
+	}
+	p.ahead = nil
 	for _, w := range p.workers {
 		w.agg.Close()
 	}

@@ -212,6 +212,50 @@ func TestParallelAggMatchesSerial(t *testing.T) {
 	}
 }
 
+// TestParallelAggSmallInput checks that an input of one or two batches
+// is folded on the caller's goroutine, with the serial answer, and that
+// three batches start the workers.
+func TestParallelAggSmallInput(t *testing.T) {
+	aggs := parAggs()
+	keys := []plan.Expr{parRef(0)}
+	a := &plan.Aggregate{GroupBy: keys, Aggs: aggs, Cols: aggCols(keys, aggs)}
+	for _, tc := range []struct {
+		rows     int
+		parallel bool
+	}{{0, false}, {50, false}, {150, false}, {250, true}} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		env := &Env{Mem: mem, Parallelism: 2}
+		in, err := buildChain(env, nil, parRows(mem, tc.rows, 100, 30, 50, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, err := newHashAgg(env, in, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial, err := drainRows(context.Background(), op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pop, err := newParallelAgg(env, a, nil, parRows(mem, tc.rows, 100, 30, 50, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := pop.(*parallelAggOp)
+		parallel, err := drainRows(context.Background(), pop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(serial, "\n") != strings.Join(parallel, "\n") {
+			t.Errorf("%d rows: parallel result differs", tc.rows)
+		}
+		if p.parallel != tc.parallel {
+			t.Errorf("%d rows: workers on goroutines %v, want %v", tc.rows, p.parallel, tc.parallel)
+		}
+		mem.AssertSize(t, 0)
+	}
+}
+
 // TestParallelAggErrors checks that an error in one worker (division by
 // zero in the batches holding k = 7) fails the statement with its
 // SQLSTATE, as the serial aggregate does, and that an overflowing sum
