@@ -55,6 +55,7 @@ type computeFlags struct {
 	maxResultRows    int
 	maxQueryMemory   int64
 	scanCacheBytes   int64
+	queryParallelism int
 	maxTimeout       time.Duration
 	sessionIdle      time.Duration
 	clientCheck      time.Duration
@@ -94,6 +95,7 @@ func (f *computeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxResultRows, "max-result-rows", 1_000_000, "largest result a statement may return, in rows")
 	fs.Int64Var(&f.scanCacheBytes, "scan-cache-bytes", defaultScanCacheBytes(), "bytes of decoded table columns cached for scans of unchanged tables, shared by all sessions (0: no cache; default: a quarter of the process memory limit)")
 	fs.Int64Var(&f.maxQueryMemory, "max-query-memory", sql.DefaultMaxQueryMemory, "bytes of Arrow buffers one statement may hold at once (more answer 53200; -1: unlimited)")
+	fs.IntVar(&f.queryParallelism, "query-parallelism", 0, "workers an aggregate over a large input runs on (0: GOMAXPROCS; 1: every statement on one goroutine)")
 	fs.DurationVar(&f.maxTimeout, "max-timeout", 10*time.Minute, "cap on a request's timeout_ms")
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "close (and roll back) an HTTP session unused this long")
 	fs.DurationVar(&f.clientCheck, "client-check-interval", pgwire.DefaultClientCheckInterval,
@@ -278,7 +280,8 @@ func startCompute(ctx context.Context, f computeFlags, log *slog.Logger) (*compu
 	}
 	kv := storage.NewRemote(n.logc, wirepb.NewPageServerClient(n.pages), memory.DefaultAllocator)
 	engine, err := sql.New(sql.Config{KV: kv, DatabaseID: dbID, Logger: log, MaxResultRows: f.maxResultRows,
-		MaxQueryMemory: f.maxQueryMemory, ScanCacheBytes: scanCacheBytes(f.scanCacheBytes), Registerer: prometheus.DefaultRegisterer})
+		MaxQueryMemory: f.maxQueryMemory, ScanCacheBytes: scanCacheBytes(f.scanCacheBytes), Registerer: prometheus.DefaultRegisterer,
+		QueryParallelism: f.queryParallelism})
 	if err != nil {
 		n.Close()
 		return nil, err

@@ -30,6 +30,7 @@ type devFlags struct {
 	httpTLS            bool
 	sessionIdle        time.Duration
 	pprofAddr          string
+	queryParallelism   int
 	statementTimeout   time.Duration
 	logs               logFlags
 }
@@ -44,6 +45,7 @@ func (f *devFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.sessionIdle, "session-idle-timeout", 5*time.Minute, "roll back and close an HTTP session of the compute unused this long")
 	fs.BoolVar(&f.httpTLS, "http-tls", false, "serve the HTTP SQL API over HTTPS with the dev certificate (the PostgreSQL protocol always offers TLS)")
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 30*time.Second, "longest a statement may execute on the compute node")
+	fs.IntVar(&f.queryParallelism, "query-parallelism", 0, "workers an aggregate over a large input runs on in the compute (0: GOMAXPROCS; 1: every statement on one goroutine)")
 	fs.StringVar(&f.pprofAddr, "pprof", "", "serve Go's runtime profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (default: off)")
 	f.logs.register(fs)
 }
@@ -232,6 +234,7 @@ func runDev(ctx context.Context, f devFlags, log *slog.Logger) (err error) {
 	mf.statementTimeout = f.statementTimeout
 	mf.tlsCert, mf.tlsKey, mf.httpTLS = certPath, keyPath, f.httpTLS
 	mf.sessionIdle = f.sessionIdle
+	mf.queryParallelism = f.queryParallelism
 	cn, err := startCompute(ctx, mf, log)
 	if err != nil {
 		return err

@@ -67,6 +67,10 @@ type Config struct {
 	// Registerer, when set, receives the engine's Prometheus metrics (the
 	// scan cache's).
 	Registerer prometheus.Registerer
+	// QueryParallelism is the number of workers an aggregate over a large
+	// input runs on (exec.Env.Parallelism). Default 0: GOMAXPROCS; 1 runs
+	// every statement on its own goroutine.
+	QueryParallelism int
 }
 
 // DefaultMaxQueryMemory is Config.MaxQueryMemory's default.
@@ -109,6 +113,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("sql: MaxResultRows %d must be positive", c.MaxResultRows)
 	case c.BatchRows < 0:
 		return fmt.Errorf("sql: BatchRows %d must be positive", c.BatchRows)
+	case c.QueryParallelism < 0:
+		return fmt.Errorf("sql: QueryParallelism %d must not be negative", c.QueryParallelism)
 	}
 	return nil
 }

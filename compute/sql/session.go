@@ -258,7 +258,7 @@ func (s *Session) execIn(ctx context.Context, tx *txn, query string, st parse.St
 	}
 	tx.db = db
 	env := &exec.Env{KV: view, Snap: tx.snap, DB: db, Mem: budget, Budget: budget, BatchRows: e.cfg.BatchRows,
-		ExactReads: tx.iso == Serializable, Cache: e.cache}
+		ExactReads: tx.iso == Serializable, Cache: e.cache, Parallelism: e.cfg.QueryParallelism}
 	var pins []storage.KeyRange
 	env.Pin = func(r storage.KeyRange) { pins = append(pins, r) }
 	cat := &catalog.Reader{KV: view, Snap: tx.snap, DB: db}

@@ -351,3 +351,69 @@ func (a *boolAcc) build(mem memory.Allocator) (arrow.Array, error) {
 	}
 	return b.NewArray(), nil
 }
+
+// merger is an accumulator whose partial states (of a parallel
+// aggregate's workers) combine into exactly the state one accumulator
+// folding every row would hold.
+type merger interface {
+	// merge folds the groups of src, an accumulator of the same aggregate,
+	// into this one: src's group h into group into[h].
+	merge(src accumulator, into []int32) error
+}
+
+func (c *countAcc) merge(src accumulator, into []int32) error {
+	for h, n := range src.(*countAcc).n {
+		c.n[into[h]] += n
+	}
+	return nil
+}
+
+func (s *intSumAcc) merge(src accumulator, into []int32) error {
+	o := src.(*intSumAcc)
+	for h, n := range o.n {
+		if n == 0 {
+			continue
+		}
+		g := into[h]
+		lo, carry := bits.Add64(s.lo[g], o.lo[h], 0)
+		s.lo[g] = lo
+		s.hi[g] += o.hi[h] + int64(carry)
+		s.n[g] += n
+	}
+	return nil
+}
+
+func (m *minMaxAcc[T]) merge(src accumulator, into []int32) error {
+	o := src.(*minMaxAcc[T])
+	want := m.want()
+	for h, have := range o.have {
+		if !have {
+			continue
+		}
+		g := into[h]
+		if v := o.val[h]; !m.have[g] || m.cmp(v, m.val[g]) != -want {
+			m.val[g], m.have[g] = v, true
+		}
+	}
+	return nil
+}
+
+func (a *boolAcc) merge(src accumulator, into []int32) error {
+	o := src.(*boolAcc)
+	for h, have := range o.have {
+		if !have {
+			continue
+		}
+		g := into[h]
+		switch {
+		case !a.have[g]:
+			a.val[g] = o.val[h]
+		case a.and:
+			a.val[g] = a.val[g] && o.val[h]
+		default:
+			a.val[g] = a.val[g] || o.val[h]
+		}
+		a.have[g] = true
+	}
+	return nil
+}

@@ -58,12 +58,26 @@ type hashAggOp struct {
 	ids       []int32
 	keep      []bool
 
+	// order, when set (a worker of a parallel aggregate), is the source
+	// sequence number of the batch being folded; first then records the
+	// position (sequence<<32 | row) of every group's first row, the order
+	// the merged groups are emitted in.
+	order *int64
+	first []int64
+
 	out  arrow.RecordBatch
 	pos  int64
 	done bool
 }
 
 func newAggregate(env *Env, a *plan.Aggregate) (Operator, error) {
+	if sh := parallelPlan(env, a); sh != nil {
+		src, err := Build(env, sh.src)
+		if err != nil {
+			return nil, err
+		}
+		return newParallelAgg(env, a, sh.chain, src)
+	}
 	in, err := Build(env, a.Input)
 	if err != nil {
 		return nil, err
@@ -328,6 +342,9 @@ func (a *hashAggOp) newGroup(keys []arrow.Array, row int) (int32, error) {
 	}
 	for c, k := range keys {
 		appendValue(a.keyOut[c], valueAt(k, row))
+	}
+	if a.order != nil {
+		a.first = append(a.first, *a.order<<32|int64(row))
 	}
 	return a.grow(), nil
 }

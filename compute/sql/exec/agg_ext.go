@@ -55,7 +55,9 @@ type decimalSumAcc struct {
 }
 
 func (s *decimalSumAcc) grow() {
-	s.sum = append(s.sum, types.DecimalFromInt(0))
+	// A group's sum is set by its first value (n == 0 until then), so the
+	// zero Decimal is never read: no big.Int per group.
+	s.sum = append(s.sum, types.Decimal{})
 	s.n = append(s.n, 0)
 	s.fsum = append(s.fsum, 0)
 	s.fscale = append(s.fscale, 0)
@@ -354,4 +356,67 @@ func frameAggExt(f plan.WindowExpr, rows []int32, args []arrow.Array) (any, bool
 	}
 	defer out.Release()
 	return types.ValueAt(f.T, out, 0), true, nil
+}
+
+// merge implements merger: exact sums add at the larger scale, as the
+// serial fold does.
+func (s *decimalSumAcc) merge(src accumulator, into []int32) error {
+	o := src.(*decimalSumAcc)
+	for h, n := range o.n {
+		if n == 0 {
+			continue
+		}
+		g := into[h]
+		switch {
+		case s.n[g] == 0:
+			s.sum[g], s.fsum[g], s.fscale[g], s.big[g] = o.sum[h], o.fsum[h], o.fscale[h], o.big[h]
+		case !s.big[g] && !o.big[h] && s.addFast(g, o.fsum[h], o.fscale[h]):
+		default:
+			if !s.big[g] {
+				s.toBig(g)
+			}
+			v := o.sum[h]
+			if !o.big[h] {
+				v = types.NewDecimal(big.NewInt(o.fsum[h]), o.fscale[h])
+			}
+			s.sum[g] = s.sum[g].Add(v)
+		}
+		s.n[g] += n
+	}
+	return nil
+}
+
+// merge implements merger for interval sums (float4 sums do not merge
+// exactly and run serially).
+func (s *carrierSumAcc) merge(src accumulator, into []int32) error {
+	o := src.(*carrierSumAcc)
+	for h, n := range o.n {
+		if n == 0 {
+			continue
+		}
+		g := into[h]
+		s.iv[g] = s.iv[g].Add(o.iv[h])
+		s.n[g] += n
+	}
+	return nil
+}
+
+// merge implements merger for the types whose equal values are identical.
+func (m *carrierMinMaxAcc) merge(src accumulator, into []int32) error {
+	for h, v := range src.(*carrierMinMaxAcc).val {
+		if v == nil {
+			continue
+		}
+		g := into[h]
+		cur := m.val[g]
+		if cur == nil {
+			m.val[g] = v
+			continue
+		}
+		c := types.Compare(v, cur)
+		if (m.max && c >= 0) || (!m.max && c <= 0) {
+			m.val[g] = v
+		}
+	}
+	return nil
 }

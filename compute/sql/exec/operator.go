@@ -59,6 +59,11 @@ type Env struct {
 	// of the KV.
 	Cache *ScanCache
 
+	// Parallelism is the number of workers an aggregate over a large
+	// input runs on (parallel.go): 0 means GOMAXPROCS, 1 runs every
+	// operator on the statement's goroutine.
+	Parallelism int
+
 	work  map[int]*workTable // recursive CTE working tables by plan ID
 	needs scanNeeds          // columns each scan decodes (prune.go)
 	// est is the statement's cardinality estimator (stats.go).
