@@ -104,3 +104,31 @@ func TestAnalyzeEveryTable(t *testing.T) {
 		t.Errorf("after VACUUM ANALYZE, a2: %s, want (rows=90)", got)
 	}
 }
+
+// An IN subquery over an inner join that reads one relation's columns
+// filters that relation below the join (bind/semipush.go), as in TPC-H
+// Q18, instead of filtering the joined rows.
+func TestSemiJoinBelowInnerJoin(t *testing.T) {
+	e, _ := newEngine(t, Config{})
+	s := e.NewSession()
+	run(t, s, "CREATE TABLE sc (c_id INT PRIMARY KEY, c_name TEXT)")
+	run(t, s, "CREATE TABLE so (o_id INT PRIMARY KEY, o_cust INT)")
+	run(t, s, "CREATE TABLE sl (l_ord INT, l_no INT, l_qty INT, PRIMARY KEY (l_ord, l_no))")
+	q := `EXPLAIN SELECT c_name, o_id, sum(l_qty) FROM sc, so, sl
+		WHERE o_id IN (SELECT l_ord FROM sl GROUP BY l_ord HAVING sum(l_qty) > 300)
+		AND c_id = o_cust AND o_id = l_ord GROUP BY c_name, o_id`
+	lines := textLines(run(t, s, q)[0])
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ->")) }
+	semi, inner := -1, -1
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, "Hash Join semi") && semi < 0:
+			semi = indent(l)
+		case strings.Contains(l, "Hash Join inner") && inner < 0:
+			inner = indent(l)
+		}
+	}
+	if semi < 0 || inner < 0 || semi <= inner {
+		t.Fatalf("the semi join is not below the first inner join:\n%s", strings.Join(lines, "\n"))
+	}
+}

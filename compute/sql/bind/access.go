@@ -43,6 +43,9 @@ func (b *Binder) optimize(n plan.Node) plan.Node {
 		c.Input = b.optimize(x.Input)
 		return &c
 	case *plan.Join:
+		if pushed, ok := pushSemiJoin(x); ok {
+			return b.optimize(pushed)
+		}
 		if x.Kind == plan.InnerJoin && !x.Single && x.Mark == nil {
 			return b.reorderJoins(x)
 		}

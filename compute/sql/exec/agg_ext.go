@@ -217,18 +217,23 @@ func (m *carrierMinMaxAcc) update(ids []int32, arg arrow.Array, keep []bool) err
 		if !folds(arg, keep, i) {
 			continue
 		}
-		v := types.ValueAt(m.t, arg, i)
-		cur := m.val[g]
-		if cur == nil {
-			m.val[g] = v
-			continue
-		}
-		c := types.Compare(v, cur)
-		if (m.max && c >= 0) || (!m.max && c <= 0) {
-			m.val[g] = v
-		}
+		m.fold(g, types.ValueAt(m.t, arg, i))
 	}
 	return nil
+}
+
+// fold makes v group g's value when it is the first, or when it is at
+// least (max) or at most (min) the current one.
+func (m *carrierMinMaxAcc) fold(g int32, v any) {
+	cur := m.val[g]
+	if cur == nil {
+		m.val[g] = v
+		return
+	}
+	c := types.Compare(v, cur)
+	if (m.max && c >= 0) || (!m.max && c <= 0) {
+		m.val[g] = v
+	}
 }
 
 func (m *carrierMinMaxAcc) build(mem memory.Allocator) (arrow.Array, error) {
@@ -407,16 +412,7 @@ func (m *carrierMinMaxAcc) merge(src accumulator, into []int32) error {
 		if v == nil {
 			continue
 		}
-		g := into[h]
-		cur := m.val[g]
-		if cur == nil {
-			m.val[g] = v
-			continue
-		}
-		c := types.Compare(v, cur)
-		if (m.max && c >= 0) || (!m.max && c <= 0) {
-			m.val[g] = v
-		}
+		m.fold(into[h], v)
 	}
 	return nil
 }
