@@ -61,7 +61,7 @@ func TestExplainDateRangeEstimate(t *testing.T) {
 	run(t, s, "INSERT INTO ev SELECT g, DATE '2024-01-01' + (g * 37) % 1000 FROM generate_series(0, 999) g")
 	run(t, s, "ANALYZE ev")
 	for q, want := range map[string]int{
-		"SELECT id FROM ev WHERE d < DATE '2024-01-01' + 100":                                 100,
+		"SELECT id FROM ev WHERE d < DATE '2024-01-01' + 100":                                  100,
 		"SELECT id FROM ev WHERE d >= DATE '2024-01-01' + 500 AND d < DATE '2024-01-01' + 750": 250,
 		"SELECT id FROM ev WHERE d < TIMESTAMP '2024-01-01 00:00:00' + INTERVAL '300 days'":    300,
 	} {
