@@ -318,7 +318,7 @@ func takeArray(ctx context.Context, mem memory.Allocator, a, idx arrow.Array) (a
 // Arrow's filter kernel and replaces the all-NULL ones — the columns a scan
 // did not decode because nothing reads them (prune.go) — with NULL arrays
 // of the selected length, without running a kernel over them.
-func filterLiveColumns(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array) (arrow.RecordBatch, error) {
+func filterLiveColumns(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array, nulls *nullColumns) (arrow.RecordBatch, error) {
 	var live []int
 	for i, c := range b.Columns() {
 		if c.Len() == 0 || c.NullN() < c.Len() {
@@ -332,7 +332,7 @@ func filterLiveColumns(ctx context.Context, mem memory.Allocator, b arrow.Record
 		n := countTrue(mask)
 		cols := make([]arrow.Array, b.NumCols())
 		for i, c := range b.Columns() {
-			cols[i] = array.MakeArrayOfNull(mem, c.DataType(), n)
+			cols[i] = nulls.get(mem, c.DataType(), n)
 		}
 		return newBatch(b.Schema(), cols, n), nil
 	}
@@ -356,13 +356,13 @@ func filterLiveColumns(ctx context.Context, mem memory.Allocator, b arrow.Record
 	}
 	for i, c := range cols {
 		if c == nil {
-			cols[i] = array.MakeArrayOfNull(mem, b.Column(i).DataType(), n)
+			cols[i] = nulls.get(mem, b.Column(i).DataType(), n)
 		}
 	}
 	return newBatch(b.Schema(), cols, n), nil
 }
 
-func filterBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array) (arrow.RecordBatch, error) {
+func filterBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, mask arrow.Array, nulls *nullColumns) (arrow.RecordBatch, error) {
 	special := false
 	for _, c := range b.Columns() {
 		if c.DataType().ID() == arrow.INTERVAL_MONTH_DAY_NANO {
@@ -370,7 +370,7 @@ func filterBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch,
 		}
 	}
 	if !special {
-		return filterLiveColumns(ctx, mem, b, mask)
+		return filterLiveColumns(ctx, mem, b, mask, nulls)
 	}
 	m := mask.(*array.Boolean)
 	var rows []int

@@ -710,10 +710,27 @@ func evalAll(evs []*Evaluator, b arrow.RecordBatch) ([]arrow.Array, error) {
 func concatBatches(mem memory.Allocator, schema *arrow.Schema, batches []arrow.RecordBatch, total int) (arrow.RecordBatch, error) {
 	ncols := len(schema.Fields())
 	cols := make([]arrow.Array, ncols)
+	var zero *memory.Buffer // shared by the columns NULL in every batch
+	defer func() {
+		if zero != nil {
+			zero.Release()
+		}
+	}()
 	for c := range ncols {
 		parts := make([]arrow.Array, len(batches))
+		allNull := true
 		for i, b := range batches {
 			parts[i] = b.Column(c)
+			allNull = allNull && parts[i].NullN() == parts[i].Len()
+		}
+		if allNull {
+			if zero == nil {
+				zero = memory.NewResizableBuffer(mem)
+				zero.Resize(16 * (total + 1))
+				clear(zero.Bytes())
+			}
+			cols[c] = concatNulls(mem, schema.Field(c).Type, total, zero)
+			continue
 		}
 		var err error
 		if cols[c], err = array.Concatenate(parts, mem); err != nil {

@@ -199,9 +199,10 @@ func Schema(n plan.Node) *arrow.Schema { return schemaOf(n.Columns()) }
 
 // filterOp keeps the rows where the predicate is true.
 type filterOp struct {
-	env  *Env
-	in   Operator
-	pred *Evaluator
+	env   *Env
+	in    Operator
+	pred  *Evaluator
+	nulls nullColumns // the NULL columns of its output batches
 }
 
 func (f *filterOp) Next(ctx context.Context) (arrow.RecordBatch, error) {
@@ -236,7 +237,7 @@ func (f *filterOp) apply(ctx context.Context, b arrow.RecordBatch) (arrow.Record
 		return newBatch(b.Schema(), nil, selected), nil
 	}
 	cctx := compute.WithAllocator(ctx, f.env.Mem)
-	out, err := filterBatch(cctx, memOr(f.env.Mem), b, mask)
+	out, err := filterBatch(cctx, memOr(f.env.Mem), b, mask, &f.nulls)
 	if err != nil {
 		return nil, fmt.Errorf("exec: filter: %w", err)
 	}
@@ -244,6 +245,7 @@ func (f *filterOp) apply(ctx context.Context, b arrow.RecordBatch) (arrow.Record
 }
 
 func (f *filterOp) Close() {
+	f.nulls.release()
 	f.pred.Release()
 	f.in.Close()
 }
