@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ func account(i int) []byte { return fmt.Appendf(nil, "bank/%03d", i) }
 // bank is the shared state of one bank run.
 type bank struct {
 	kv *KV
+	// txns numbers the transfers: each writes a marker key of its own, so
+	// no two transfers have the same write set (two clients moving the same
+	// amount between the same accounts from the same snapshot would
+	// otherwise write identical balances, and the check that an aborted
+	// write set is absent from the log would mistake one for the other).
+	txns atomic.Uint64
 
 	mu         sync.Mutex
 	acked      []Commit
@@ -250,6 +257,8 @@ func (b *bank) transfer(ctx context.Context, from, to, amount int) bool {
 	muts := []*wirepb.Mutation{
 		{Key: account(from), Value: []byte(strconv.Itoa(fb - amount))},
 		{Key: account(to), Value: []byte(strconv.Itoa(tb + amount))},
+		// Outside [bankStart, bankEnd): audits and the final state ignore it.
+		{Key: fmt.Appendf(nil, "banktx/%d", b.txns.Add(1))},
 	}
 	cts, idx, err := b.kv.Commit(ctx, snap.TS, muts)
 	b.mu.Lock()
