@@ -214,7 +214,10 @@ func (c *ScanCache) begin(ctx context.Context, env *Env, key scanKey, start, end
 	c.m.hits.Inc()
 	l := &scanLease{rows: e.rows, cols: make([][]arrow.Array, len(e.cols))}
 	for i, col := range e.cols {
-		if col == nil {
+		// Only the columns this scan needs: the others, cached for other
+		// queries, go out all NULL as a decoding scan's would, or every
+		// operator above would carry (and a join build side copy) them.
+		if col == nil || need != nil && !need[i] {
 			continue
 		}
 		for _, a := range col {
