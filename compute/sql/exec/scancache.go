@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -406,7 +405,7 @@ type scanLease struct {
 	rows  []int
 	cols  [][]arrow.Array // per column; nil for columns not cached
 	next  int
-	nulls []arrow.Array // per column: an all-NULL array of the last length
+	nulls nullColumns // the columns the cache does not hold
 }
 
 // batch returns the next chunk as a batch (nil at the end): cached columns
@@ -423,17 +422,7 @@ func (l *scanLease) batch(mem memory.Allocator, schema *arrow.Schema) arrow.Reco
 			out[c], col[i] = col[i], nil // the batch takes the lease's reference
 			continue
 		}
-		if l.nulls == nil {
-			l.nulls = make([]arrow.Array, len(l.cols))
-		}
-		if a := l.nulls[c]; a == nil || a.Len() != n {
-			if a != nil {
-				a.Release()
-			}
-			l.nulls[c] = array.MakeArrayOfNull(mem, schema.Field(c).Type, n)
-		}
-		l.nulls[c].Retain()
-		out[c] = l.nulls[c]
+		out[c] = l.nulls.get(mem, schema.Field(c).Type, n)
 	}
 	return newBatch(schema, out, n)
 }
@@ -448,8 +437,7 @@ func (l *scanLease) release() {
 			}
 		}
 	}
-	releaseAll(l.nulls)
-	l.nulls = nil
+	l.nulls.release()
 }
 
 // scanCacheMetrics are the cache's Prometheus metrics.
